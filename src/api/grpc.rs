@@ -1,0 +1,184 @@
+//! The handler every protocol reaches: `zitadel.user.v2.UserService` as a tonic service. It
+//! authenticates, converts, calls the use case and turns errors (and panics) into statuses.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+
+use crate::domain::permission::Caller;
+use crate::error::{Error, Result};
+use crate::pb::zitadel::user::v2 as user_pb;
+use crate::service::Services;
+
+use super::{convert, status};
+
+/// The user service over passlink's use cases.
+#[derive(Clone)]
+pub struct UserServiceApi {
+    services: Arc<Services>,
+}
+
+/// The bearer token of a request; `Some("")` for an Authorization header of another scheme,
+/// which then fails as an invalid token.
+fn bearer_token(metadata: &MetadataMap) -> Option<&str> {
+    let value = metadata.get("authorization")?.to_str().unwrap_or_default();
+    let token = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or_default();
+    Some(token)
+}
+
+fn org_hint(metadata: &MetadataMap) -> Option<String> {
+    metadata
+        .get("x-zitadel-orgid")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+impl UserServiceApi {
+    /// Wraps the use cases.
+    pub fn new(services: Arc<Services>) -> UserServiceApi {
+        UserServiceApi { services }
+    }
+
+    async fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller> {
+        self.services
+            .authenticate(bearer_token(metadata), org_hint(metadata))
+            .await
+    }
+
+    /// Runs one call: errors become statuses, and a panic becomes Internal instead of taking
+    /// the connection down.
+    async fn run<T>(&self, call: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
+        match AssertUnwindSafe(call).catch_unwind().await {
+            Ok(Ok(answer)) => Ok(Response::new(answer)),
+            Ok(Err(error)) => Err(status::to_status(&error)),
+            Err(panic) => {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|reason| reason.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(status::to_status(&Error::internal(
+                    "API-Pn4cx",
+                    format!("handler panicked: {reason}"),
+                )))
+            }
+        }
+    }
+}
+
+fn not_implemented(method: &str) -> Error {
+    Error::unimplemented("API-Ni9mp", format!("{method} is not implemented yet"))
+}
+
+#[tonic::async_trait]
+impl user_pb::user_service_server::UserService for UserServiceApi {
+    async fn add_human_user(
+        &self,
+        request: Request<user_pb::AddHumanUserRequest>,
+    ) -> Result<Response<user_pb::AddHumanUserResponse>, Status> {
+        self.run(async {
+            let caller = self.authenticate(request.metadata()).await?;
+            let request = convert::add_human_user(request.into_inner())?;
+            let added = self.services.add_human_user(&caller, request).await?;
+            Ok(user_pb::AddHumanUserResponse {
+                user_id: added.user_id,
+                details: Some(convert::details(&added.details)),
+                email_code: added.email_code.map(|code| code.expose().to_owned()),
+                phone_code: added.phone_code.map(|code| code.expose().to_owned()),
+            })
+        })
+        .await
+    }
+
+    async fn get_user_by_id(
+        &self,
+        request: Request<user_pb::GetUserByIdRequest>,
+    ) -> Result<Response<user_pb::GetUserByIdResponse>, Status> {
+        self.run(async {
+            let caller = self.authenticate(request.metadata()).await?;
+            let user_id = convert::get_user_by_id(request.into_inner())?;
+            let user = self.services.get_user_by_id(&caller, &user_id).await?;
+            let (details, user) = convert::user(&user);
+            Ok(user_pb::GetUserByIdResponse {
+                details: Some(details),
+                user: Some(user),
+            })
+        })
+        .await
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<user_pb::DeleteUserRequest>,
+    ) -> Result<Response<user_pb::DeleteUserResponse>, Status> {
+        self.run(async {
+            let caller = self.authenticate(request.metadata()).await?;
+            let user_id = convert::delete_user(request.into_inner())?;
+            let details = self.services.delete_user(&caller, &user_id).await?;
+            Ok(user_pb::DeleteUserResponse {
+                details: Some(convert::details(&details)),
+            })
+        })
+        .await
+    }
+
+    async fn register_passkey(
+        &self,
+        _request: Request<user_pb::RegisterPasskeyRequest>,
+    ) -> Result<Response<user_pb::RegisterPasskeyResponse>, Status> {
+        self.run(async { Err(not_implemented("RegisterPasskey")) }).await
+    }
+
+    async fn verify_passkey_registration(
+        &self,
+        _request: Request<user_pb::VerifyPasskeyRegistrationRequest>,
+    ) -> Result<Response<user_pb::VerifyPasskeyRegistrationResponse>, Status> {
+        self.run(async { Err(not_implemented("VerifyPasskeyRegistration")) })
+            .await
+    }
+
+    async fn create_passkey_registration_link(
+        &self,
+        request: Request<user_pb::CreatePasskeyRegistrationLinkRequest>,
+    ) -> Result<Response<user_pb::CreatePasskeyRegistrationLinkResponse>, Status> {
+        self.run(async {
+            let caller = self.authenticate(request.metadata()).await?;
+            let (user_id, medium) = convert::create_passkey_registration_link(request.into_inner())?;
+            let (details, code) = self
+                .services
+                .create_passkey_registration_link(&caller, &user_id, medium)
+                .await?;
+            Ok(user_pb::CreatePasskeyRegistrationLinkResponse {
+                details: Some(convert::details(&details)),
+                code: code.map(|code| user_pb::PasskeyRegistrationCode {
+                    id: code.id,
+                    code: code.code.expose().to_owned(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn list_passkeys(
+        &self,
+        _request: Request<user_pb::ListPasskeysRequest>,
+    ) -> Result<Response<user_pb::ListPasskeysResponse>, Status> {
+        self.run(async { Err(not_implemented("ListPasskeys")) }).await
+    }
+
+    async fn remove_passkey(
+        &self,
+        _request: Request<user_pb::RemovePasskeyRequest>,
+    ) -> Result<Response<user_pb::RemovePasskeyResponse>, Status> {
+        self.run(async { Err(not_implemented("RemovePasskey")) }).await
+    }
+}

@@ -1,0 +1,170 @@
+//! The transports: gRPC, gRPC-Web, Connect unary and REST on one router, plus reflection,
+//! health and the HTTP probes. All of them reach `grpc::UserServiceApi`.
+
+mod connect;
+pub mod convert;
+pub mod grpc;
+mod http;
+pub mod json;
+mod rest;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ::http::{HeaderName, Method, header};
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tonic_web::GrpcWebLayer;
+
+use crate::error::Error;
+use crate::pb;
+use crate::pb::zitadel::user::v2::user_service_server::UserServiceServer;
+use crate::service::Services;
+
+use grpc::UserServiceApi;
+
+/// Settings of the transports.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// The largest request message or body accepted, in bytes.
+    pub max_request_bytes: usize,
+}
+
+/// What REST and Connect handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    api: UserServiceApi,
+    services: Arc<Services>,
+    max_request_bytes: usize,
+}
+
+/// The router serving every protocol, and the health reporter to flip on shutdown.
+pub struct Api {
+    pub router: Router,
+    pub health: tonic_health::server::HealthReporter,
+}
+
+/// Builds the one router for every protocol.
+pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Api, String> {
+    let api = UserServiceApi::new(services.clone());
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<UserServiceServer<UserServiceApi>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|error| format!("cannot build reflection v1: {error}"))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|error| format!("cannot build reflection v1alpha: {error}"))?;
+    let user_service = UserServiceServer::new(api.clone())
+        .max_decoding_message_size(settings.max_request_bytes);
+    let grpc = tonic::service::Routes::new(user_service)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .prepare()
+        .into_axum_router()
+        // gRPC-Web wraps the gRPC routes only: on REST it would answer 400 to plain HTTP/1.
+        .layer(GrpcWebLayer::new());
+    let state = HttpState {
+        api,
+        services,
+        max_request_bytes: settings.max_request_bytes,
+    };
+    let connect = connect::router(state.clone());
+    let probes = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state.clone());
+    let router = Router::new()
+        .merge(grpc)
+        .merge(rest::router(state))
+        .merge(probes)
+        .fallback(not_found)
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let connect = connect.clone();
+            async move {
+                // Connect and gRPC share paths; the content type tells them apart.
+                if connect::connect_format(&request).is_some() {
+                    connect.oneshot(request).await.into_response()
+                } else {
+                    next.run(request).await
+                }
+            }
+        }))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(cors());
+    Ok(Api { router, health })
+}
+
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers(
+            [
+                "authorization",
+                "content-type",
+                "x-grpc-web",
+                "x-user-agent",
+                "grpc-timeout",
+                "connect-protocol-version",
+                "connect-timeout-ms",
+                "x-zitadel-orgid",
+            ]
+            .map(HeaderName::from_static),
+        )
+        .expose_headers(
+            ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static),
+        )
+        .max_age(Duration::from_secs(3600))
+}
+
+async fn ready(State(state): State<HttpState>) -> Response {
+    match state.services.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => status::rest_error(&status::to_status(&error)),
+    }
+}
+
+/// Unknown paths: a gRPC Unimplemented for gRPC clients, a REST NotFound for everyone else.
+async fn not_found(request: Request) -> Response {
+    let is_grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"));
+    if is_grpc {
+        status::grpc_error(&status::to_status(&Error::unimplemented(
+            "API-Gu1nk",
+            format!("unknown method {}", request.uri().path()),
+        )))
+    } else {
+        status::rest_error(&status::to_status(&Error::not_found("API-Nf4rt", "Not Found")))
+    }
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let reason = panic
+        .downcast_ref::<&str>()
+        .map(|reason| reason.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    status::rest_error(&status::to_status(&Error::internal(
+        "API-Pn5cs",
+        format!("request panicked: {reason}"),
+    )))
+}

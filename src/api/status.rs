@@ -1,0 +1,114 @@
+//! The one mapping of passlink errors to the wire: `tonic::Status` with a
+//! `zitadel.v1.ErrorDetail`, and the REST and Connect JSON bodies read back from such a status.
+
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use prost::Message;
+
+use crate::error::{Code, Error};
+use crate::pb;
+
+const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
+const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
+
+/// Turns an error into a gRPC status whose `grpc-status-details-bin` carries a
+/// `google.rpc.Status` with one `zitadel.v1.ErrorDetail`.
+pub fn to_status(error: &Error) -> tonic::Status {
+    let code = error.code() as i32;
+    let message = error.to_string();
+    let detail = pb::zitadel::v1::ErrorDetail {
+        id: error.id().to_owned(),
+        message: error.text().to_owned(),
+    };
+    let rpc_status = tonic_types::pb::Status {
+        code,
+        message: message.clone(),
+        details: vec![prost_types::Any {
+            type_url: format!("{TYPE_URL_PREFIX}{ERROR_DETAIL_TYPE}"),
+            value: detail.encode_to_vec(),
+        }],
+    };
+    tonic::Status::with_details(
+        tonic::Code::from_i32(code),
+        message,
+        Bytes::from(rpc_status.encode_to_vec()),
+    )
+}
+
+/// The `zitadel.v1.ErrorDetail` of a status, or one made up for statuses raised outside
+/// passlink's handlers (tonic's own decoding errors, for instance).
+fn error_detail(status: &tonic::Status) -> pb::zitadel::v1::ErrorDetail {
+    tonic_types::pb::Status::decode(status.details())
+        .ok()
+        .and_then(|rpc_status| {
+            rpc_status
+                .details
+                .into_iter()
+                .find(|any| any.type_url.ends_with(ERROR_DETAIL_TYPE))
+        })
+        .and_then(|any| pb::zitadel::v1::ErrorDetail::decode(any.value.as_slice()).ok())
+        .unwrap_or_else(|| pb::zitadel::v1::ErrorDetail {
+            id: "API-Tn7st".into(),
+            message: status.message().to_owned(),
+        })
+}
+
+fn json_response(http_status: u16, body: serde_json::Value) -> Response {
+    let mut response = (
+        StatusCode::from_u16(http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body.to_string(),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The REST answer for a status: `{"code":5,"message":"…","details":[{"@type":…}]}`.
+pub fn rest_error(status: &tonic::Status) -> Response {
+    let code = Code::from_i32(status.code() as i32);
+    let detail = error_detail(status);
+    json_response(
+        code.http_status(),
+        serde_json::json!({
+            "code": code as i32,
+            "message": status.message(),
+            "details": [{
+                "@type": format!("{TYPE_URL_PREFIX}{ERROR_DETAIL_TYPE}"),
+                "id": detail.id,
+                "message": detail.message,
+            }],
+        }),
+    )
+}
+
+/// The Connect answer for a status: `{"code":"not_found","message":"…","details":[…]}`.
+pub fn connect_error(status: &tonic::Status) -> Response {
+    let code = Code::from_i32(status.code() as i32);
+    let detail = error_detail(status);
+    json_response(
+        code.http_status(),
+        serde_json::json!({
+            "code": code.connect_name(),
+            "message": status.message(),
+            "details": [{
+                "type": ERROR_DETAIL_TYPE,
+                "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(detail.encode_to_vec()),
+            }],
+        }),
+    )
+}
+
+/// A gRPC "trailers-only" answer for a status, for requests that never reach tonic.
+pub fn grpc_error(status: &tonic::Status) -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    if let Err(error) = status.add_header(headers) {
+        tracing::warn!(%error, "cannot encode a gRPC status into headers");
+    }
+    response
+}

@@ -1,0 +1,194 @@
+//! The composition root: opens the store, wires the use cases and the transports, bootstraps
+//! the first admin, and serves one listener until shutdown.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::api::{self, ApiSettings};
+use crate::config::Settings;
+use crate::domain::time::{Clock, SystemClock};
+use crate::service::{ServiceSettings, Services};
+use crate::store::SqlStore;
+
+/// The file in the data directory that receives the first admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin.pat";
+
+/// Opens (and migrates) the database the settings name, creating the data directory.
+pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|error| {
+        format!("cannot create data_dir {}: {error}", settings.data_dir.display())
+    })?;
+    SqlStore::connect(&settings.database_url()).await
+}
+
+/// The use cases over a store.
+pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> Arc<Services> {
+    Arc::new(Services::new(
+        Arc::new(store),
+        clock,
+        ServiceSettings {
+            code_alphabet: settings.code.alphabet.chars().collect(),
+            code_length: settings.code.length,
+            code_lifetime: settings.code.lifetime,
+            external_url: settings.external_url.clone(),
+        },
+    ))
+}
+
+/// Writes a secret to a new file only its owner can read.
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // The mode above applies only to new files; an old file keeps its mode unless reset.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+/// On an empty database, creates the default organization and admin and writes the admin
+/// token to `data_dir/admin.pat`. Returns the token file's path when it did.
+pub async fn bootstrap(settings: &Settings, services: &Services) -> Result<Option<PathBuf>, String> {
+    let Some(bootstrapped) = services
+        .bootstrap()
+        .await
+        .map_err(|error| format!("cannot create the first admin: {error}"))?
+    else {
+        return Ok(None);
+    };
+    let path = settings.data_dir.join(ADMIN_TOKEN_FILE);
+    write_private_file(&path, bootstrapped.admin_token.expose())
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    tracing::info!(
+        org.id = %bootstrapped.org.id,
+        user.id = %bootstrapped.admin_user_id,
+        token_file = %path.display(),
+        "first start: created the default organization and an IAM_OWNER machine user; its token is in the file"
+    );
+    Ok(Some(path))
+}
+
+/// A server started in-process; dropping `shutdown` or sending on it stops it gracefully.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub shutdown: oneshot::Sender<()>,
+    pub finished: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+/// Binds, bootstraps and serves in a background task; for tests and embedding.
+pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningServer, String> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the bound address: {error}"))?;
+    let store = open_store(&settings).await?;
+    let services = services(&settings, store.clone(), clock);
+    bootstrap(&settings, &services).await?;
+    let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+    let finished = tokio::spawn(async move {
+        serve(&settings, services, listener, async {
+            let _ = shutdown_signal.await;
+        })
+        .await?;
+        store.close().await;
+        Ok(())
+    });
+    Ok(RunningServer {
+        address,
+        shutdown,
+        finished,
+    })
+}
+
+/// Runs `passlink serve`: bootstraps, serves until SIGTERM or Ctrl-C, then drains.
+pub async fn run(settings: Settings) -> Result<(), String> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
+    let store = open_store(&settings).await?;
+    let services = services(&settings, store.clone(), Arc::new(SystemClock));
+    bootstrap(&settings, &services).await?;
+    tracing::info!(
+        listen = %settings.listen,
+        database = store.backend_name(),
+        external_url = %settings.external_url,
+        "passlink is serving gRPC, gRPC-Web, Connect and REST"
+    );
+    serve(&settings, services, listener, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("passlink stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops passlink");
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Serves every protocol on `listener` until `signal`, then gives requests in flight up to
+/// `shutdown_grace` to finish.
+pub async fn serve(
+    settings: &Settings,
+    services: Arc<Services>,
+    listener: TcpListener,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let api = api::build(
+        services,
+        &ApiSettings {
+            max_request_bytes: settings.max_request_bytes,
+        },
+    )
+    .await?;
+    let health = api.health.clone();
+    let (signalled, mut signalled_receiver) = tokio::sync::watch::channel(false);
+    let server_signal = async move {
+        signal.await;
+        health
+            .set_not_serving::<crate::pb::zitadel::user::v2::user_service_server::UserServiceServer<api::grpc::UserServiceApi>>()
+            .await;
+        let _ = signalled.send(true);
+    };
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(tonic::service::Routes::from(api.router))
+        .serve_with_incoming_shutdown(incoming, server_signal);
+    let grace = settings.shutdown_grace;
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result.map_err(|error| format!("server failed: {error}")),
+        () = async {
+            let _ = signalled_receiver.wait_for(|signalled| *signalled).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace = ?grace, "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Settings: defaults, then a TOML file, then `PASSLINK_*` environment variables, then flags.
+//! Unknown keys and unknown `PASSLINK_*` variables are rejected; everything is validated at once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use crate::domain::secret::DEFAULT_CODE_ALPHABET;
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Passkey registration codes (`[code]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeSettings {
+    /// Characters per code.
+    pub length: usize,
+    /// Characters codes are drawn from, uniformly; letters, digits and `-._~` only.
+    pub alphabet: String,
+    /// How long a code stays valid after it is created ("1h", "30m", …).
+    #[serde(with = "humantime_serde")]
+    pub lifetime: Duration,
+}
+
+impl Default for CodeSettings {
+    fn default() -> Self {
+        CodeSettings {
+            length: 12,
+            alphabet: DEFAULT_CODE_ALPHABET.into(),
+            lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Every setting of passlink.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the one listener binds (gRPC, gRPC-Web, Connect, REST, pages).
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the first admin token; created when missing.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; the SQLite file `passlink.db` in `data_dir` when unset.
+    pub database_url: Option<String>,
+    /// Where users reach passlink; the default registration link points here.
+    pub external_url: String,
+    /// `human` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `passlink=debug,info`.
+    pub log_level: String,
+    /// Largest request body or message accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// How long shutdown waits for requests in flight.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    pub code: CodeSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            external_url: "http://localhost:8080".into(),
+            log_format: LogFormat::Human,
+            log_level: "info".into(),
+            max_request_bytes: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            code: CodeSettings::default(),
+        }
+    }
+}
+
+/// Where the database is; shared by `serve` and the operator commands.
+#[derive(Args, Clone, Debug, Default)]
+pub struct StorageArgs {
+    /// TOML settings file.
+    #[arg(long, env = "PASSLINK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and the first admin token [default: data].
+    #[arg(long, env = "PASSLINK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, `sqlite://…` or `postgres://…` [default: DIR/passlink.db].
+    #[arg(long, env = "PASSLINK_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// The settings `passlink serve` takes as flags or environment variables.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "PASSLINK_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Public base URL of passlink [default: http://localhost:8080].
+    #[arg(long, env = "PASSLINK_EXTERNAL_URL", value_name = "URL")]
+    pub external_url: Option<String>,
+    /// Log format [default: human].
+    #[arg(long, env = "PASSLINK_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter [default: info].
+    #[arg(long, env = "PASSLINK_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Largest request body in bytes [default: 4194304].
+    #[arg(long, env = "PASSLINK_MAX_REQUEST_BYTES", value_name = "BYTES")]
+    pub max_request_bytes: Option<usize>,
+    /// Time given to requests in flight at shutdown [default: 30s].
+    #[arg(long, env = "PASSLINK_SHUTDOWN_GRACE", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Option<Duration>,
+    /// Characters per registration code [default: 12].
+    #[arg(long, env = "PASSLINK_CODE_LENGTH", value_name = "N")]
+    pub code_length: Option<usize>,
+    /// Alphabet of registration codes [default: a-z, A-Z, 0-9].
+    #[arg(long, env = "PASSLINK_CODE_ALPHABET", value_name = "CHARS")]
+    pub code_alphabet: Option<String>,
+    /// Lifetime of registration codes [default: 1h].
+    #[arg(long, env = "PASSLINK_CODE_LIFETIME", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub code_lifetime: Option<Duration>,
+}
+
+/// Every `PASSLINK_*` variable passlink reads.
+const KNOWN_VARIABLES: &[&str] = &[
+    "PASSLINK_CONFIG",
+    "PASSLINK_DATA_DIR",
+    "PASSLINK_DATABASE_URL",
+    "PASSLINK_LISTEN",
+    "PASSLINK_EXTERNAL_URL",
+    "PASSLINK_LOG_FORMAT",
+    "PASSLINK_LOG_LEVEL",
+    "PASSLINK_MAX_REQUEST_BYTES",
+    "PASSLINK_SHUTDOWN_GRACE",
+    "PASSLINK_CODE_LENGTH",
+    "PASSLINK_CODE_ALPHABET",
+    "PASSLINK_CODE_LIFETIME",
+];
+
+fn reject_unknown_variables() -> Result<(), String> {
+    let unknown: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with("PASSLINK_") && !KNOWN_VARIABLES.contains(&name.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown environment variable(s) {}; known ones are {}",
+            unknown.join(", "),
+            KNOWN_VARIABLES.join(", ")
+        ))
+    }
+}
+
+impl Settings {
+    /// Reads a TOML settings file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        toml::from_str(&text).map_err(|error| format!("invalid settings in {}: {error}", path.display()))
+    }
+
+    /// Defaults, then the file, then environment variables and flags (clap has already put
+    /// flags over environment variables).
+    pub fn load(args: &ServeArgs) -> Result<Settings, String> {
+        reject_unknown_variables()?;
+        let mut settings = match &args.storage.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        settings.apply_storage(&args.storage);
+        macro_rules! overlay {
+            ($($field:ident => $target:expr),* $(,)?) => {
+                $(if let Some(value) = &args.$field { $target = value.clone(); })*
+            };
+        }
+        overlay! {
+            listen => settings.listen,
+            external_url => settings.external_url,
+            log_format => settings.log_format,
+            log_level => settings.log_level,
+            max_request_bytes => settings.max_request_bytes,
+            shutdown_grace => settings.shutdown_grace,
+            code_length => settings.code.length,
+            code_alphabet => settings.code.alphabet,
+            code_lifetime => settings.code.lifetime,
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Settings for the operator commands, which need only the storage.
+    pub fn load_storage(args: &StorageArgs) -> Result<Settings, String> {
+        reject_unknown_variables()?;
+        let mut settings = match &args.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        settings.apply_storage(args);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn apply_storage(&mut self, args: &StorageArgs) {
+        if let Some(data_dir) = &args.data_dir {
+            self.data_dir = data_dir.clone();
+        }
+        if let Some(database_url) = &args.database_url {
+            self.database_url = Some(database_url.clone());
+        }
+    }
+
+    /// Checks every setting and says which one is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=200).contains(&self.code.length) {
+            return Err(format!("code.length must be between 1 and 200, got {}", self.code.length));
+        }
+        let alphabet: Vec<char> = self.code.alphabet.chars().collect();
+        if alphabet.len() < 2 {
+            return Err("code.alphabet needs at least two characters".into());
+        }
+        if let Some(bad) = alphabet
+            .iter()
+            .find(|character| !(character.is_ascii_alphanumeric() || "-._~".contains(**character)))
+        {
+            return Err(format!(
+                "code.alphabet may hold only letters, digits and -._~ (URL-safe), not {bad:?}"
+            ));
+        }
+        let mut distinct = alphabet.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != alphabet.len() {
+            return Err("code.alphabet must not repeat a character (codes would not be uniform)".into());
+        }
+        if self.code.lifetime.is_zero() {
+            return Err("code.lifetime must be longer than zero".into());
+        }
+        let external = url::Url::parse(&self.external_url)
+            .map_err(|error| format!("external_url {:?} is not a URL: {error}", self.external_url))?;
+        if !matches!(external.scheme(), "http" | "https") || external.host().is_none() {
+            return Err(format!("external_url {:?} must be an http(s) URL with a host", self.external_url));
+        }
+        if self.max_request_bytes < 1024 {
+            return Err("max_request_bytes must be at least 1024".into());
+        }
+        if let Some(url) = &self.database_url {
+            crate::store::Backend::of_url(url)?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|error| format!("log_level {:?} is not a valid filter: {error}", self.log_level))?;
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::store::sqlite_url_in(&self.data_dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_override_defaults_and_unknown_keys_are_rejected() {
+        let settings: Settings = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\n[code]\nlifetime = \"30m\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.code.lifetime, Duration::from_secs(1800));
+        assert_eq!(settings.code.length, 12);
+        let error = toml::from_str::<Settings>("lisen = \"127.0.0.1:9000\"").unwrap_err();
+        assert!(error.to_string().contains("unknown field `lisen`"), "{error}");
+    }
+
+    #[test]
+    fn invalid_alphabets_are_refused() {
+        let mut settings = Settings::default();
+        settings.code.alphabet = "ab/".into();
+        assert!(settings.validate().unwrap_err().contains("URL-safe"));
+        settings.code.alphabet = "aab".into();
+        assert!(settings.validate().unwrap_err().contains("repeat"));
+    }
+}

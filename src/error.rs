@@ -1,0 +1,215 @@
+//! The one error type of passlink: each variant knows its gRPC code and HTTP status, and every
+//! message reads `"<text> (<ID>)"` with an ID unique to the place that raised it.
+
+use std::borrow::Cow;
+
+/// A gRPC status code, numbered as on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Code {
+    Canceled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    /// The HTTP status REST and Connect answer with for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+            Code::Unauthenticated => 401,
+            Code::PermissionDenied => 403,
+            Code::NotFound => 404,
+            Code::AlreadyExists | Code::Aborted => 409,
+            Code::ResourceExhausted => 429,
+            Code::Canceled => 499,
+            Code::Internal | Code::Unknown | Code::DataLoss => 500,
+            Code::Unimplemented => 501,
+            Code::Unavailable => 503,
+            Code::DeadlineExceeded => 504,
+        }
+    }
+
+    /// The snake_case name the Connect protocol uses (`"not_found"`).
+    pub fn connect_name(self) -> &'static str {
+        match self {
+            Code::Canceled => "canceled",
+            Code::Unknown => "unknown",
+            Code::InvalidArgument => "invalid_argument",
+            Code::DeadlineExceeded => "deadline_exceeded",
+            Code::NotFound => "not_found",
+            Code::AlreadyExists => "already_exists",
+            Code::PermissionDenied => "permission_denied",
+            Code::ResourceExhausted => "resource_exhausted",
+            Code::FailedPrecondition => "failed_precondition",
+            Code::Aborted => "aborted",
+            Code::OutOfRange => "out_of_range",
+            Code::Unimplemented => "unimplemented",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+            Code::DataLoss => "data_loss",
+            Code::Unauthenticated => "unauthenticated",
+        }
+    }
+
+    /// The code for a wire number; unknown numbers read as `Unknown`.
+    pub fn from_i32(number: i32) -> Code {
+        use Code::*;
+        [
+            Canceled,
+            Unknown,
+            InvalidArgument,
+            DeadlineExceeded,
+            NotFound,
+            AlreadyExists,
+            PermissionDenied,
+            ResourceExhausted,
+            FailedPrecondition,
+            Aborted,
+            OutOfRange,
+            Unimplemented,
+            Internal,
+            Unavailable,
+            DataLoss,
+            Unauthenticated,
+        ]
+        .into_iter()
+        .find(|code| *code as i32 == number)
+        .unwrap_or(Unknown)
+    }
+}
+
+/// An error a client can be told about, or an internal failure that it only sees as such.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{text} ({id})")]
+    InvalidArgument { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    NotFound { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    AlreadyExists { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    PermissionDenied { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    Unauthenticated { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    FailedPrecondition { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    ResourceExhausted { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    DeadlineExceeded { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    Unimplemented { id: &'static str, text: Cow<'static, str> },
+    #[error("{text} ({id})")]
+    Aborted { id: &'static str, text: Cow<'static, str> },
+    /// A failure inside passlink; its cause is logged, never sent.
+    #[error("An internal error occurred ({id})")]
+    Internal {
+        id: &'static str,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// The result type of every passlink operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! constructors {
+    ($($name:ident => $variant:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("Builds an `", stringify!($variant), "` error.")]
+            pub fn $name(id: &'static str, text: impl Into<Cow<'static, str>>) -> Error {
+                Error::$variant { id, text: text.into() }
+            }
+        )*
+    };
+}
+
+impl Error {
+    constructors! {
+        invalid_argument => InvalidArgument,
+        not_found => NotFound,
+        already_exists => AlreadyExists,
+        permission_denied => PermissionDenied,
+        unauthenticated => Unauthenticated,
+        failed_precondition => FailedPrecondition,
+        resource_exhausted => ResourceExhausted,
+        deadline_exceeded => DeadlineExceeded,
+        unimplemented => Unimplemented,
+        aborted => Aborted,
+    }
+
+    /// Builds an internal error and logs its cause once, here.
+    pub fn internal(
+        id: &'static str,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        let cause = cause.into();
+        tracing::error!(error.id = id, error.cause = %cause, "internal error");
+        Error::Internal { id, cause }
+    }
+
+    /// The gRPC code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument { .. } => Code::InvalidArgument,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::AlreadyExists { .. } => Code::AlreadyExists,
+            Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::Unauthenticated { .. } => Code::Unauthenticated,
+            Error::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Error::ResourceExhausted { .. } => Code::ResourceExhausted,
+            Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+            Error::Unimplemented { .. } => Code::Unimplemented,
+            Error::Aborted { .. } => Code::Aborted,
+            Error::Internal { .. } => Code::Internal,
+        }
+    }
+
+    /// The place that raised this error, e.g. `COMMAND-Eeb2a`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument { id, .. }
+            | Error::NotFound { id, .. }
+            | Error::AlreadyExists { id, .. }
+            | Error::PermissionDenied { id, .. }
+            | Error::Unauthenticated { id, .. }
+            | Error::FailedPrecondition { id, .. }
+            | Error::ResourceExhausted { id, .. }
+            | Error::DeadlineExceeded { id, .. }
+            | Error::Unimplemented { id, .. }
+            | Error::Aborted { id, .. }
+            | Error::Internal { id, .. } => id,
+        }
+    }
+
+    /// The text a client sees, without the id.
+    pub fn text(&self) -> &str {
+        match self {
+            Error::InvalidArgument { text, .. }
+            | Error::NotFound { text, .. }
+            | Error::AlreadyExists { text, .. }
+            | Error::PermissionDenied { text, .. }
+            | Error::Unauthenticated { text, .. }
+            | Error::FailedPrecondition { text, .. }
+            | Error::ResourceExhausted { text, .. }
+            | Error::DeadlineExceeded { text, .. }
+            | Error::Unimplemented { text, .. }
+            | Error::Aborted { text, .. } => text,
+            Error::Internal { .. } => "An internal error occurred",
+        }
+    }
+}

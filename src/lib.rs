@@ -1,0 +1,13 @@
+//! passlink: passkey registration links, wire-compatible with ZITADEL's User Service v2.
+//!
+//! `api` (transports) → `service` (use cases) → `domain` (plain types); `store` implements the
+//! storage port. `app` wires them and exposes what tests need to start a server in-process.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod pb;
+pub mod service;
+pub mod store;

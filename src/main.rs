@@ -1,0 +1,224 @@
+//! The `passlink` command line: `serve` runs the server; the other commands let an operator
+//! manage organizations, machine users, tokens and roles without the API.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use passlink::app;
+use passlink::config::{LogFormat, ServeArgs, Settings, StorageArgs};
+use passlink::domain::permission::Role;
+use passlink::domain::time::SystemClock;
+use passlink::service::Services;
+
+/// Passkey registration links, wire-compatible with ZITADEL's User Service v2.
+///
+/// Settings come from defaults, then the TOML file given by --config, then PASSLINK_*
+/// environment variables, then flags.
+#[derive(Parser, Debug)]
+#[command(name = "passlink", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serves gRPC, gRPC-Web, Connect and REST on one port.
+    Serve(ServeArgs),
+    /// Manages organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manages machine users (API clients).
+    MachineUser {
+        #[command(subcommand)]
+        command: MachineUserCommand,
+    },
+    /// Manages personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manages role grants.
+    Role {
+        #[command(subcommand)]
+        command: RoleCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OrgCommand {
+    /// Creates an organization and prints its id.
+    Create {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long)]
+        name: String,
+        /// Primary domain, e.g. acme.localhost.
+        #[arg(long)]
+        domain: String,
+    },
+    /// Lists organizations.
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MachineUserCommand {
+    /// Creates a machine user and prints its id.
+    Create {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Organization id.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Creates a personal access token and prints it once; only its hash is stored.
+    Create {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// User id.
+        #[arg(long)]
+        user: String,
+        /// Lifetime such as 30d or 12h; no expiry when absent.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        lifetime: Option<Duration>,
+    },
+    /// Revokes a personal access token by its id.
+    Revoke {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Token id, as printed by `token create`.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RoleCommand {
+    /// Grants IAM_OWNER (instance-wide), or ORG_OWNER / ORG_USER_MANAGER on one organization.
+    Grant {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// User id.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: Role,
+        /// Organization id, for organization roles.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+fn init_tracing(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn operator_services(storage: &StorageArgs) -> Result<Arc<Services>, String> {
+    let settings = Settings::load_storage(storage)?;
+    init_tracing(settings.log_format, "warn");
+    let store = app::open_store(&settings).await?;
+    Ok(app::services(&settings, store, Arc::new(SystemClock)))
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    let describe = |error: passlink::error::Error| error.to_string();
+    match command {
+        Command::Serve(args) => {
+            let settings = Settings::load(&args)?;
+            init_tracing(settings.log_format, &settings.log_level);
+            app::run(settings).await
+        }
+        Command::Org {
+            command: OrgCommand::Create { storage, name, domain },
+        } => {
+            let org = operator_services(&storage)
+                .await?
+                .create_org(&name, &domain)
+                .await
+                .map_err(describe)?;
+            println!("{}", org.id);
+            Ok(())
+        }
+        Command::Org {
+            command: OrgCommand::List { storage },
+        } => {
+            for org in operator_services(&storage).await?.list_orgs().await.map_err(describe)? {
+                println!("{}\t{}\t{}", org.id, org.name, org.domain);
+            }
+            Ok(())
+        }
+        Command::MachineUser {
+            command: MachineUserCommand::Create { storage, org, username, description },
+        } => {
+            let user_id = operator_services(&storage)
+                .await?
+                .create_machine_user(&org, &username, &description)
+                .await
+                .map_err(describe)?;
+            println!("{user_id}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { storage, user, lifetime },
+        } => {
+            let created = operator_services(&storage)
+                .await?
+                .create_token(&user, lifetime)
+                .await
+                .map_err(describe)?;
+            eprintln!("token id {} (the token is shown only now)", created.token_id);
+            println!("{}", created.token.expose());
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { storage, id },
+        } => operator_services(&storage)
+            .await?
+            .revoke_token(&id)
+            .await
+            .map_err(describe),
+        Command::Role {
+            command: RoleCommand::Grant { storage, user, role, org },
+        } => operator_services(&storage)
+            .await?
+            .grant_role(&user, role, org.as_deref())
+            .await
+            .map_err(describe),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("passlink: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The use cases of passlink, one function per RPC, named like it. They check permissions and
+//! rules and describe each change for the store; they know nothing of transports or SQL.
+
+pub mod admin;
+mod auth;
+mod passkey;
+pub mod ports;
+mod user;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::id::IdGenerator;
+use crate::domain::permission::{Caller, Permission};
+use crate::domain::time::{Clock, Timestamp};
+use crate::domain::user::{User, UserState};
+use crate::error::{Error, Result};
+
+pub use passkey::{IssuedCode, LinkMedium, PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
+pub use user::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
+
+/// Settings the use cases read.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Characters registration codes are drawn from.
+    pub code_alphabet: Vec<char>,
+    /// Length of a registration code.
+    pub code_length: usize,
+    /// How long a registration code stays valid after it is created.
+    pub code_lifetime: Duration,
+    /// Where passlink is reached from outside; the default link points at its page there.
+    pub external_url: String,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            code_alphabet: crate::domain::secret::DEFAULT_CODE_ALPHABET.chars().collect(),
+            code_length: 12,
+            code_lifetime: Duration::from_secs(3600),
+            external_url: "http://localhost:8080".into(),
+        }
+    }
+}
+
+/// What a change reports to the client, as `zitadel.object.v2.Details`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeDetails {
+    pub sequence: u64,
+    pub change_date: Timestamp,
+    pub resource_owner: String,
+    pub creation_date: Option<Timestamp>,
+}
+
+impl From<ports::Committed> for ChangeDetails {
+    fn from(committed: ports::Committed) -> Self {
+        ChangeDetails {
+            sequence: committed.sequence,
+            change_date: committed.at,
+            resource_owner: committed.org_id,
+            creation_date: None,
+        }
+    }
+}
+
+/// The use cases, with what they need injected.
+pub struct Services {
+    store: Arc<dyn ports::Store>,
+    clock: Arc<dyn Clock>,
+    ids: IdGenerator,
+    settings: ServiceSettings,
+}
+
+const USER_NOT_FOUND: &str = "User could not be found";
+const PERMISSION_DENIED: &str = "Permission denied";
+
+impl Services {
+    /// Creates the use cases over a store and a clock.
+    pub fn new(store: Arc<dyn ports::Store>, clock: Arc<dyn Clock>, settings: ServiceSettings) -> Services {
+        let ids = IdGenerator::new(clock.clone());
+        Services {
+            store,
+            clock,
+            ids,
+            settings,
+        }
+    }
+
+    /// The store, for health checks.
+    pub fn store(&self) -> &Arc<dyn ports::Store> {
+        &self.store
+    }
+
+    /// The settings the use cases run with.
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Loads a user that is not deleted and checks that the caller may act on it with
+    /// `permission` (or as itself, when `self_allowed`).
+    async fn load_target_user(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        permission: Permission,
+        self_allowed: bool,
+    ) -> Result<User> {
+        let acting_on_itself = self_allowed && caller.user_id == user_id;
+        if !acting_on_itself && !caller.has_permission_anywhere(permission) {
+            return Err(Error::permission_denied("AUTHZ-Hw3p9", PERMISSION_DENIED));
+        }
+        let user = self
+            .store
+            .get_user(user_id)
+            .await?
+            .filter(|user| user.state != UserState::Deleted)
+            .ok_or_else(|| Error::not_found("COMMAND-Lo9vd", USER_NOT_FOUND))?;
+        if !acting_on_itself && !caller.has_permission(permission, &user.org_id) {
+            return Err(Error::permission_denied("AUTHZ-Tq8mr", PERMISSION_DENIED));
+        }
+        Ok(user)
+    }
+}

@@ -1,0 +1,133 @@
+//! Use cases on passkeys: CreatePasskeyRegistrationLink.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::domain::permission::{Caller, Permission};
+use crate::domain::secret::{Secret, generate_code, hash_secret};
+use crate::domain::template::{UrlTemplate, default_link_template};
+use crate::domain::user::{UserKind, UserState};
+use crate::error::{Error, Result};
+
+use super::ports::{Change, Effect, NewMessage, NewPasskeyCode};
+use super::{ChangeDetails, Services};
+
+/// How the code of a new registration link reaches the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkMedium {
+    /// The answer carries the code; nothing is sent.
+    ReturnCode,
+    /// An email carries a link built from the template, or from passlink's own page.
+    SendLink { url_template: Option<String> },
+}
+
+/// A newly issued registration code.
+#[derive(Debug)]
+pub struct IssuedCode {
+    pub id: String,
+    pub code: Secret,
+}
+
+/// The outbox kind of registration link emails.
+pub const PASSKEY_LINK_MESSAGE_KIND: &str = "passkey_registration_link";
+
+/// What the notifier needs to render a registration link email at send time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyLinkMessage {
+    pub user_id: String,
+    pub org_id: String,
+    pub code_id: String,
+    /// The plain code; it lives only here until the message is sent.
+    pub code: String,
+    pub url_template: String,
+    pub email: String,
+    pub greeting_name: String,
+    /// When the code expires, in microseconds since the Unix epoch.
+    pub expires_at: i64,
+}
+
+impl Services {
+    /// Issues a one-time passkey registration code for a user and returns it or queues an
+    /// email with a link to it.
+    pub async fn create_passkey_registration_link(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        medium: LinkMedium,
+    ) -> Result<(ChangeDetails, Option<IssuedCode>)> {
+        let url_template = match &medium {
+            LinkMedium::ReturnCode => None,
+            LinkMedium::SendLink { url_template } => {
+                let source = url_template
+                    .clone()
+                    .unwrap_or_else(|| default_link_template(&self.settings.external_url));
+                UrlTemplate::parse(&source)
+                    .map_err(|_| Error::invalid_argument("DOMAIN-TZBx3", "URL Template is invalid"))?;
+                Some(source)
+            }
+        };
+        let user = self
+            .load_target_user(caller, user_id, Permission::UserPasskeyWrite, false)
+            .await?;
+        match user.state {
+            UserState::Locked => {
+                return Err(Error::failed_precondition("COMMAND-Lk8sd", "User is locked"));
+            }
+            UserState::Inactive => {
+                return Err(Error::failed_precondition("COMMAND-In3ac", "User is inactive"));
+            }
+            _ => {}
+        }
+        let UserKind::Human { email, .. } = &user.kind else {
+            return Err(Error::failed_precondition(
+                "COMMAND-Mh2pk",
+                "Passkeys can only be registered for human users",
+            ));
+        };
+        let now = self.now();
+        let code_id = self.ids.next_id();
+        let code = generate_code(&self.settings.code_alphabet, self.settings.code_length);
+        let expires_at = now.plus(self.settings.code_lifetime);
+        let mut effects = vec![Effect::InsertPasskeyCode(NewPasskeyCode {
+            id: code_id.clone(),
+            code_hash: hash_secret(&code_id, code.expose()),
+            expires_at,
+        })];
+        if let Some(url_template) = url_template {
+            let message = PasskeyLinkMessage {
+                user_id: user.id.clone(),
+                org_id: user.org_id.clone(),
+                code_id: code_id.clone(),
+                code: code.expose().to_owned(),
+                url_template,
+                email: email.address.clone(),
+                greeting_name: user.greeting_name().to_owned(),
+                expires_at: expires_at.0,
+            };
+            effects.push(Effect::EnqueueMessage(NewMessage {
+                id: self.ids.next_id(),
+                kind: PASSKEY_LINK_MESSAGE_KIND,
+                payload: serde_json::to_string(&message)
+                    .map_err(|error| Error::internal("COMMAND-Js7ms", error))?,
+            }));
+        }
+        let committed = self
+            .store
+            .commit(Change {
+                user_id: user.id.clone(),
+                event_type: "user.passkey.code.added",
+                payload: json!({
+                    "code_id": code_id,
+                    "expires_at": expires_at.0,
+                    "medium": if medium == LinkMedium::ReturnCode { "return_code" } else { "send_link" },
+                }),
+                actor: caller.user_id.clone(),
+                at: now,
+                effects,
+            })
+            .await?;
+        tracing::info!(user.id = %user.id, code.id = %code_id, "passkey registration code issued");
+        let issued = (medium == LinkMedium::ReturnCode).then_some(IssuedCode { id: code_id, code });
+        Ok((committed.into(), issued))
+    }
+}

@@ -1,0 +1,141 @@
+//! The storage the use cases need, as a trait; `crate::store` implements it per backend.
+
+use async_trait::async_trait;
+
+use crate::domain::permission::RoleGrant;
+use crate::domain::time::Timestamp;
+use crate::domain::user::{Org, User};
+use crate::error::Result;
+
+/// A change to one user: one event, the state changes it implies, and the messages it asks to
+/// send. A store writes all of it in one transaction, or none of it.
+#[derive(Debug)]
+pub struct Change {
+    pub user_id: String,
+    pub event_type: &'static str,
+    /// Facts about the change for the event log; never secrets.
+    pub payload: serde_json::Value,
+    /// The user id of whoever made the change, or `system`.
+    pub actor: String,
+    pub at: Timestamp,
+    pub effects: Vec<Effect>,
+}
+
+/// A state change written together with a change's event.
+#[derive(Debug)]
+pub enum Effect {
+    /// Inserts the user; must come first, and the change's event then gets sequence 1.
+    InsertUser(NewUser),
+    /// Marks the user deleted; the change fails with NotFound if it already is.
+    DeleteUser,
+    InsertPasskeyCode(NewPasskeyCode),
+    EnqueueMessage(NewMessage),
+}
+
+/// A user to insert, with what only new users carry.
+#[derive(Debug)]
+pub struct NewUser {
+    pub user: User,
+    pub metadata: Vec<(String, Vec<u8>)>,
+    pub email_code_hash: Option<Vec<u8>>,
+    pub phone_code_hash: Option<Vec<u8>>,
+}
+
+/// A passkey registration code, stored only as a hash.
+#[derive(Debug)]
+pub struct NewPasskeyCode {
+    pub id: String,
+    pub code_hash: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+/// A message for the outbox.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub id: String,
+    pub kind: &'static str,
+    /// JSON the notifier renders at send time. It holds the code until the message is sent.
+    pub payload: String,
+}
+
+/// What a committed change reports back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The user's event sequence after the change.
+    pub sequence: u64,
+    /// The organization owning the user.
+    pub org_id: String,
+    pub at: Timestamp,
+}
+
+/// The owner of a valid personal access token.
+#[derive(Clone, Debug)]
+pub struct TokenOwner {
+    pub user_id: String,
+    pub org_id: String,
+    pub grants: Vec<RoleGrant>,
+}
+
+/// A personal access token to store, by hash.
+#[derive(Debug)]
+pub struct NewToken {
+    pub id: String,
+    pub user_id: String,
+    pub token_hash: Vec<u8>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A stored event, as the event log shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub sequence: u64,
+    pub event_type: String,
+    pub payload: String,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// A stored outbox message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// Persistent state of passlink.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Applies a change atomically and returns the user's new sequence.
+    async fn commit(&self, change: Change) -> Result<Committed>;
+
+    /// Returns a user in any state, deleted ones included.
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>>;
+
+    /// Returns the owner of an unrevoked, unexpired token of an active user.
+    async fn find_token_owner(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<TokenOwner>>;
+
+    async fn get_org(&self, org_id: &str) -> Result<Option<Org>>;
+    async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Org>>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+
+    /// Inserts an organization; AlreadyExists when its name or domain is taken.
+    async fn create_org(&self, org: &Org, at: Timestamp) -> Result<()>;
+    async fn create_token(&self, token: NewToken) -> Result<()>;
+    /// Revokes a token by id; NotFound when there is no such unrevoked token.
+    async fn revoke_token(&self, token_id: &str, at: Timestamp) -> Result<()>;
+    async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<()>;
+
+    /// The events of one user in sequence order.
+    async fn list_events(&self, user_id: &str) -> Result<Vec<StoredEvent>>;
+    /// Every outbox message, oldest first.
+    async fn list_messages(&self) -> Result<Vec<StoredMessage>>;
+}

@@ -1,0 +1,535 @@
+//! `SqlStore`: the `Store` port on sqlx's `Any` driver. The SQL is portable (`$n` parameters,
+//! `RETURNING`, partial indexes); the few dialect differences live in `Backend`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::domain::permission::{Role, RoleGrant};
+use crate::domain::time::Timestamp;
+use crate::domain::user::{Email, Org, Phone, Profile, User, UserKind, UserState};
+use crate::error::{Error, Result};
+use crate::service::ports::{
+    Change, Committed, Effect, NewToken, Store, StoredEvent, StoredMessage, TokenOwner,
+};
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of a `sqlite:` or `postgres:` URL.
+    pub fn of_url(url: &str) -> Result<Backend, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(format!(
+                "database_url must start with sqlite: or postgres:, got {:?}",
+                url.split(':').next().unwrap_or_default()
+            ))
+        }
+    }
+}
+
+/// The SQLite URL of the database file inside a data directory.
+pub fn sqlite_url_in(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("passlink.db").display())
+}
+
+/// Storage on SQLite or PostgreSQL through one connection pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const USER_NOT_FOUND: &str = "User could not be found";
+
+fn internal(id: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |cause| Error::internal(id, cause)
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database_error) if database_error.is_unique_violation())
+}
+
+impl SqlStore {
+    /// Connects, applies the backend's migrations and returns the store.
+    pub async fn connect(url: &str) -> Result<SqlStore, String> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10));
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; FULL makes every
+                    // acknowledged commit survive a crash; the busy timeout queues writers.
+                    connection
+                        .execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|error| format!("cannot open the database: {error}"))?;
+        let migrated = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
+        };
+        migrated.map_err(|error| format!("cannot migrate the database: {error}"))?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// The backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection; pending writes are finished first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+    let state_number: i64 = row.try_get("state")?;
+    let state = UserState::from_number(state_number).ok_or_else(|| {
+        sqlx::Error::Decode(format!("unknown user state {state_number}").into())
+    })?;
+    let kind: String = row.try_get("kind")?;
+    let kind = if kind == "machine" {
+        UserKind::Machine {
+            name: row.try_get::<Option<String>, _>("machine_name")?.unwrap_or_default(),
+            description: row
+                .try_get::<Option<String>, _>("machine_description")?
+                .unwrap_or_default(),
+        }
+    } else {
+        let phone: Option<String> = row.try_get("phone")?;
+        UserKind::Human {
+            profile: Profile {
+                given_name: row.try_get::<Option<String>, _>("given_name")?.unwrap_or_default(),
+                family_name: row.try_get::<Option<String>, _>("family_name")?.unwrap_or_default(),
+                nick_name: row.try_get("nick_name")?,
+                display_name: row.try_get("display_name")?,
+                preferred_language: row.try_get("preferred_language")?,
+                gender: row.try_get::<Option<i64>, _>("gender")?.map(|number| number as i32),
+            },
+            email: Email {
+                address: row.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
+                is_verified: row.try_get::<i64, _>("email_verified")? != 0,
+            },
+            phone: match phone {
+                Some(number) => Some(Phone {
+                    number,
+                    is_verified: row.try_get::<i64, _>("phone_verified")? != 0,
+                }),
+                None => None,
+            },
+        }
+    };
+    Ok(User {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        state,
+        username: row.try_get("username")?,
+        sequence: row.try_get::<i64, _>("sequence")? as u64,
+        created_at: Timestamp(row.try_get("created_at")?),
+        changed_at: Timestamp(row.try_get("changed_at")?),
+        kind,
+    })
+}
+
+fn org_from_row(row: &AnyRow) -> Result<Org, sqlx::Error> {
+    Ok(Org {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        domain: row.try_get("domain")?,
+    })
+}
+
+async fn insert_user(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new_user: &crate::service::ports::NewUser,
+) -> Result<()> {
+    let user = &new_user.user;
+    let (kind, profile, email, phone, machine) = match &user.kind {
+        UserKind::Human {
+            profile,
+            email,
+            phone,
+        } => ("human", Some(profile), Some(email), phone.as_ref(), None),
+        UserKind::Machine { name, description } => {
+            ("machine", None, None, None, Some((name, description)))
+        }
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, org_id, kind, state, username, sequence, created_at, changed_at, \
+         given_name, family_name, nick_name, display_name, preferred_language, gender, \
+         email, email_verified, email_code_hash, phone, phone_verified, phone_code_hash, \
+         machine_name, machine_description) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(&user.id)
+    .bind(&user.org_id)
+    .bind(kind)
+    .bind(user.state as i64)
+    .bind(&user.username)
+    .bind(user.created_at.0)
+    .bind(profile.map(|profile| profile.given_name.clone()))
+    .bind(profile.map(|profile| profile.family_name.clone()))
+    .bind(profile.and_then(|profile| profile.nick_name.clone()))
+    .bind(profile.and_then(|profile| profile.display_name.clone()))
+    .bind(profile.and_then(|profile| profile.preferred_language.clone()))
+    .bind(profile.and_then(|profile| profile.gender).map(i64::from))
+    .bind(email.map(|email| email.address.clone()))
+    .bind(email.is_some_and(|email| email.is_verified) as i64)
+    .bind(new_user.email_code_hash.clone())
+    .bind(phone.map(|phone| phone.number.clone()))
+    .bind(phone.is_some_and(|phone| phone.is_verified) as i64)
+    .bind(new_user.phone_code_hash.clone())
+    .bind(machine.map(|(name, _)| name.clone()))
+    .bind(machine.map(|(_, description)| description.clone()))
+    .execute(&mut **transaction)
+    .await;
+    match inserted {
+        Err(error) if is_unique_violation(&error) => {
+            return Err(Error::already_exists("STORE-Uq7xk", "User already exists"));
+        }
+        Err(error) => return Err(Error::internal("STORE-In5rt", error)),
+        Ok(_) => {}
+    }
+    for (key, value) in &new_user.metadata {
+        sqlx::query("INSERT INTO user_metadata (user_id, key, value) VALUES ($1, $2, $3)")
+            .bind(&user.id)
+            .bind(key)
+            .bind(value.clone())
+            .execute(&mut **transaction)
+            .await
+            .map_err(internal("STORE-Md3qa"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(internal("STORE-Pg1nq"))?;
+        Ok(())
+    }
+
+    async fn commit(&self, change: Change) -> Result<Committed> {
+        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Bg4tx"))?;
+        // The first statement writes, so that SQLite takes its write lock at once instead of
+        // upgrading a read lock later (which fails under contention instead of waiting).
+        for effect in &change.effects {
+            if let Effect::InsertUser(new_user) = effect {
+                insert_user(&mut transaction, new_user).await?;
+            }
+        }
+        // Bumping the user's sequence serializes concurrent changes to one user: PostgreSQL
+        // locks the row, SQLite holds its single write lock.
+        let bumped = sqlx::query(
+            "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
+             WHERE id = $1 AND state <> 3 RETURNING sequence, org_id",
+        )
+        .bind(&change.user_id)
+        .bind(change.at.0)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(internal("STORE-Sq8vb"))?
+        .ok_or_else(|| Error::not_found("STORE-Nf2us", USER_NOT_FOUND))?;
+        let sequence: i64 = bumped.try_get("sequence").map_err(internal("STORE-Sq9dc"))?;
+        let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
+        sqlx::query(
+            "INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&change.user_id)
+        .bind(sequence)
+        .bind(change.event_type)
+        .bind(change.payload.to_string())
+        .bind(&change.actor)
+        .bind(change.at.0)
+        .execute(&mut *transaction)
+        .await
+        .map_err(internal("STORE-Ev5wr"))?;
+        for effect in change.effects {
+            match effect {
+                Effect::InsertUser(_) => {}
+                Effect::DeleteUser => {
+                    sqlx::query("UPDATE users SET state = 3 WHERE id = $1")
+                        .bind(&change.user_id)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(internal("STORE-Dl6us"))?;
+                }
+                Effect::InsertPasskeyCode(code) => {
+                    sqlx::query(
+                        "INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&code.id)
+                    .bind(&change.user_id)
+                    .bind(code.code_hash)
+                    .bind(change.at.0)
+                    .bind(code.expires_at.0)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(internal("STORE-Pc7in"))?;
+                }
+                Effect::EnqueueMessage(message) => {
+                    sqlx::query(
+                        "INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $5)",
+                    )
+                    .bind(&message.id)
+                    .bind(&change.user_id)
+                    .bind(message.kind)
+                    .bind(message.payload)
+                    .bind(change.at.0)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(internal("STORE-Ob2in"))?;
+                }
+            }
+        }
+        transaction.commit().await.map_err(internal("STORE-Cm4tx"))?;
+        Ok(Committed {
+            sequence: sequence as u64,
+            org_id,
+            at: change.at,
+        })
+    }
+
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Gu1sr"))?;
+        row.map(|row| user_from_row(&row))
+            .transpose()
+            .map_err(internal("STORE-Gu2dc"))
+    }
+
+    async fn find_token_owner(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<TokenOwner>> {
+        let owner = sqlx::query(
+            "SELECT users.id, users.org_id FROM personal_access_tokens AS tokens \
+             JOIN users ON users.id = tokens.user_id \
+             WHERE tokens.token_hash = $1 AND tokens.revoked_at IS NULL \
+             AND (tokens.expires_at IS NULL OR tokens.expires_at > $2) AND users.state = 1",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal("STORE-Tk1sr"))?;
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        let user_id: String = owner.try_get("id").map_err(internal("STORE-Tk2dc"))?;
+        let org_id: String = owner.try_get("org_id").map_err(internal("STORE-Tk3dc"))?;
+        let rows = sqlx::query("SELECT role, org_id FROM role_grants WHERE user_id = $1")
+            .bind(&user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal("STORE-Rg1sr"))?;
+        let mut grants = Vec::with_capacity(rows.len());
+        for row in rows {
+            let role: String = row.try_get("role").map_err(internal("STORE-Rg2dc"))?;
+            let grant_org: String = row.try_get("org_id").map_err(internal("STORE-Rg3dc"))?;
+            let role = Role::from_str(&role).map_err(|error| Error::internal("STORE-Rg4dc", error))?;
+            grants.push(RoleGrant {
+                role,
+                org_id: (!grant_org.is_empty()).then_some(grant_org),
+            });
+        }
+        Ok(Some(TokenOwner {
+            user_id,
+            org_id,
+            grants,
+        }))
+    }
+
+    async fn get_org(&self, org_id: &str) -> Result<Option<Org>> {
+        let row = sqlx::query("SELECT id, name, domain FROM orgs WHERE id = $1")
+            .bind(org_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Og1sr"))?;
+        row.map(|row| org_from_row(&row))
+            .transpose()
+            .map_err(internal("STORE-Og2dc"))
+    }
+
+    async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Org>> {
+        let row = sqlx::query("SELECT id, name, domain FROM orgs WHERE domain = $1")
+            .bind(domain)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Od1sr"))?;
+        row.map(|row| org_from_row(&row))
+            .transpose()
+            .map_err(internal("STORE-Od2dc"))
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>> {
+        let rows = sqlx::query("SELECT id, name, domain FROM orgs ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal("STORE-Ol1sr"))?;
+        rows.iter()
+            .map(org_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(internal("STORE-Ol2dc"))
+    }
+
+    async fn create_org(&self, org: &Org, at: Timestamp) -> Result<()> {
+        let inserted = sqlx::query("INSERT INTO orgs (id, name, domain, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(&org.domain)
+            .bind(at.0)
+            .execute(&self.pool)
+            .await;
+        match inserted {
+            Err(error) if is_unique_violation(&error) => Err(Error::already_exists(
+                "STORE-Oq5ex",
+                "Organization already exists",
+            )),
+            Err(error) => Err(Error::internal("STORE-Oc1in", error)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO personal_access_tokens (id, user_id, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.id)
+        .bind(&token.user_id)
+        .bind(token.token_hash)
+        .bind(token.created_at.0)
+        .bind(token.expires_at.map(|at| at.0))
+        .execute(&self.pool)
+        .await
+        .map_err(internal("STORE-Tc1in"))?;
+        Ok(())
+    }
+
+    async fn revoke_token(&self, token_id: &str, at: Timestamp) -> Result<()> {
+        let revoked = sqlx::query(
+            "UPDATE personal_access_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_id)
+        .bind(at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(internal("STORE-Tr1up"))?;
+        if revoked.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Error::not_found("STORE-Tr2nf", "Token could not be found"))
+        }
+    }
+
+    async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<()> {
+        let inserted = sqlx::query("INSERT INTO role_grants (user_id, role, org_id) VALUES ($1, $2, $3)")
+            .bind(user_id)
+            .bind(grant.role.as_str())
+            .bind(grant.org_id.clone().unwrap_or_default())
+            .execute(&self.pool)
+            .await;
+        match inserted {
+            Err(error) if is_unique_violation(&error) => Err(Error::already_exists(
+                "STORE-Rq2ex",
+                "The user already holds this role",
+            )),
+            Err(error) => Err(Error::internal("STORE-Rg5in", error)),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn list_events(&self, user_id: &str) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT sequence, event_type, payload, actor, created_at FROM events \
+             WHERE user_id = $1 ORDER BY sequence",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal("STORE-El1sr"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    sequence: row.try_get::<i64, _>("sequence")? as u64,
+                    event_type: row.try_get("event_type")?,
+                    payload: row.try_get("payload")?,
+                    actor: row.try_get("actor")?,
+                    at: Timestamp(row.try_get("created_at")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(internal("STORE-El2dc"))
+    }
+
+    async fn list_messages(&self) -> Result<Vec<StoredMessage>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, kind, payload, state, attempts, last_error FROM outbox \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal("STORE-Ml1sr"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredMessage {
+                    id: row.try_get("id")?,
+                    user_id: row.try_get("user_id")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
+                    state: row.try_get("state")?,
+                    attempts: row.try_get("attempts")?,
+                    last_error: row.try_get("last_error")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(internal("STORE-Ml2dc"))
+    }
+}
+
+impl SqlStore {
+    /// `sqlite` or `postgres`, for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
