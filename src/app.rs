@@ -22,7 +22,10 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.pat";
 /// Opens (and migrates) the database the settings name, creating the data directory.
 pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|error| {
-        format!("cannot create data_dir {}: {error}", settings.data_dir.display())
+        format!(
+            "cannot create data_dir {}: {error}",
+            settings.data_dir.display()
+        )
     })?;
     SqlStore::connect(&settings.database_url()).await
 }
@@ -59,7 +62,10 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 
 /// On an empty database, creates the default organization and admin and writes the admin
 /// token to `data_dir/admin.pat`. Returns the token file's path when it did.
-pub async fn bootstrap(settings: &Settings, services: &Services) -> Result<Option<PathBuf>, String> {
+pub async fn bootstrap(
+    settings: &Settings,
+    services: &Services,
+) -> Result<Option<PathBuf>, String> {
     let Some(bootstrapped) = services
         .bootstrap()
         .await
@@ -82,6 +88,8 @@ pub async fn bootstrap(settings: &Settings, services: &Services) -> Result<Optio
 /// A server started in-process; dropping `shutdown` or sending on it stops it gracefully.
 pub struct RunningServer {
     pub address: SocketAddr,
+    /// The use cases the server runs, for operator actions in tests.
+    pub services: Arc<Services>,
     pub shutdown: oneshot::Sender<()>,
     pub finished: tokio::task::JoinHandle<Result<(), String>>,
 }
@@ -98,8 +106,9 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     let services = services(&settings, store.clone(), clock);
     bootstrap(&settings, &services).await?;
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+    let served = services.clone();
     let finished = tokio::spawn(async move {
-        serve(&settings, services, listener, async {
+        serve(&settings, served, listener, async {
             let _ = shutdown_signal.await;
         })
         .await?;
@@ -108,6 +117,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     });
     Ok(RunningServer {
         address,
+        services,
         shutdown,
         finished,
     })
@@ -135,14 +145,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops passlink");
-            let _ = interrupt.await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops passlink");
+                let _ = interrupt.await;
+                return;
+            }
+        };
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
@@ -170,7 +181,9 @@ pub async fn serve(
     let server_signal = async move {
         signal.await;
         health
-            .set_not_serving::<crate::pb::zitadel::user::v2::user_service_server::UserServiceServer<api::grpc::UserServiceApi>>()
+            .set_not_serving::<crate::pb::zitadel::user::v2::user_service_server::UserServiceServer<
+                api::grpc::UserServiceApi,
+            >>()
             .await;
         let _ = signalled.send(true);
     };

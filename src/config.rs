@@ -169,7 +169,8 @@ impl Settings {
     pub fn from_file(path: &Path) -> Result<Settings, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        toml::from_str(&text).map_err(|error| format!("invalid settings in {}: {error}", path.display()))
+        toml::from_str(&text)
+            .map_err(|error| format!("invalid settings in {}: {error}", path.display()))
     }
 
     /// Defaults, then the file, then environment variables and flags (clap has already put
@@ -225,7 +226,10 @@ impl Settings {
     /// Checks every setting and says which one is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=200).contains(&self.code.length) {
-            return Err(format!("code.length must be between 1 and 200, got {}", self.code.length));
+            return Err(format!(
+                "code.length must be between 1 and 200, got {}",
+                self.code.length
+            ));
         }
         let alphabet: Vec<char> = self.code.alphabet.chars().collect();
         if alphabet.len() < 2 {
@@ -243,15 +247,21 @@ impl Settings {
         distinct.sort_unstable();
         distinct.dedup();
         if distinct.len() != alphabet.len() {
-            return Err("code.alphabet must not repeat a character (codes would not be uniform)".into());
+            return Err(
+                "code.alphabet must not repeat a character (codes would not be uniform)".into(),
+            );
         }
         if self.code.lifetime.is_zero() {
             return Err("code.lifetime must be longer than zero".into());
         }
-        let external = url::Url::parse(&self.external_url)
-            .map_err(|error| format!("external_url {:?} is not a URL: {error}", self.external_url))?;
+        let external = url::Url::parse(&self.external_url).map_err(|error| {
+            format!("external_url {:?} is not a URL: {error}", self.external_url)
+        })?;
         if !matches!(external.scheme(), "http" | "https") || external.host().is_none() {
-            return Err(format!("external_url {:?} must be an http(s) URL with a host", self.external_url));
+            return Err(format!(
+                "external_url {:?} must be an http(s) URL with a host",
+                self.external_url
+            ));
         }
         if self.max_request_bytes < 1024 {
             return Err("max_request_bytes must be at least 1024".into());
@@ -259,8 +269,12 @@ impl Settings {
         if let Some(url) = &self.database_url {
             crate::store::Backend::of_url(url)?;
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log_level)
-            .map_err(|error| format!("log_level {:?} is not a valid filter: {error}", self.log_level))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| {
+            format!(
+                "log_level {:?} is not a valid filter: {error}",
+                self.log_level
+            )
+        })?;
         Ok(())
     }
 
@@ -286,7 +300,10 @@ mod tests {
         assert_eq!(settings.code.lifetime, Duration::from_secs(1800));
         assert_eq!(settings.code.length, 12);
         let error = toml::from_str::<Settings>("lisen = \"127.0.0.1:9000\"").unwrap_err();
-        assert!(error.to_string().contains("unknown field `lisen`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `lisen`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -96,25 +96,55 @@ impl Code {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{text} ({id})")]
-    InvalidArgument { id: &'static str, text: Cow<'static, str> },
+    InvalidArgument {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    NotFound { id: &'static str, text: Cow<'static, str> },
+    NotFound {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    AlreadyExists { id: &'static str, text: Cow<'static, str> },
+    AlreadyExists {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    PermissionDenied { id: &'static str, text: Cow<'static, str> },
+    PermissionDenied {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    Unauthenticated { id: &'static str, text: Cow<'static, str> },
+    Unauthenticated {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    FailedPrecondition { id: &'static str, text: Cow<'static, str> },
+    FailedPrecondition {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    ResourceExhausted { id: &'static str, text: Cow<'static, str> },
+    ResourceExhausted {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    DeadlineExceeded { id: &'static str, text: Cow<'static, str> },
+    DeadlineExceeded {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    Unimplemented { id: &'static str, text: Cow<'static, str> },
+    Unimplemented {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     #[error("{text} ({id})")]
-    Aborted { id: &'static str, text: Cow<'static, str> },
+    Aborted {
+        id: &'static str,
+        text: Cow<'static, str>,
+    },
     /// A failure inside passlink; its cause is logged, never sent.
     #[error("An internal error occurred ({id})")]
     Internal {

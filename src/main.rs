@@ -153,7 +153,12 @@ async fn run(command: Command) -> Result<(), String> {
             app::run(settings).await
         }
         Command::Org {
-            command: OrgCommand::Create { storage, name, domain },
+            command:
+                OrgCommand::Create {
+                    storage,
+                    name,
+                    domain,
+                },
         } => {
             let org = operator_services(&storage)
                 .await?
@@ -166,13 +171,24 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Org {
             command: OrgCommand::List { storage },
         } => {
-            for org in operator_services(&storage).await?.list_orgs().await.map_err(describe)? {
+            for org in operator_services(&storage)
+                .await?
+                .list_orgs()
+                .await
+                .map_err(describe)?
+            {
                 println!("{}\t{}\t{}", org.id, org.name, org.domain);
             }
             Ok(())
         }
         Command::MachineUser {
-            command: MachineUserCommand::Create { storage, org, username, description },
+            command:
+                MachineUserCommand::Create {
+                    storage,
+                    org,
+                    username,
+                    description,
+                },
         } => {
             let user_id = operator_services(&storage)
                 .await?
@@ -183,14 +199,22 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Token {
-            command: TokenCommand::Create { storage, user, lifetime },
+            command:
+                TokenCommand::Create {
+                    storage,
+                    user,
+                    lifetime,
+                },
         } => {
             let created = operator_services(&storage)
                 .await?
                 .create_token(&user, lifetime)
                 .await
                 .map_err(describe)?;
-            eprintln!("token id {} (the token is shown only now)", created.token_id);
+            eprintln!(
+                "token id {} (the token is shown only now)",
+                created.token_id
+            );
             println!("{}", created.token.expose());
             Ok(())
         }
@@ -202,7 +226,13 @@ async fn run(command: Command) -> Result<(), String> {
             .await
             .map_err(describe),
         Command::Role {
-            command: RoleCommand::Grant { storage, user, role, org },
+            command:
+                RoleCommand::Grant {
+                    storage,
+                    user,
+                    role,
+                    org,
+                },
         } => operator_services(&storage)
             .await?
             .grant_role(&user, role, org.as_deref())

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderValue, header};
@@ -52,7 +52,16 @@ fn timeout_of(request: &Request) -> Option<Duration> {
     Some(Duration::from_millis(milliseconds))
 }
 
-async fn handle(State(state): State<HttpState>, Path(method): Path<String>, request: Request) -> Response {
+async fn handle(State(state): State<HttpState>, request: Request) -> Response {
+    // The method is the last path segment; read from the URI because this router runs
+    // nested inside the outer one, whose matched route already holds path parameters.
+    let method = request
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let Some(format) = connect_format(&request) else {
         return status::connect_error(&status::to_status(&Error::invalid_argument(
             "CONNECT-Ct1ty",
@@ -79,12 +88,14 @@ async fn handle(State(state): State<HttpState>, Path(method): Path<String>, requ
         call_method(&state.api, &method, metadata, message, format).await
     };
     let answer = match timeout {
-        Some(timeout) => tokio::time::timeout(timeout, call).await.unwrap_or_else(|_| {
-            Err(status::to_status(&Error::deadline_exceeded(
-                "CONNECT-Dl3tm",
-                "the deadline given by connect-timeout-ms expired",
-            )))
-        }),
+        Some(timeout) => tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(status::to_status(&Error::deadline_exceeded(
+                    "CONNECT-Dl3tm",
+                    "the deadline given by connect-timeout-ms expired",
+                )))
+            }),
         None => call.await,
     };
     match answer {

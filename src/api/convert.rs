@@ -25,7 +25,10 @@ impl Validator {
         let count = value.chars().count();
         if count < min || count > max {
             return Err(if min == 0 {
-                self.violation(field, format_args!("value length must be at most {max} runes"))
+                self.violation(
+                    field,
+                    format_args!("value length must be at most {max} runes"),
+                )
             } else {
                 self.violation(
                     field,
@@ -57,7 +60,10 @@ impl Validator {
         inner.map_err(|error| {
             self.violation(
                 field,
-                format_args!("embedded message failed validation | caused by: {}", error.text()),
+                format_args!(
+                    "embedded message failed validation | caused by: {}",
+                    error.text()
+                ),
             )
         })
     }
@@ -65,7 +71,10 @@ impl Validator {
     fn unsupported(&self, field: &str, hint: &str) -> Error {
         Error::invalid_argument(
             self.id,
-            format!("{}.{field} is not supported by passlink: {hint}", self.message),
+            format!(
+                "{}.{field} is not supported by passlink: {hint}",
+                self.message
+            ),
         )
     }
 }
@@ -182,7 +191,9 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
     }
     match &request.password_type {
         Some(PasswordType::Password(_)) => {
-            return Err(validator.unsupported("Password", "passlink registers passkeys, not passwords"));
+            return Err(
+                validator.unsupported("Password", "passlink registers passkeys, not passwords")
+            );
         }
         Some(PasswordType::HashedPassword(_)) => {
             return Err(validator.unsupported(
@@ -230,7 +241,9 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
         (|| {
             email_validator.runes("Email", &email.email, 1, 200)?;
             if !email_address::EmailAddress::is_valid(&email.email) {
-                return Err(email_validator.violation("Email", "value must be a valid email address"));
+                return Err(
+                    email_validator.violation("Email", "value must be a valid email address")
+                );
             }
             Ok(())
         })(),
@@ -245,10 +258,13 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
     };
     let phone_input = match &request.phone {
         Some(phone) if !phone.phone.is_empty() => {
-            validator.nested("Phone", phone_validator.runes("Phone", &phone.phone, 0, 200))?;
+            validator.nested(
+                "Phone",
+                phone_validator.runes("Phone", &phone.phone, 0, 200),
+            )?;
             Some(PhoneInput {
                 number: phone.phone.clone(),
-                verification: phone_verification(&phone_validator, phone.verification.clone())?,
+                verification: phone_verification(&phone_validator, phone.verification)?,
             })
         }
         _ => None,
@@ -266,11 +282,17 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
                 .and_then(|()| metadata_validator.bytes("Value", &entry.value, 1, 500_000)),
         )?;
         if metadata.iter().any(|(key, _)| *key == entry.key) {
-            return Err(validator.violation("Metadata", format_args!("key {:?} appears twice", entry.key)));
+            return Err(validator.violation(
+                "Metadata",
+                format_args!("key {:?} appears twice", entry.key),
+            ));
         }
         metadata.push((entry.key, entry.value));
     }
-    let org = match request.organization.and_then(|organization| organization.org) {
+    let org = match request
+        .organization
+        .and_then(|organization| organization.org)
+    {
         Some(object_pb::organization::Org::OrgId(org_id)) => OrgSelector::Id(org_id),
         Some(object_pb::organization::Org::OrgDomain(domain)) => OrgSelector::Domain(domain),
         None => OrgSelector::Unspecified,
@@ -329,17 +351,22 @@ pub fn user(user: &User) -> (object_pb::Details, user_pb::User) {
                 is_verified: email.is_verified,
             }),
             phone: Some(user_pb::HumanPhone {
-                phone: phone.as_ref().map(|phone| phone.number.clone()).unwrap_or_default(),
+                phone: phone
+                    .as_ref()
+                    .map(|phone| phone.number.clone())
+                    .unwrap_or_default(),
                 is_verified: phone.as_ref().is_some_and(|phone| phone.is_verified),
             }),
             password_change_required: false,
         }),
-        UserKind::Machine { name, description } => user_pb::user::Type::Machine(user_pb::MachineUser {
-            name: name.clone(),
-            description: description.clone(),
-            has_secret: false,
-            access_token_type: user_pb::AccessTokenType::Bearer as i32,
-        }),
+        UserKind::Machine { name, description } => {
+            user_pb::user::Type::Machine(user_pb::MachineUser {
+                name: name.clone(),
+                description: description.clone(),
+                has_secret: false,
+                access_token_type: user_pb::AccessTokenType::Bearer as i32,
+            })
+        }
     };
     (
         details.clone(),

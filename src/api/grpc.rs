@@ -135,7 +135,8 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
         &self,
         _request: Request<user_pb::RegisterPasskeyRequest>,
     ) -> Result<Response<user_pb::RegisterPasskeyResponse>, Status> {
-        self.run(async { Err(not_implemented("RegisterPasskey")) }).await
+        self.run(async { Err(not_implemented("RegisterPasskey")) })
+            .await
     }
 
     async fn verify_passkey_registration(
@@ -152,7 +153,8 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
     ) -> Result<Response<user_pb::CreatePasskeyRegistrationLinkResponse>, Status> {
         self.run(async {
             let caller = self.authenticate(request.metadata()).await?;
-            let (user_id, medium) = convert::create_passkey_registration_link(request.into_inner())?;
+            let (user_id, medium) =
+                convert::create_passkey_registration_link(request.into_inner())?;
             let (details, code) = self
                 .services
                 .create_passkey_registration_link(&caller, &user_id, medium)
@@ -172,13 +174,15 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
         &self,
         _request: Request<user_pb::ListPasskeysRequest>,
     ) -> Result<Response<user_pb::ListPasskeysResponse>, Status> {
-        self.run(async { Err(not_implemented("ListPasskeys")) }).await
+        self.run(async { Err(not_implemented("ListPasskeys")) })
+            .await
     }
 
     async fn remove_passkey(
         &self,
         _request: Request<user_pb::RemovePasskeyRequest>,
     ) -> Result<Response<user_pb::RemovePasskeyResponse>, Status> {
-        self.run(async { Err(not_implemented("RemovePasskey")) }).await
+        self.run(async { Err(not_implemented("RemovePasskey")) })
+            .await
     }
 }

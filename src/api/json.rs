@@ -4,7 +4,9 @@
 use std::sync::LazyLock;
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions,
+};
 
 use crate::error::{Error, Result};
 use crate::pb;
@@ -13,32 +15,44 @@ use crate::pb;
 pub const SERVICE_NAME: &str = "zitadel.user.v2.UserService";
 
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).expect("the build writes a valid descriptor set")
+    DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
+        .expect("the build writes a valid descriptor set")
 });
 
 /// The request and response descriptors of a method of the user service.
 pub fn method_messages(method: &str) -> Option<(MessageDescriptor, MessageDescriptor)> {
     let service = POOL.get_service_by_name(SERVICE_NAME)?;
-    let method = service.methods().find(|candidate| candidate.name() == method)?;
+    let method = service
+        .methods()
+        .find(|candidate| candidate.name() == method)?;
     Some((method.input(), method.output()))
 }
 
 /// Decodes a JSON value into a generated message of the given descriptor.
-pub fn from_json_value<M: Message + Default>(descriptor: MessageDescriptor, value: serde_json::Value) -> Result<M> {
+pub fn from_json_value<M: Message + Default>(
+    descriptor: MessageDescriptor,
+    value: serde_json::Value,
+) -> Result<M> {
     let options = DeserializeOptions::new().deny_unknown_fields(false);
-    let dynamic = DynamicMessage::deserialize_with_options(descriptor, value, &options)
-        .map_err(|error| Error::invalid_argument("JSON-Dc4bd", format!("invalid JSON body: {error}")))?;
+    let dynamic =
+        DynamicMessage::deserialize_with_options(descriptor, value, &options).map_err(|error| {
+            Error::invalid_argument("JSON-Dc4bd", format!("invalid JSON body: {error}"))
+        })?;
     M::decode(dynamic.encode_to_vec().as_slice())
         .map_err(|error| Error::internal("JSON-Rt2cd", error))
 }
 
 /// Decodes JSON bytes into a generated message of the given descriptor.
-pub fn from_json_bytes<M: Message + Default>(descriptor: MessageDescriptor, body: &[u8]) -> Result<M> {
+pub fn from_json_bytes<M: Message + Default>(
+    descriptor: MessageDescriptor,
+    body: &[u8],
+) -> Result<M> {
     let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Value::Object(Default::default())
     } else {
-        serde_json::from_slice(body)
-            .map_err(|error| Error::invalid_argument("JSON-Pr3sy", format!("invalid JSON body: {error}")))?
+        serde_json::from_slice(body).map_err(|error| {
+            Error::invalid_argument("JSON-Pr3sy", format!("invalid JSON body: {error}"))
+        })?
     };
     from_json_value(descriptor, value)
 }

@@ -12,16 +12,16 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::{HeaderName, Method, header};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ::http::{HeaderName, Method, header};
+use tonic_web::GrpcWebLayer;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tonic_web::GrpcWebLayer;
 
 use crate::error::Error;
 use crate::pb;
@@ -69,8 +69,8 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|error| format!("cannot build reflection v1alpha: {error}"))?;
-    let user_service = UserServiceServer::new(api.clone())
-        .max_decoding_message_size(settings.max_request_bytes);
+    let user_service =
+        UserServiceServer::new(api.clone()).max_decoding_message_size(settings.max_request_bytes);
     let grpc = tonic::service::Routes::new(user_service)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -153,7 +153,10 @@ async fn not_found(request: Request) -> Response {
             format!("unknown method {}", request.uri().path()),
         )))
     } else {
-        status::rest_error(&status::to_status(&Error::not_found("API-Nf4rt", "Not Found")))
+        status::rest_error(&status::to_status(&Error::not_found(
+            "API-Nf4rt",
+            "Not Found",
+        )))
     }
 }
 

@@ -17,7 +17,10 @@ use super::{HttpState, status};
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/v2/users/human", post(add_human_user))
-        .route("/v2/users/{user_id}", get(get_user_by_id).delete(delete_user))
+        .route(
+            "/v2/users/{user_id}",
+            get(get_user_by_id).delete(delete_user),
+        )
         .route("/v2/users/{user_id}/passkeys", post(register_passkey))
         .route(
             "/v2/users/{user_id}/passkeys/registration_link",
@@ -63,7 +66,10 @@ async fn call(
         }
         for (json_name, proto_name, value) in path_fields {
             fields.remove(*proto_name);
-            fields.insert((*json_name).to_owned(), serde_json::Value::String(value.clone()));
+            fields.insert(
+                (*json_name).to_owned(),
+                serde_json::Value::String(value.clone()),
+            );
         }
         call_method(
             &state.api,
@@ -78,9 +84,10 @@ async fn call(
     match answer {
         Ok(body) => {
             let mut response = body.into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             response
         }
         Err(error) => status::rest_error(&error),
@@ -95,16 +102,42 @@ fn passkey_id_field(passkey_id: String) -> (&'static str, &'static str, String) 
     ("passkeyId", "passkey_id", passkey_id)
 }
 
-async fn add_human_user(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+async fn add_human_user(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     call(&state, "AddHumanUser", &[], &headers, Some(body)).await
 }
 
-async fn get_user_by_id(State(state): State<HttpState>, Path(user_id): Path<String>, headers: HeaderMap) -> Response {
-    call(&state, "GetUserByID", &[user_id_field(user_id)], &headers, None).await
+async fn get_user_by_id(
+    State(state): State<HttpState>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    call(
+        &state,
+        "GetUserByID",
+        &[user_id_field(user_id)],
+        &headers,
+        None,
+    )
+    .await
 }
 
-async fn delete_user(State(state): State<HttpState>, Path(user_id): Path<String>, headers: HeaderMap) -> Response {
-    call(&state, "DeleteUser", &[user_id_field(user_id)], &headers, None).await
+async fn delete_user(
+    State(state): State<HttpState>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    call(
+        &state,
+        "DeleteUser",
+        &[user_id_field(user_id)],
+        &headers,
+        None,
+    )
+    .await
 }
 
 async fn register_passkey(
@@ -113,7 +146,14 @@ async fn register_passkey(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    call(&state, "RegisterPasskey", &[user_id_field(user_id)], &headers, Some(body)).await
+    call(
+        &state,
+        "RegisterPasskey",
+        &[user_id_field(user_id)],
+        &headers,
+        Some(body),
+    )
+    .await
 }
 
 async fn create_passkey_registration_link(
@@ -138,7 +178,14 @@ async fn list_passkeys(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    call(&state, "ListPasskeys", &[user_id_field(user_id)], &headers, Some(body)).await
+    call(
+        &state,
+        "ListPasskeys",
+        &[user_id_field(user_id)],
+        &headers,
+        Some(body),
+    )
+    .await
 }
 
 async fn verify_passkey_registration(

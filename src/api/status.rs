@@ -61,9 +61,10 @@ fn json_response(http_status: u16, body: serde_json::Value) -> Response {
         body.to_string(),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -106,7 +107,10 @@ pub fn connect_error(status: &tonic::Status) -> Response {
 pub fn grpc_error(status: &tonic::Status) -> Response {
     let mut response = Response::new(axum::body::Body::empty());
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
     if let Err(error) = status.add_header(headers) {
         tracing::warn!(%error, "cannot encode a gRPC status into headers");
     }

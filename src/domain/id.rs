@@ -34,7 +34,10 @@ impl IdGenerator {
     /// Returns the next id, larger than every id this generator returned before.
     pub fn next_id(&self) -> String {
         let now_millis = self.clock.now().as_millis() - EPOCH_MILLIS;
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (last_millis, counter) = *last;
         let (millis, counter) = if now_millis > last_millis {
             (now_millis, 0)
@@ -64,6 +67,10 @@ mod tests {
             .map(|_| generator.next_id().parse().unwrap())
             .collect();
         assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(ids[0] > 100_000_000_000_000_000, "id {} is too short", ids[0]);
+        assert!(
+            ids[0] > 100_000_000_000_000_000,
+            "id {} is too short",
+            ids[0]
+        );
     }
 }

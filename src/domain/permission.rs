@@ -98,7 +98,9 @@ impl Caller {
 
     /// Whether the caller holds `permission` in any organization at all.
     pub fn has_permission_anywhere(&self, permission: Permission) -> bool {
-        self.grants.iter().any(|grant| grant.role.grants(permission))
+        self.grants
+            .iter()
+            .any(|grant| grant.role.grants(permission))
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::fmt;
 
+use rand::Rng;
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 use rand::seq::IndexedRandom;
-use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -44,7 +44,11 @@ fn os_rng() -> UnwrapErr<SysRng> {
 pub fn generate_code(alphabet: &[char], length: usize) -> Secret {
     let mut rng = os_rng();
     let code = (0..length)
-        .map(|_| *alphabet.choose(&mut rng).expect("alphabet is validated non-empty"))
+        .map(|_| {
+            *alphabet
+                .choose(&mut rng)
+                .expect("alphabet is validated non-empty")
+        })
         .collect();
     Secret(code)
 }
@@ -95,16 +99,25 @@ mod tests {
             let code = generate_code(&alphabet, 12);
             assert_eq!(code.expose().chars().count(), 12);
             for character in code.expose().chars() {
-                assert!(alphabet.contains(&character), "{character} is not in the alphabet");
+                assert!(
+                    alphabet.contains(&character),
+                    "{character} is not in the alphabet"
+                );
                 *counts.entry(character).or_insert(0u32) += 1;
             }
-            assert!(seen_codes.insert(code.expose().to_owned()), "a code repeated");
+            assert!(
+                seen_codes.insert(code.expose().to_owned()),
+                "a code repeated"
+            );
         }
         // Every character occurs, the last one included (ZITADEL's modulo bias drops it).
         assert_eq!(counts.len(), alphabet.len());
         // 240,000 draws over 62 characters: about 3,871 each; 5 standard deviations is ±310.
         for (character, count) in counts {
-            assert!((3_500..4_250).contains(&count), "{character} drawn {count} times");
+            assert!(
+                (3_500..4_250).contains(&count),
+                "{character} drawn {count} times"
+            );
         }
     }
 
@@ -114,6 +127,9 @@ mod tests {
         assert!(secret_matches("42", "abc", &hash));
         assert!(!secret_matches("42", "abd", &hash));
         assert!(!secret_matches("43", "abc", &hash));
-        assert_eq!(format!("{:?}", Secret::new("abc".into())), "Secret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Secret::new("abc".into())),
+            "Secret(<redacted>)"
+        );
     }
 }

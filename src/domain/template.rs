@@ -110,9 +110,10 @@ mod tests {
 
     #[test]
     fn renders_every_placeholder_with_or_without_spaces() {
-        let template =
-            UrlTemplate::parse("https://x.test/{{.UserID}}?o={{ .OrgID }}&i={{.CodeID}}&c={{  .Code}}")
-                .unwrap();
+        let template = UrlTemplate::parse(
+            "https://x.test/{{.UserID}}?o={{ .OrgID }}&i={{.CodeID}}&c={{  .Code}}",
+        )
+        .unwrap();
         assert_eq!(template.render(&VALUES), "https://x.test/1?o=2&i=3&c=abc");
     }
 
@@ -131,7 +132,8 @@ mod tests {
 
     #[test]
     fn default_template_points_at_the_registration_page() {
-        let template = UrlTemplate::parse(&default_link_template("http://localhost:8080/")).unwrap();
+        let template =
+            UrlTemplate::parse(&default_link_template("http://localhost:8080/")).unwrap();
         assert_eq!(
             template.render(&VALUES),
             "http://localhost:8080/ui/passkey/register?userID=1&orgID=2&codeID=3&code=abc"

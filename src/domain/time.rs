@@ -16,7 +16,10 @@ impl Timestamp {
 
     /// The time `duration` later.
     pub fn plus(self, duration: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(duration.as_micros().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_add(duration.as_micros().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// Milliseconds since the Unix epoch.

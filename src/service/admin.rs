@@ -88,9 +88,17 @@ impl Services {
     }
 
     /// Creates a machine user in an organization and returns its id.
-    pub async fn create_machine_user(&self, org_id: &str, username: &str, description: &str) -> Result<String> {
+    pub async fn create_machine_user(
+        &self,
+        org_id: &str,
+        username: &str,
+        description: &str,
+    ) -> Result<String> {
         if self.store.get_org(org_id).await?.is_none() {
-            return Err(Error::not_found("ADMIN-Og2nf", "Organization could not be found"));
+            return Err(Error::not_found(
+                "ADMIN-Og2nf",
+                "Organization could not be found",
+            ));
         }
         let now = self.now();
         let user_id = self.ids.next_id();
@@ -101,7 +109,7 @@ impl Services {
                 payload: json!({ "username": username }),
                 actor: SYSTEM_ACTOR.into(),
                 at: now,
-                effects: vec![Effect::InsertUser(NewUser {
+                effects: vec![Effect::InsertUser(Box::new(NewUser {
                     user: User {
                         id: user_id.clone(),
                         org_id: org_id.to_owned(),
@@ -118,14 +126,18 @@ impl Services {
                     metadata: Vec::new(),
                     email_code_hash: None,
                     phone_code_hash: None,
-                })],
+                }))],
             })
             .await?;
         Ok(user_id)
     }
 
     /// Creates a personal access token for a user; only its hash is stored.
-    pub async fn create_token(&self, user_id: &str, lifetime: Option<Duration>) -> Result<CreatedToken> {
+    pub async fn create_token(
+        &self,
+        user_id: &str,
+        lifetime: Option<Duration>,
+    ) -> Result<CreatedToken> {
         let user = self
             .store
             .get_user(user_id)
@@ -170,7 +182,10 @@ impl Services {
             }
             (false, Some(org_id)) => {
                 if self.store.get_org(org_id).await?.is_none() {
-                    return Err(Error::not_found("ADMIN-Og6nf", "Organization could not be found"));
+                    return Err(Error::not_found(
+                        "ADMIN-Og6nf",
+                        "Organization could not be found",
+                    ));
                 }
                 Some(org_id.to_owned())
             }
@@ -178,6 +193,8 @@ impl Services {
         if self.store.get_user(user_id).await?.is_none() {
             return Err(Error::not_found("ADMIN-Us7nf", "User could not be found"));
         }
-        self.store.grant_role(user_id, &RoleGrant { role, org_id }).await
+        self.store
+            .grant_role(user_id, &RoleGrant { role, org_id })
+            .await
     }
 }

@@ -12,7 +12,11 @@ pub(crate) const TOKEN_HASH_OWNER: &str = "personal-access-token";
 impl Services {
     /// Authenticates a bearer token. A missing token and an unknown, revoked or expired one are
     /// both Unauthenticated, with different messages.
-    pub async fn authenticate(&self, token: Option<&str>, org_hint: Option<String>) -> Result<Caller> {
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        org_hint: Option<String>,
+    ) -> Result<Caller> {
         let token = token.ok_or_else(|| {
             Error::unauthenticated("AUTH-7skfu", "Authorization header is missing")
         })?;

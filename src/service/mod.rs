@@ -35,7 +35,9 @@ pub struct ServiceSettings {
 impl Default for ServiceSettings {
     fn default() -> Self {
         ServiceSettings {
-            code_alphabet: crate::domain::secret::DEFAULT_CODE_ALPHABET.chars().collect(),
+            code_alphabet: crate::domain::secret::DEFAULT_CODE_ALPHABET
+                .chars()
+                .collect(),
             code_length: 12,
             code_lifetime: Duration::from_secs(3600),
             external_url: "http://localhost:8080".into(),
@@ -76,7 +78,11 @@ const PERMISSION_DENIED: &str = "Permission denied";
 
 impl Services {
     /// Creates the use cases over a store and a clock.
-    pub fn new(store: Arc<dyn ports::Store>, clock: Arc<dyn Clock>, settings: ServiceSettings) -> Services {
+    pub fn new(
+        store: Arc<dyn ports::Store>,
+        clock: Arc<dyn Clock>,
+        settings: ServiceSettings,
+    ) -> Services {
         let ids = IdGenerator::new(clock.clone());
         Services {
             store,

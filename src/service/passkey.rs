@@ -61,8 +61,9 @@ impl Services {
                 let source = url_template
                     .clone()
                     .unwrap_or_else(|| default_link_template(&self.settings.external_url));
-                UrlTemplate::parse(&source)
-                    .map_err(|_| Error::invalid_argument("DOMAIN-TZBx3", "URL Template is invalid"))?;
+                UrlTemplate::parse(&source).map_err(|_| {
+                    Error::invalid_argument("DOMAIN-TZBx3", "URL Template is invalid")
+                })?;
                 Some(source)
             }
         };
@@ -71,10 +72,16 @@ impl Services {
             .await?;
         match user.state {
             UserState::Locked => {
-                return Err(Error::failed_precondition("COMMAND-Lk8sd", "User is locked"));
+                return Err(Error::failed_precondition(
+                    "COMMAND-Lk8sd",
+                    "User is locked",
+                ));
             }
             UserState::Inactive => {
-                return Err(Error::failed_precondition("COMMAND-In3ac", "User is inactive"));
+                return Err(Error::failed_precondition(
+                    "COMMAND-In3ac",
+                    "User is inactive",
+                ));
             }
             _ => {}
         }

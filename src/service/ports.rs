@@ -25,7 +25,7 @@ pub struct Change {
 #[derive(Debug)]
 pub enum Effect {
     /// Inserts the user; must come first, and the change's event then gets sequence 1.
-    InsertUser(NewUser),
+    InsertUser(Box<NewUser>),
     /// Marks the user deleted; the change fails with NotFound if it already is.
     DeleteUser,
     InsertPasskeyCode(NewPasskeyCode),
@@ -121,7 +121,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user(&self, user_id: &str) -> Result<Option<User>>;
 
     /// Returns the owner of an unrevoked, unexpired token of an active user.
-    async fn find_token_owner(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<TokenOwner>>;
+    async fn find_token_owner(
+        &self,
+        token_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<TokenOwner>>;
 
     async fn get_org(&self, org_id: &str) -> Result<Option<Org>>;
     async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Org>>;

@@ -65,7 +65,11 @@ pub struct AddedHumanUser {
 
 impl Services {
     /// Creates a human user in the requested organization.
-    pub async fn add_human_user(&self, caller: &Caller, request: AddHumanUser) -> Result<AddedHumanUser> {
+    pub async fn add_human_user(
+        &self,
+        caller: &Caller,
+        request: AddHumanUser,
+    ) -> Result<AddedHumanUser> {
         let org = match &request.org {
             OrgSelector::Id(org_id) => self.store.get_org(org_id).await?,
             OrgSelector::Domain(domain) => self.store.find_org_by_domain(domain).await?,
@@ -120,12 +124,16 @@ impl Services {
             payload,
             actor: caller.user_id.clone(),
             at: now,
-            effects: vec![Effect::InsertUser(NewUser {
+            effects: vec![Effect::InsertUser(Box::new(NewUser {
                 user,
                 metadata: request.metadata,
-                email_code_hash: email_code.as_ref().map(|code| hash_secret(&user_id, code.expose())),
-                phone_code_hash: phone_code.as_ref().map(|code| hash_secret(&user_id, code.expose())),
-            })],
+                email_code_hash: email_code
+                    .as_ref()
+                    .map(|code| hash_secret(&user_id, code.expose())),
+                phone_code_hash: phone_code
+                    .as_ref()
+                    .map(|code| hash_secret(&user_id, code.expose())),
+            }))],
         };
         let committed = self.store.commit(change).await?;
         tracing::info!(user.id = %user_id, org.id = %committed.org_id, "human user added");

@@ -42,7 +42,10 @@ impl Backend {
 
 /// The SQLite URL of the database file inside a data directory.
 pub fn sqlite_url_in(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("passlink.db").display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("passlink.db").display()
+    )
 }
 
 /// Storage on SQLite or PostgreSQL through one connection pool.
@@ -114,13 +117,14 @@ impl SqlStore {
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     let state_number: i64 = row.try_get("state")?;
-    let state = UserState::from_number(state_number).ok_or_else(|| {
-        sqlx::Error::Decode(format!("unknown user state {state_number}").into())
-    })?;
+    let state = UserState::from_number(state_number)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown user state {state_number}").into()))?;
     let kind: String = row.try_get("kind")?;
     let kind = if kind == "machine" {
         UserKind::Machine {
-            name: row.try_get::<Option<String>, _>("machine_name")?.unwrap_or_default(),
+            name: row
+                .try_get::<Option<String>, _>("machine_name")?
+                .unwrap_or_default(),
             description: row
                 .try_get::<Option<String>, _>("machine_description")?
                 .unwrap_or_default(),
@@ -129,15 +133,23 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         let phone: Option<String> = row.try_get("phone")?;
         UserKind::Human {
             profile: Profile {
-                given_name: row.try_get::<Option<String>, _>("given_name")?.unwrap_or_default(),
-                family_name: row.try_get::<Option<String>, _>("family_name")?.unwrap_or_default(),
+                given_name: row
+                    .try_get::<Option<String>, _>("given_name")?
+                    .unwrap_or_default(),
+                family_name: row
+                    .try_get::<Option<String>, _>("family_name")?
+                    .unwrap_or_default(),
                 nick_name: row.try_get("nick_name")?,
                 display_name: row.try_get("display_name")?,
                 preferred_language: row.try_get("preferred_language")?,
-                gender: row.try_get::<Option<i64>, _>("gender")?.map(|number| number as i32),
+                gender: row
+                    .try_get::<Option<i64>, _>("gender")?
+                    .map(|number| number as i32),
             },
             email: Email {
-                address: row.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
+                address: row
+                    .try_get::<Option<String>, _>("email")?
+                    .unwrap_or_default(),
                 is_verified: row.try_get::<i64, _>("email_verified")? != 0,
             },
             phone: match phone {
@@ -263,7 +275,9 @@ impl Store for SqlStore {
         .await
         .map_err(internal("STORE-Sq8vb"))?
         .ok_or_else(|| Error::not_found("STORE-Nf2us", USER_NOT_FOUND))?;
-        let sequence: i64 = bumped.try_get("sequence").map_err(internal("STORE-Sq9dc"))?;
+        let sequence: i64 = bumped
+            .try_get("sequence")
+            .map_err(internal("STORE-Sq9dc"))?;
         let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
         sqlx::query(
             "INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
@@ -318,7 +332,10 @@ impl Store for SqlStore {
                 }
             }
         }
-        transaction.commit().await.map_err(internal("STORE-Cm4tx"))?;
+        transaction
+            .commit()
+            .await
+            .map_err(internal("STORE-Cm4tx"))?;
         Ok(Committed {
             sequence: sequence as u64,
             org_id,
@@ -337,7 +354,11 @@ impl Store for SqlStore {
             .map_err(internal("STORE-Gu2dc"))
     }
 
-    async fn find_token_owner(&self, token_hash: &[u8], now: Timestamp) -> Result<Option<TokenOwner>> {
+    async fn find_token_owner(
+        &self,
+        token_hash: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<TokenOwner>> {
         let owner = sqlx::query(
             "SELECT users.id, users.org_id FROM personal_access_tokens AS tokens \
              JOIN users ON users.id = tokens.user_id \
@@ -363,7 +384,8 @@ impl Store for SqlStore {
         for row in rows {
             let role: String = row.try_get("role").map_err(internal("STORE-Rg2dc"))?;
             let grant_org: String = row.try_get("org_id").map_err(internal("STORE-Rg3dc"))?;
-            let role = Role::from_str(&role).map_err(|error| Error::internal("STORE-Rg4dc", error))?;
+            let role =
+                Role::from_str(&role).map_err(|error| Error::internal("STORE-Rg4dc", error))?;
             grants.push(RoleGrant {
                 role,
                 org_id: (!grant_org.is_empty()).then_some(grant_org),
@@ -410,13 +432,14 @@ impl Store for SqlStore {
     }
 
     async fn create_org(&self, org: &Org, at: Timestamp) -> Result<()> {
-        let inserted = sqlx::query("INSERT INTO orgs (id, name, domain, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&org.id)
-            .bind(&org.name)
-            .bind(&org.domain)
-            .bind(at.0)
-            .execute(&self.pool)
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO orgs (id, name, domain, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&org.id)
+                .bind(&org.name)
+                .bind(&org.domain)
+                .bind(at.0)
+                .execute(&self.pool)
+                .await;
         match inserted {
             Err(error) if is_unique_violation(&error) => Err(Error::already_exists(
                 "STORE-Oq5ex",
@@ -460,12 +483,13 @@ impl Store for SqlStore {
     }
 
     async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<()> {
-        let inserted = sqlx::query("INSERT INTO role_grants (user_id, role, org_id) VALUES ($1, $2, $3)")
-            .bind(user_id)
-            .bind(grant.role.as_str())
-            .bind(grant.org_id.clone().unwrap_or_default())
-            .execute(&self.pool)
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO role_grants (user_id, role, org_id) VALUES ($1, $2, $3)")
+                .bind(user_id)
+                .bind(grant.role.as_str())
+                .bind(grant.org_id.clone().unwrap_or_default())
+                .execute(&self.pool)
+                .await;
         match inserted {
             Err(error) if is_unique_violation(&error) => Err(Error::already_exists(
                 "STORE-Rq2ex",
