@@ -315,3 +315,14 @@ mod tests {
         assert!(settings.validate().unwrap_err().contains("repeat"));
     }
 }
+
+#[cfg(test)]
+mod example_file_tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_holds_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("passlink.example.toml");
+        assert_eq!(Settings::from_file(&path).unwrap(), Settings::default());
+    }
+}
