@@ -151,7 +151,12 @@ const KNOWN_VARIABLES: &[&str] = &[
 fn reject_unknown_variables() -> Result<(), String> {
     let unknown: Vec<String> = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
-        .filter(|name| name.starts_with("PASSLINK_") && !KNOWN_VARIABLES.contains(&name.as_str()))
+        .filter(|name| {
+            name.starts_with("PASSLINK_")
+                // The test suite's own variables (e.g. PASSLINK_TEST_POSTGRES_URL) are not settings.
+                && !name.starts_with("PASSLINK_TEST_")
+                && !KNOWN_VARIABLES.contains(&name.as_str())
+        })
         .collect();
     if unknown.is_empty() {
         Ok(())
