@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod json_shape;
+pub mod raw_http;
 pub mod suite;
 pub mod wire;
 

@@ -542,3 +542,96 @@ pub async fn passkey_rpcs_not_built_yet_answer_unimplemented(protocol: Protocol)
             .assert_error(Code::Unimplemented, "is not implemented yet");
     }
 }
+
+/// Declares one `#[tokio::test]` per JSON scenario, run over `$protocol` (REST or Connect JSON).
+#[macro_export]
+macro_rules! json_suite {
+    ($protocol:expr) => {
+        $crate::user_service_suite!(
+            $protocol;
+            return_code_answer_is_canonical_json,
+            send_link_answer_carries_details_only,
+            both_oneof_members_in_one_body_are_invalid_argument,
+            unknown_json_fields_are_ignored,
+        );
+    };
+}
+
+pub async fn return_code_answer_is_canonical_json(protocol: Protocol) {
+    let scene = Scene::new(protocol).await;
+    let answer = scene
+        .admin
+        .raw_json(
+            "CreatePasskeyRegistrationLink",
+            serde_json::json!({ "userId": scene.user_id, "returnCode": {} }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.content_type, "application/json");
+    super::json_shape::assert_return_code_answer(&answer.body, 2, &scene.org_id);
+}
+
+pub async fn send_link_answer_carries_details_only(protocol: Protocol) {
+    let scene = Scene::new(protocol).await;
+    let answer = scene
+        .admin
+        .raw_json(
+            "CreatePasskeyRegistrationLink",
+            serde_json::json!({
+                "userId": scene.user_id,
+                "sendLink": { "urlTemplate": "https://example.com/r?c={{.Code}}&i={{.CodeID}}" },
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        super::json_shape::keys(&answer.body),
+        std::collections::BTreeSet::from(["details"])
+    );
+    super::json_shape::assert_details(&answer.body["details"], 2, &scene.org_id);
+    assert_eq!(scene.stored_counts().await, (2, 1));
+}
+
+pub async fn both_oneof_members_in_one_body_are_invalid_argument(protocol: Protocol) {
+    let scene = Scene::new(protocol).await;
+    let stored_before = scene.stored_counts().await;
+    let answer = scene
+        .admin
+        .raw_json(
+            "CreatePasskeyRegistrationLink",
+            serde_json::json!({
+                "userId": scene.user_id,
+                "sendLink": { "urlTemplate": "https://example.com/{{.Code}}" },
+                "returnCode": {},
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    let failure = match protocol {
+        Protocol::Rest => super::wire::rest_failure(protocol, &answer),
+        _ => super::wire::connect_failure(
+            protocol,
+            answer.status,
+            answer.body.to_string().as_bytes(),
+        ),
+    };
+    failure.assert_error(Code::InvalidArgument, "invalid JSON body");
+    assert_eq!(scene.stored_counts().await, stored_before);
+}
+
+pub async fn unknown_json_fields_are_ignored(protocol: Protocol) {
+    let scene = Scene::new(protocol).await;
+    let answer = scene
+        .admin
+        .raw_json(
+            "CreatePasskeyRegistrationLink",
+            serde_json::json!({
+                "userId": scene.user_id,
+                "returnCode": { "fieldOfAFutureVersion": 1 },
+                "someOtherField": { "nested": [true] },
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    super::json_shape::assert_return_code_answer(&answer.body, 2, &scene.org_id);
+}
