@@ -222,7 +222,7 @@ pub fn decode_base64_lenient(value: &str) -> Vec<u8> {
 }
 
 /// Decodes a percent-encoded `grpc-message`.
-fn percent_decode(value: &str) -> String {
+pub fn percent_decode(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -417,6 +417,8 @@ impl ApiClient {
     ) -> (u16, reqwest::header::HeaderMap, GrpcWebFrames) {
         let text = self.protocol == Protocol::GrpcWebText;
         let frame = grpc_web_frame(0x00, message);
+        // Like grpc-web's text mode, ask for a text answer: tonic-web picks the answer's
+        // encoding from Accept, not from the request's content type.
         let (content_type, body) = if text {
             (
                 "application/grpc-web-text",
@@ -431,6 +433,7 @@ impl ApiClient {
             .http
             .post(self.url(&format!("/{SERVICE}/{method}")))
             .header("content-type", content_type)
+            .header("accept", content_type)
             .header("x-grpc-web", "1")
             .body(body);
         if let Some(authorization) = self.authorization() {
