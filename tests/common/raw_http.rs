@@ -68,6 +68,23 @@ impl ChunkedRequest {
         self.stream.flush().await.unwrap();
     }
 
+    /// Waits for `HTTP/1.1 100 Continue`, which the server sends (for `Expect: 100-continue`)
+    /// once a handler starts reading the body: from then on the request is in flight.
+    pub async fn wait_for_continue(&mut self) {
+        let mut received = Vec::new();
+        while !received.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            let read = self.stream.read(&mut byte).await.unwrap();
+            assert_eq!(
+                read, 1,
+                "the connection closed before 100 Continue: {received:?}"
+            );
+            received.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&received);
+        assert!(head.starts_with("HTTP/1.1 100"), "{head}");
+    }
+
     /// Ends the body and reads the answer until the server closes the connection.
     pub async fn finish(mut self) -> RawAnswer {
         self.stream.write_all(b"0\r\n\r\n").await.unwrap();
