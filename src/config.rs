@@ -165,7 +165,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PASSLINK_WEBAUTHN_RP_NAME", value_name = "NAME")]
     pub webauthn_rp_name: Option<String>,
     /// Origins passkeys may be created on, comma-separated [default: the external URL's origin].
-    #[arg(long, env = "PASSLINK_WEBAUTHN_ALLOWED_ORIGINS", value_name = "ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "PASSLINK_WEBAUTHN_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
     pub webauthn_allowed_origins: Option<Vec<String>>,
     /// How long a started passkey registration can be finished [default: 5m].
     #[arg(long, env = "PASSLINK_WEBAUTHN_REGISTRATION_LIFETIME", value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -440,10 +445,9 @@ mod tests {
             settings.webauthn().unwrap().allowed_origins,
             ["http://localhost:8080"]
         );
-        let parsed: Settings = toml::from_str(
-            "[webauthn]\nrp_id = \"localhost\"\nregistration_lifetime = \"2m\"\n",
-        )
-        .unwrap();
+        let parsed: Settings =
+            toml::from_str("[webauthn]\nrp_id = \"localhost\"\nregistration_lifetime = \"2m\"\n")
+                .unwrap();
         assert_eq!(
             parsed.webauthn().unwrap().registration_lifetime,
             Duration::from_secs(120)

@@ -67,7 +67,9 @@ pub struct VerifiedCredential {
 pub fn check_rp_id(rp_id: &str) -> Result<(), &'static str> {
     let bare = rp_id.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<std::net::IpAddr>().is_ok() {
-        return Err("is an IP address; browsers refuse WebAuthn there (use a name such as localhost)");
+        return Err(
+            "is an IP address; browsers refuse WebAuthn there (use a name such as localhost)",
+        );
     }
     if rp_id.is_empty()
         || rp_id.len() > 253
@@ -138,8 +140,8 @@ pub fn start_registration(
         .map(|existing| {
             let mut stored = passki::StoredPasskey::default();
             stored.credential_id = existing.credential_id.clone();
-            stored.transports = serde_json::from_value(json!(existing.transports))
-                .unwrap_or_default();
+            stored.transports =
+                serde_json::from_value(json!(existing.transports)).unwrap_or_default();
             stored
         })
         .collect();

@@ -242,7 +242,10 @@ impl Services {
         request: RegisterPasskey,
     ) -> Result<StartedPasskeyRegistration> {
         let user = match &request.code {
-            Some(presented) => self.check_presented_code(&request.user_id, presented).await?,
+            Some(presented) => {
+                self.check_presented_code(&request.user_id, presented)
+                    .await?
+            }
             None => {
                 let caller = caller.ok_or_else(unauthenticated)?;
                 self.load_target_user(
@@ -296,7 +299,9 @@ impl Services {
             ),
             None => (
                 "user.passkey.registration.started",
-                caller.map(|caller| caller.user_id.clone()).unwrap_or_default(),
+                caller
+                    .map(|caller| caller.user_id.clone())
+                    .unwrap_or_default(),
                 Vec::new(),
             ),
         };
@@ -349,7 +354,9 @@ impl Services {
             .take_passkey_registration(&request.passkey_id, &request.user_id, now)
             .await?
             .ok_or_else(|| Error::not_found("COMMAND-Pk1nf", PASSKEY_NOT_FOUND))?;
-        let outcome = self.finish_taken_registration(caller, &request, &pending, now).await;
+        let outcome = self
+            .finish_taken_registration(caller, &request, &pending, now)
+            .await;
         if outcome.is_err() {
             // A failed verification leaves the registration usable until it expires.
             self.store.restore_passkey_registration(&pending).await?;

@@ -32,15 +32,21 @@ pub enum Effect {
     EnqueueMessage(NewMessage),
     /// Marks a passkey code used by one conditional update; the change fails with
     /// InvalidArgument "Code is invalid" unless exactly one unused, live code changed.
-    ConsumePasskeyCode { code_id: String },
+    ConsumePasskeyCode {
+        code_id: String,
+    },
     /// Counts a failed attempt on a passkey code; the third one kills it.
-    RecordPasskeyCodeFailure { code_id: String },
+    RecordPasskeyCodeFailure {
+        code_id: String,
+    },
     /// Stores a started passkey registration.
     InsertPasskeyRegistration(NewPasskeyRegistration),
     /// Stores a verified passkey; AlreadyExists when its credential id is registered already.
     InsertPasskey(NewPasskey),
     /// Removes a passkey of the change's user; NotFound when there is none with that id.
-    RemovePasskey { passkey_id: String },
+    RemovePasskey {
+        passkey_id: String,
+    },
 }
 
 /// A started WebAuthn registration, waiting for the browser's credential.

@@ -14,8 +14,8 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, Org, Phone, Profile, User, UserKind, UserState};
 use crate::error::{Error, Result};
 use crate::service::ports::{
-    Change, Committed, Effect, NewPasskeyRegistration, NewToken, PendingPasskeyRegistration,
-    Store, StoredEvent, StoredMessage, StoredPasskeyCode, StoredPasskeyInfo, TokenOwner,
+    Change, Committed, Effect, NewPasskeyRegistration, NewToken, PendingPasskeyRegistration, Store,
+    StoredEvent, StoredMessage, StoredPasskeyCode, StoredPasskeyInfo, TokenOwner,
 };
 
 /// Which database a URL names.
@@ -759,10 +759,7 @@ impl SqlStore {
             &pending.registration,
         )
         .await?;
-        transaction
-            .commit()
-            .await
-            .map_err(internal("STORE-Pr6cm"))
+        transaction.commit().await.map_err(internal("STORE-Pr6cm"))
     }
 
     async fn list_passkey_rows(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
