@@ -44,10 +44,7 @@ fn with_headers(mut response: Response, content_type: &'static str) -> Response 
 }
 
 async fn register_page() -> Response {
-    let mut response = with_headers(
-        REGISTER_HTML.into_response(),
-        "text/html; charset=utf-8",
-    );
+    let mut response = with_headers(REGISTER_HTML.into_response(), "text/html; charset=utf-8");
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

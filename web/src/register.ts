@@ -215,8 +215,11 @@ function main(): void {
       show("info", "Almost done: give your passkey a name you will recognize.");
     } catch (error) {
       show("error", explain(error));
-      // A cancelled prompt can be retried with the registration already started.
-      startButton.disabled = !(started && error instanceof DOMException);
+      // A cancelled prompt can be retried with the registration already started; a refused
+      // link cannot be retried at all.
+      const retryable = started !== undefined && error instanceof DOMException;
+      startButton.disabled = !retryable;
+      startButton.hidden = !retryable;
     }
   });
 
