@@ -1,8 +1,9 @@
 #!/bin/sh
-# Fails when the committed generated code or bundle differ from what build.sh makes of the
+# Type-checks the page, then fails when the committed generated code or bundle differ from what build.sh makes of the
 # sources (CI runs this after `npm ci`).
 set -eu
 cd "$(dirname "$0")"
+./node_modules/.bin/tsc -p tsconfig.json
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 OUT="$scratch" sh build.sh
