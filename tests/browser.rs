@@ -49,12 +49,22 @@ struct PageOutcome {
 }
 
 fn drive_page(url: &str, screenshot: &Path, passkey_name: &str) -> PageOutcome {
+    drive_page_in_mode(url, screenshot, passkey_name, None)
+}
+
+fn drive_page_in_mode(
+    url: &str,
+    screenshot: &Path,
+    passkey_name: &str,
+    mode: Option<&str>,
+) -> PageOutcome {
     let output = Command::new("node")
         .arg(web_dir().join("tests/register-page.mjs"))
         .arg(chromium())
         .arg(url)
         .arg(screenshot)
         .arg(passkey_name)
+        .args(mode)
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -167,5 +177,56 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         outcome.authenticator_credentials, 0,
         "a used link creates no credential"
     );
+
+    // A browser without WebAuthn is told so, and the code is not spent.
+    let code = create_code(&server, &user_id).await;
+    let link = format!(
+        "{}/ui/passkey/register?userID={user_id}&orgID={org_id}&codeID={}&code={}",
+        server.settings.external_url, code.id, code.code
+    );
+    let unsupported_png = screenshot_dir().join("no-webauthn.png");
+    let outcome = tokio::task::spawn_blocking({
+        let screenshot = unsupported_png.clone();
+        move || drive_page_in_mode(&link, &screenshot, "unused", Some("no-webauthn"))
+    })
+    .await
+    .unwrap();
+    println!(
+        "screenshot of the page without WebAuthn: {}",
+        unsupported_png.display()
+    );
+    assert_eq!(outcome.state, "error", "{outcome:?}");
+    assert!(
+        outcome.message.contains("does not support passkeys"),
+        "{outcome:?}"
+    );
+    let events = server.services.store().list_events(&user_id).await.unwrap();
+    assert_eq!(
+        events.last().unwrap().event_type,
+        "user.passkey.code.added",
+        "opening the page spends nothing"
+    );
     server.stop().await;
+}
+
+async fn create_code(server: &TestServer, user_id: &str) -> user_pb::PasskeyRegistrationCode {
+    server
+        .grpc_client()
+        .await
+        .create_passkey_registration_link(authorized(
+            user_pb::CreatePasskeyRegistrationLinkRequest {
+                user_id: user_id.into(),
+                medium: Some(
+                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
+                        user_pb::ReturnPasskeyRegistrationCode {},
+                    ),
+                ),
+            },
+            &server.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .code
+        .unwrap()
 }

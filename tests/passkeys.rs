@@ -1174,3 +1174,54 @@ async fn permissions_follow_the_contract() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_registration_page_and_its_script_are_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(server.url("/ui/passkey/register?userID=1&orgID=2&codeID=3&code=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="register.js">"#));
+    let script = http
+        .get(server.url("/ui/passkey/register.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let bundle = script.bytes().await.unwrap();
+    assert_eq!(
+        bundle.as_ref(),
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist/register.js")).unwrap()
+    );
+    let redirect = http.get(server.url("/ui")).send().await.unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/ui/");
+    let missing = http
+        .get(server.url("/ui/passkey/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    server.stop().await;
+}

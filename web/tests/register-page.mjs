@@ -1,15 +1,17 @@
 // Drives passlink's registration page in headless Chromium with a virtual WebAuthn
 // authenticator (DevTools protocol), for tests/browser.rs.
 //
-//   node web/tests/register-page.mjs <chromium> <link-url> <screenshot.png> <passkey-name>
+//   node web/tests/register-page.mjs <chromium> <link-url> <screenshot.png> <passkey-name> [no-webauthn]
 //
+// With "no-webauthn" the page loads in a browser whose WebAuthn API is removed, and the driver
+// only waits for the page's verdict.
 // Opens the link, clicks "Create passkey", names the passkey when asked and saves it, waits
 // for the page's final state, takes a screenshot and prints one JSON line:
 // {"state": "success" | "error", "message": "...", "authenticatorCredentials": N}.
 
 import { chromium } from "playwright-core";
 
-const [executablePath, url, screenshot, passkeyName] = process.argv.slice(2);
+const [executablePath, url, screenshot, passkeyName, mode] = process.argv.slice(2);
 if (!executablePath || !url || !screenshot || !passkeyName) {
   console.error("usage: register-page.mjs <chromium> <url> <screenshot> <passkey-name>");
   process.exit(2);
@@ -48,8 +50,15 @@ try {
       automaticPresenceSimulation: true,
     },
   });
+  if (mode === "no-webauthn") {
+    await page.addInitScript(() => {
+      delete window.PublicKeyCredential;
+    });
+  }
   await page.goto(url, { waitUntil: "load" });
-  await page.click("#start", { timeout: 10_000 });
+  if (mode !== "no-webauthn") {
+    await page.click("#start", { timeout: 10_000 });
+  }
   // Either the name form appears (a passkey was created) or the page shows an error.
   await page.waitForFunction(
     () =>
