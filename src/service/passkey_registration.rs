@@ -7,6 +7,10 @@
 //! registration lives in the database (any process can finish it), expires, and is taken out
 //! atomically before verification, so one browser response never verifies twice; a failed
 //! verification puts it back until it expires.
+//!
+//! A credential id that any passkey already holds is refused with AlreadyExists ("The passkey
+//! is already registered"): the credential itself is fine, it conflicts with stored state.
+//! Every other credential that fails a check is InvalidArgument.
 
 use std::time::Duration;
 
@@ -359,7 +363,9 @@ impl Services {
             .await;
         if outcome.is_err() {
             // A failed verification leaves the registration usable until it expires.
-            self.store.restore_passkey_registration(&pending).await?;
+            if let Err(error) = self.store.restore_passkey_registration(&pending).await {
+                tracing::warn!(%error, passkey.id = %request.passkey_id, "could not put back a pending passkey registration");
+            }
         }
         outcome
     }
