@@ -45,6 +45,8 @@ fn missing_tools() -> Option<String> {
 struct PageOutcome {
     state: String,
     message: String,
+    /// In "cancel-first" mode, what the page said after the cancelled prompt.
+    first_message: String,
     authenticator_credentials: u64,
 }
 
@@ -80,6 +82,10 @@ fn drive_page_in_mode(
     PageOutcome {
         state: outcome["state"].as_str().unwrap_or_default().to_owned(),
         message: outcome["message"].as_str().unwrap_or_default().to_owned(),
+        first_message: outcome["firstMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         authenticator_credentials: outcome["authenticatorCredentials"].as_u64().unwrap_or(0),
     }
 }
@@ -206,6 +212,42 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         "user.passkey.code.added",
         "opening the page spends nothing"
     );
+
+    // The same, still unspent link: the user cancels the first prompt, then tries again and
+    // finishes with the registration already started.
+    let link = format!(
+        "{}/ui/passkey/register?userID={user_id}&orgID={org_id}&codeID={}&code={}",
+        server.settings.external_url, code.id, code.code
+    );
+    let retried_png = screenshot_dir().join("cancelled-then-registered.png");
+    let outcome = tokio::task::spawn_blocking({
+        let screenshot = retried_png.clone();
+        move || drive_page_in_mode(&link, &screenshot, "second key", Some("cancel-first"))
+    })
+    .await
+    .unwrap();
+    println!(
+        "screenshot after a cancelled prompt and a retry: {}",
+        retried_png.display()
+    );
+    assert!(outcome.first_message.contains("cancelled"), "{outcome:?}");
+    assert_eq!(outcome.state, "success", "{outcome:?}");
+    let listed = client
+        .list_passkeys(authorized(
+            user_pb::ListPasskeysRequest {
+                user_id: user_id.clone(),
+            },
+            &server.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = listed
+        .result
+        .iter()
+        .map(|passkey| passkey.name.as_str())
+        .collect();
+    assert_eq!(names, ["Chromium virtual key", "second key"]);
     server.stop().await;
 }
 

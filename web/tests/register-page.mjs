@@ -4,7 +4,9 @@
 //   node web/tests/register-page.mjs <chromium> <link-url> <screenshot.png> <passkey-name> [no-webauthn]
 //
 // With "no-webauthn" the page loads in a browser whose WebAuthn API is removed, and the driver
-// only waits for the page's verdict.
+// only waits for the page's verdict. With "cancel-first" the first browser prompt fails as a
+// cancelled one does (NotAllowedError); the driver records the page's message, clicks again
+// and goes on. The JSON line then carries "firstMessage" too.
 // Opens the link, clicks "Create passkey", names the passkey when asked and saves it, waits
 // for the page's final state, takes a screenshot and prints one JSON line:
 // {"state": "success" | "error", "message": "...", "authenticatorCredentials": N}.
@@ -55,7 +57,27 @@ try {
       delete window.PublicKeyCredential;
     });
   }
+  if (mode === "cancel-first") {
+    await page.addInitScript(() => {
+      const create = navigator.credentials.create.bind(navigator.credentials);
+      let calls = 0;
+      navigator.credentials.create = (options) =>
+        ++calls === 1
+          ? Promise.reject(
+              new DOMException("The operation either timed out or was not allowed.", "NotAllowedError"),
+            )
+          : create(options);
+    });
+  }
   await page.goto(url, { waitUntil: "load" });
+  let firstMessage = null;
+  if (mode === "cancel-first") {
+    await page.click("#start", { timeout: 10_000 });
+    await page.waitForFunction(() => document.body.dataset.state === "error", null, {
+      timeout: 20_000,
+    });
+    firstMessage = await page.textContent("#status");
+  }
   if (mode !== "no-webauthn") {
     await page.click("#start", { timeout: 10_000 });
   }
@@ -81,7 +103,13 @@ try {
   const message = await page.textContent("#status");
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   console.log(
-    JSON.stringify({ state, message, authenticatorCredentials: credentials.length, logs }),
+    JSON.stringify({
+      state,
+      message,
+      firstMessage,
+      authenticatorCredentials: credentials.length,
+      logs,
+    }),
   );
 } finally {
   await browser.close();
