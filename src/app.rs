@@ -40,8 +40,22 @@ pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> 
             code_length: settings.code.length,
             code_lifetime: settings.code.lifetime,
             external_url: settings.external_url.clone(),
+            passkeys: passkey_settings(settings),
         },
     ))
+}
+
+/// The WebAuthn relying party of the settings (validated when the settings were loaded).
+fn passkey_settings(settings: &Settings) -> crate::service::PasskeySettings {
+    let webauthn = settings
+        .webauthn()
+        .expect("settings are validated before the server starts");
+    crate::service::PasskeySettings {
+        rp_id: webauthn.rp_id,
+        rp_name: webauthn.rp_name,
+        allowed_origins: webauthn.allowed_origins,
+        registration_lifetime: webauthn.registration_lifetime,
+    }
 }
 
 /// Writes a secret to a new file only its owner can read.
@@ -96,6 +110,7 @@ pub struct RunningServer {
 
 /// Binds, bootstraps and serves in a background task; for tests and embedding.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningServer, String> {
+    settings.webauthn()?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;

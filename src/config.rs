@@ -44,6 +44,32 @@ impl Default for CodeSettings {
     }
 }
 
+/// WebAuthn relying party (`[webauthn]` in the TOML file).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSettings {
+    /// The relying party id; the host of `external_url` when unset. Never an IP address:
+    /// browsers refuse WebAuthn there.
+    pub rp_id: Option<String>,
+    /// The name authenticators show; "passlink" when unset.
+    pub rp_name: Option<String>,
+    /// Origins (`scheme://host[:port]`) credentials may be created on; the origin of
+    /// `external_url` when empty.
+    pub allowed_origins: Vec<String>,
+    /// How long a started registration can be finished ("5m" when unset).
+    #[serde(default, with = "humantime_serde")]
+    pub registration_lifetime: Option<Duration>,
+}
+
+/// The WebAuthn settings with every default filled in and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedWebauthn {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub allowed_origins: Vec<String>,
+    pub registration_lifetime: Duration,
+}
+
 /// Every setting of passlink.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -66,6 +92,7 @@ pub struct Settings {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub code: CodeSettings,
+    pub webauthn: WebauthnSettings,
 }
 
 impl Default for Settings {
@@ -80,6 +107,7 @@ impl Default for Settings {
             max_request_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
             code: CodeSettings::default(),
+            webauthn: WebauthnSettings::default(),
         }
     }
 }
@@ -130,6 +158,23 @@ pub struct ServeArgs {
     /// Lifetime of registration codes [default: 1h].
     #[arg(long, env = "PASSLINK_CODE_LIFETIME", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub code_lifetime: Option<Duration>,
+    /// WebAuthn relying party id [default: the host of the external URL].
+    #[arg(long, env = "PASSLINK_WEBAUTHN_RP_ID", value_name = "DOMAIN")]
+    pub webauthn_rp_id: Option<String>,
+    /// WebAuthn relying party name [default: passlink].
+    #[arg(long, env = "PASSLINK_WEBAUTHN_RP_NAME", value_name = "NAME")]
+    pub webauthn_rp_name: Option<String>,
+    /// Origins passkeys may be created on, comma-separated [default: the external URL's origin].
+    #[arg(
+        long,
+        env = "PASSLINK_WEBAUTHN_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub webauthn_allowed_origins: Option<Vec<String>>,
+    /// How long a started passkey registration can be finished [default: 5m].
+    #[arg(long, env = "PASSLINK_WEBAUTHN_REGISTRATION_LIFETIME", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub webauthn_registration_lifetime: Option<Duration>,
 }
 
 /// Every `PASSLINK_*` variable passlink reads.
@@ -146,6 +191,10 @@ const KNOWN_VARIABLES: &[&str] = &[
     "PASSLINK_CODE_LENGTH",
     "PASSLINK_CODE_ALPHABET",
     "PASSLINK_CODE_LIFETIME",
+    "PASSLINK_WEBAUTHN_RP_ID",
+    "PASSLINK_WEBAUTHN_RP_NAME",
+    "PASSLINK_WEBAUTHN_ALLOWED_ORIGINS",
+    "PASSLINK_WEBAUTHN_REGISTRATION_LIFETIME",
 ];
 
 fn reject_unknown_variables() -> Result<(), String> {
@@ -202,6 +251,18 @@ impl Settings {
             code_length => settings.code.length,
             code_alphabet => settings.code.alphabet,
             code_lifetime => settings.code.lifetime,
+        }
+        if let Some(rp_id) = &args.webauthn_rp_id {
+            settings.webauthn.rp_id = Some(rp_id.clone());
+        }
+        if let Some(rp_name) = &args.webauthn_rp_name {
+            settings.webauthn.rp_name = Some(rp_name.clone());
+        }
+        if let Some(origins) = &args.webauthn_allowed_origins {
+            settings.webauthn.allowed_origins = origins.clone();
+        }
+        if let Some(lifetime) = args.webauthn_registration_lifetime {
+            settings.webauthn.registration_lifetime = Some(lifetime);
         }
         settings.validate()?;
         Ok(settings)
@@ -274,6 +335,7 @@ impl Settings {
         if let Some(url) = &self.database_url {
             crate::store::Backend::of_url(url)?;
         }
+        self.webauthn()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| {
             format!(
                 "log_level {:?} is not a valid filter: {error}",
@@ -281,6 +343,60 @@ impl Settings {
             )
         })?;
         Ok(())
+    }
+
+    /// The WebAuthn relying party: defaults filled in from `external_url`, then checked.
+    pub fn webauthn(&self) -> Result<ResolvedWebauthn, String> {
+        let external = url::Url::parse(&self.external_url).map_err(|error| {
+            format!("external_url {:?} is not a URL: {error}", self.external_url)
+        })?;
+        let rp_id = match &self.webauthn.rp_id {
+            Some(rp_id) => rp_id.trim().to_ascii_lowercase(),
+            None => external.host_str().unwrap_or_default().to_ascii_lowercase(),
+        };
+        crate::domain::webauthn::check_rp_id(&rp_id)
+            .map_err(|problem| format!("webauthn.rp_id {rp_id:?} {problem}"))?;
+        let allowed_origins = if self.webauthn.allowed_origins.is_empty() {
+            vec![external.origin().ascii_serialization()]
+        } else {
+            self.webauthn
+                .allowed_origins
+                .iter()
+                .map(|origin| {
+                    crate::domain::webauthn::normalize_origin(origin).map_err(|problem| {
+                        format!("webauthn.allowed_origins: {origin:?} {problem}")
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        if !allowed_origins
+            .iter()
+            .any(|origin| crate::domain::webauthn::origin_fits_rp_id(origin, &rp_id))
+        {
+            return Err(format!(
+                "webauthn.rp_id {rp_id:?} must be the host of an allowed origin or a parent \
+                 domain of it; allowed origins are {}",
+                allowed_origins.join(", ")
+            ));
+        }
+        let registration_lifetime = self
+            .webauthn
+            .registration_lifetime
+            .unwrap_or(Duration::from_secs(300));
+        if registration_lifetime.is_zero() {
+            return Err("webauthn.registration_lifetime must be longer than zero".into());
+        }
+        Ok(ResolvedWebauthn {
+            rp_id,
+            rp_name: self
+                .webauthn
+                .rp_name
+                .clone()
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| "passlink".into()),
+            allowed_origins,
+            registration_lifetime,
+        })
     }
 
     /// The database URL in force.
@@ -308,6 +424,38 @@ mod tests {
         assert!(
             error.to_string().contains("unknown field `lisen`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn webauthn_defaults_come_from_the_external_url_and_ip_addresses_are_refused() {
+        let mut settings = Settings {
+            external_url: "https://login.example.com:8443/base".into(),
+            ..Settings::default()
+        };
+        let resolved = settings.webauthn().unwrap();
+        assert_eq!(resolved.rp_id, "login.example.com");
+        assert_eq!(resolved.allowed_origins, ["https://login.example.com:8443"]);
+        assert_eq!(resolved.registration_lifetime, Duration::from_secs(300));
+        settings.webauthn.rp_id = Some("example.com".into());
+        assert_eq!(settings.webauthn().unwrap().rp_id, "example.com");
+        settings.webauthn.rp_id = Some("other.org".into());
+        assert!(settings.validate().unwrap_err().contains("allowed origin"));
+        settings.external_url = "http://127.0.0.1:8080".into();
+        settings.webauthn.rp_id = None;
+        assert!(settings.validate().unwrap_err().contains("IP address"));
+        settings.webauthn.rp_id = Some("localhost".into());
+        settings.webauthn.allowed_origins = vec!["http://localhost:8080/".into()];
+        assert_eq!(
+            settings.webauthn().unwrap().allowed_origins,
+            ["http://localhost:8080"]
+        );
+        let parsed: Settings =
+            toml::from_str("[webauthn]\nrp_id = \"localhost\"\nregistration_lifetime = \"2m\"\n")
+                .unwrap();
+        assert_eq!(
+            parsed.webauthn().unwrap().registration_lifetime,
+            Duration::from_secs(120)
         );
     }
 

@@ -1,13 +1,16 @@
 //! Conversions between wire messages and the use cases' types, with the field validation the
 //! contract asks for (messages in protoc-gen-validate's words, so clients see ZITADEL's texts).
 
+use crate::domain::secret::Secret;
 use crate::domain::time::Timestamp;
 use crate::domain::user::{Profile, User, UserKind};
+use crate::domain::webauthn::AuthenticatorAttachment;
 use crate::error::{Error, Result};
 use crate::pb::zitadel::object::v2 as object_pb;
 use crate::pb::zitadel::user::v2 as user_pb;
 use crate::service::{
-    AddHumanUser, ChangeDetails, EmailInput, LinkMedium, OrgSelector, PhoneInput, Verification,
+    AddHumanUser, ChangeDetails, EmailInput, LinkMedium, OrgSelector, PasskeyList, PhoneInput,
+    PresentedCode, RegisterPasskey, Verification, VerifyPasskeyRegistration,
 };
 
 /// Validates fields of one request message, naming violations as protoc-gen-validate does.
@@ -380,4 +383,175 @@ pub fn user(user: &User) -> (object_pb::Details, user_pb::User) {
             r#type: Some(kind),
         },
     )
+}
+
+/// A `google.protobuf.Struct` as a JSON object.
+pub fn struct_to_json(value: prost_types::Struct) -> serde_json::Value {
+    serde_json::Value::Object(
+        value
+            .fields
+            .into_iter()
+            .map(|(key, value)| (key, value_to_json(value)))
+            .collect(),
+    )
+}
+
+fn value_to_json(value: prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match value.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(flag)) => serde_json::Value::Bool(flag),
+        Some(Kind::NumberValue(number)) => {
+            // Whole numbers come back as integers (timeouts, COSE algorithm ids).
+            if number.fract() == 0.0 && number.abs() < 9_007_199_254_740_992.0 {
+                serde_json::Value::from(number as i64)
+            } else {
+                serde_json::Number::from_f64(number)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
+            }
+        }
+        Some(Kind::StringValue(text)) => serde_json::Value::String(text),
+        Some(Kind::ListValue(list)) => {
+            serde_json::Value::Array(list.values.into_iter().map(value_to_json).collect())
+        }
+        Some(Kind::StructValue(object)) => struct_to_json(object),
+    }
+}
+
+/// A JSON object as a `google.protobuf.Struct` (anything else becomes an empty one).
+pub fn json_to_struct(value: serde_json::Value) -> prost_types::Struct {
+    match json_to_value(value).kind {
+        Some(prost_types::value::Kind::StructValue(object)) => object,
+        _ => prost_types::Struct::default(),
+    }
+}
+
+fn json_to_value(value: serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(flag) => Kind::BoolValue(flag),
+        serde_json::Value::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(text) => Kind::StringValue(text),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.into_iter().map(json_to_value).collect(),
+        }),
+        serde_json::Value::Object(fields) => Kind::StructValue(prost_types::Struct {
+            fields: fields
+                .into_iter()
+                .map(|(key, value)| (key, json_to_value(value)))
+                .collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// Validates a RegisterPasskeyRequest.
+pub fn register_passkey(request: user_pb::RegisterPasskeyRequest) -> Result<RegisterPasskey> {
+    let validator = Validator {
+        id: "USERv2-Rpk6v",
+        message: "RegisterPasskeyRequest",
+    };
+    validator.runes("UserId", &request.user_id, 1, 200)?;
+    let code = match request.code {
+        Some(code) => {
+            let inner = Validator {
+                id: validator.id,
+                message: "PasskeyRegistrationCode",
+            };
+            validator.nested(
+                "Code",
+                inner
+                    .runes("Id", &code.id, 1, 200)
+                    .and_then(|()| inner.runes("Code", &code.code, 1, 200)),
+            )?;
+            Some(PresentedCode {
+                id: code.id,
+                code: Secret::new(code.code),
+            })
+        }
+        None => None,
+    };
+    let authenticator = match user_pb::PasskeyAuthenticator::try_from(request.authenticator) {
+        Ok(user_pb::PasskeyAuthenticator::Unspecified) => None,
+        Ok(user_pb::PasskeyAuthenticator::Platform) => Some(AuthenticatorAttachment::Platform),
+        Ok(user_pb::PasskeyAuthenticator::CrossPlatform) => {
+            Some(AuthenticatorAttachment::CrossPlatform)
+        }
+        Err(_) => {
+            return Err(validator.violation(
+                "Authenticator",
+                "value must be one of the defined enum values",
+            ));
+        }
+    };
+    Ok(RegisterPasskey {
+        user_id: request.user_id,
+        code,
+        authenticator,
+        domain: (!request.domain.trim().is_empty()).then_some(request.domain),
+    })
+}
+
+/// Validates a VerifyPasskeyRegistrationRequest.
+pub fn verify_passkey_registration(
+    request: user_pb::VerifyPasskeyRegistrationRequest,
+) -> Result<VerifyPasskeyRegistration> {
+    let validator = Validator {
+        id: "USERv2-Vpr7v",
+        message: "VerifyPasskeyRegistrationRequest",
+    };
+    validator.runes("UserId", &request.user_id, 1, 200)?;
+    validator.runes("PasskeyId", &request.passkey_id, 1, 200)?;
+    let credential = validator.required("PublicKeyCredential", &request.public_key_credential)?;
+    let credential = struct_to_json(credential.clone());
+    validator.runes("PasskeyName", &request.passkey_name, 1, 200)?;
+    Ok(VerifyPasskeyRegistration {
+        user_id: request.user_id,
+        passkey_id: request.passkey_id,
+        credential,
+        passkey_name: request.passkey_name,
+    })
+}
+
+/// Validates a ListPasskeysRequest and returns the user id.
+pub fn list_passkeys(request: user_pb::ListPasskeysRequest) -> Result<String> {
+    let validator = Validator {
+        id: "USERv2-Lpk8v",
+        message: "ListPasskeysRequest",
+    };
+    validator.runes("UserId", &request.user_id, 1, 200)?;
+    Ok(request.user_id)
+}
+
+/// Validates a RemovePasskeyRequest and returns the user and passkey ids.
+pub fn remove_passkey(request: user_pb::RemovePasskeyRequest) -> Result<(String, String)> {
+    let validator = Validator {
+        id: "USERv2-Rmp9v",
+        message: "RemovePasskeyRequest",
+    };
+    validator.runes("UserId", &request.user_id, 1, 200)?;
+    validator.runes("PasskeyId", &request.passkey_id, 1, 200)?;
+    Ok((request.user_id, request.passkey_id))
+}
+
+/// ListPasskeys' answer.
+pub fn passkey_list(list: PasskeyList) -> user_pb::ListPasskeysResponse {
+    user_pb::ListPasskeysResponse {
+        details: Some(object_pb::ListDetails {
+            total_result: list.passkeys.len() as u64,
+            processed_sequence: list.processed_sequence,
+            timestamp: Some(timestamp(list.timestamp)),
+        }),
+        result: list
+            .passkeys
+            .into_iter()
+            .map(|passkey| user_pb::Passkey {
+                id: passkey.id,
+                state: user_pb::AuthFactorState::Ready as i32,
+                name: passkey.name,
+            })
+            .collect(),
+    }
 }

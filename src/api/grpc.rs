@@ -54,6 +54,15 @@ impl UserServiceApi {
             .await
     }
 
+    /// Authenticates when an Authorization header is present; `None` without one. For the
+    /// calls a registration code (or a code-started registration) authorizes.
+    async fn authenticate_if_present(&self, metadata: &MetadataMap) -> Result<Option<Caller>> {
+        if metadata.get("authorization").is_none() {
+            return Ok(None);
+        }
+        self.authenticate(metadata).await.map(Some)
+    }
+
     /// Runs one call: errors become statuses, and a panic becomes Internal instead of taking
     /// the connection down.
     async fn run<T>(&self, call: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
@@ -73,10 +82,6 @@ impl UserServiceApi {
             }
         }
     }
-}
-
-fn not_implemented(method: &str) -> Error {
-    Error::unimplemented("API-Ni9mp", format!("{method} is not implemented yet"))
 }
 
 #[tonic::async_trait]
@@ -133,18 +138,46 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
 
     async fn register_passkey(
         &self,
-        _request: Request<user_pb::RegisterPasskeyRequest>,
+        request: Request<user_pb::RegisterPasskeyRequest>,
     ) -> Result<Response<user_pb::RegisterPasskeyResponse>, Status> {
-        self.run(async { Err(not_implemented("RegisterPasskey")) })
-            .await
+        self.run(async {
+            let caller = self.authenticate_if_present(request.metadata()).await?;
+            if caller.is_none() && request.get_ref().code.is_none() {
+                // Without a code this call needs a token, and authentication comes first.
+                self.authenticate(request.metadata()).await?;
+            }
+            let request = convert::register_passkey(request.into_inner())?;
+            let started = self
+                .services
+                .register_passkey(caller.as_ref(), request)
+                .await?;
+            Ok(user_pb::RegisterPasskeyResponse {
+                details: Some(convert::details(&started.details)),
+                passkey_id: started.passkey_id,
+                public_key_credential_creation_options: Some(convert::json_to_struct(
+                    started.options,
+                )),
+            })
+        })
+        .await
     }
 
     async fn verify_passkey_registration(
         &self,
-        _request: Request<user_pb::VerifyPasskeyRegistrationRequest>,
+        request: Request<user_pb::VerifyPasskeyRegistrationRequest>,
     ) -> Result<Response<user_pb::VerifyPasskeyRegistrationResponse>, Status> {
-        self.run(async { Err(not_implemented("VerifyPasskeyRegistration")) })
-            .await
+        self.run(async {
+            let caller = self.authenticate_if_present(request.metadata()).await?;
+            let request = convert::verify_passkey_registration(request.into_inner())?;
+            let details = self
+                .services
+                .verify_passkey_registration(caller.as_ref(), request)
+                .await?;
+            Ok(user_pb::VerifyPasskeyRegistrationResponse {
+                details: Some(convert::details(&details)),
+            })
+        })
+        .await
     }
 
     async fn create_passkey_registration_link(
@@ -172,17 +205,32 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
 
     async fn list_passkeys(
         &self,
-        _request: Request<user_pb::ListPasskeysRequest>,
+        request: Request<user_pb::ListPasskeysRequest>,
     ) -> Result<Response<user_pb::ListPasskeysResponse>, Status> {
-        self.run(async { Err(not_implemented("ListPasskeys")) })
-            .await
+        self.run(async {
+            let caller = self.authenticate(request.metadata()).await?;
+            let user_id = convert::list_passkeys(request.into_inner())?;
+            let list = self.services.list_passkeys(&caller, &user_id).await?;
+            Ok(convert::passkey_list(list))
+        })
+        .await
     }
 
     async fn remove_passkey(
         &self,
-        _request: Request<user_pb::RemovePasskeyRequest>,
+        request: Request<user_pb::RemovePasskeyRequest>,
     ) -> Result<Response<user_pb::RemovePasskeyResponse>, Status> {
-        self.run(async { Err(not_implemented("RemovePasskey")) })
-            .await
+        self.run(async {
+            let caller = self.authenticate(request.metadata()).await?;
+            let (user_id, passkey_id) = convert::remove_passkey(request.into_inner())?;
+            let details = self
+                .services
+                .remove_passkey(&caller, &user_id, &passkey_id)
+                .await?;
+            Ok(user_pb::RemovePasskeyResponse {
+                details: Some(convert::details(&details)),
+            })
+        })
+        .await
     }
 }

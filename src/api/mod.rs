@@ -8,6 +8,7 @@ mod http;
 pub mod json;
 mod rest;
 pub mod status;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +94,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
     let router = Router::new()
         .merge(grpc)
         .merge(rest::router(state))
+        .merge(ui::router())
         .merge(probes)
         .fallback(not_found)
         .layer(middleware::from_fn(move |request: Request, next: Next| {

@@ -7,3 +7,4 @@ pub mod secret;
 pub mod template;
 pub mod time;
 pub mod user;
+pub mod webauthn;

@@ -4,6 +4,7 @@
 pub mod admin;
 mod auth;
 mod passkey;
+mod passkey_registration;
 pub mod ports;
 mod user;
 
@@ -17,6 +18,10 @@ use crate::domain::user::{User, UserState};
 use crate::error::{Error, Result};
 
 pub use passkey::{IssuedCode, LinkMedium, PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
+pub use passkey_registration::{
+    MAX_CODE_FAILURES, PasskeyList, PasskeyListing, PasskeySettings, PresentedCode,
+    RegisterPasskey, StartedPasskeyRegistration, VerifyPasskeyRegistration,
+};
 pub use user::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
 
 /// Settings the use cases read.
@@ -30,6 +35,8 @@ pub struct ServiceSettings {
     pub code_lifetime: Duration,
     /// Where passlink is reached from outside; the default link points at its page there.
     pub external_url: String,
+    /// The WebAuthn relying party.
+    pub passkeys: PasskeySettings,
 }
 
 impl Default for ServiceSettings {
@@ -41,6 +48,7 @@ impl Default for ServiceSettings {
             code_length: 12,
             code_lifetime: Duration::from_secs(3600),
             external_url: "http://localhost:8080".into(),
+            passkeys: PasskeySettings::default(),
         }
     }
 }

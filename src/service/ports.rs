@@ -30,6 +30,80 @@ pub enum Effect {
     DeleteUser,
     InsertPasskeyCode(NewPasskeyCode),
     EnqueueMessage(NewMessage),
+    /// Marks a passkey code used by one conditional update; the change fails with
+    /// InvalidArgument "Code is invalid" unless exactly one unused, live code changed.
+    ConsumePasskeyCode {
+        code_id: String,
+    },
+    /// Counts a failed attempt on a passkey code; the third one kills it.
+    RecordPasskeyCodeFailure {
+        code_id: String,
+    },
+    /// Stores a started passkey registration.
+    InsertPasskeyRegistration(NewPasskeyRegistration),
+    /// Stores a verified passkey; AlreadyExists when its credential id is registered already.
+    InsertPasskey(NewPasskey),
+    /// Removes a passkey of the change's user; NotFound when there is none with that id.
+    RemovePasskey {
+        passkey_id: String,
+    },
+}
+
+/// A started WebAuthn registration, waiting for the browser's credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPasskeyRegistration {
+    /// The `passkey_id` RegisterPasskey returns; the passkey keeps it.
+    pub id: String,
+    pub rp_id: String,
+    /// The relying party library's state (challenge, user), as JSON.
+    pub state: String,
+    /// The registration code that started it; `None` when a token holder did.
+    pub code_id: Option<String>,
+    pub expires_at: Timestamp,
+}
+
+/// A pending registration taken out of the store to be finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingPasskeyRegistration {
+    pub user_id: String,
+    pub created_at: Timestamp,
+    pub registration: NewPasskeyRegistration,
+}
+
+/// A verified passkey to store, READY.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPasskey {
+    pub id: String,
+    pub name: String,
+    pub rp_id: String,
+    pub credential_id: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub algorithm: i32,
+    pub sign_count: u32,
+    pub aaguid: Vec<u8>,
+    /// JSON array of WebAuthn transport names.
+    pub transports: String,
+}
+
+/// A stored passkey registration code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPasskeyCode {
+    pub id: String,
+    pub user_id: String,
+    pub code_hash: Vec<u8>,
+    pub expires_at: Timestamp,
+    pub failures: i64,
+    pub used: bool,
+}
+
+/// A READY passkey as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPasskeyInfo {
+    pub id: String,
+    pub name: String,
+    pub credential_id: Vec<u8>,
+    /// JSON array of WebAuthn transport names.
+    pub transports: String,
 }
 
 /// A user to insert, with what only new users carry.
@@ -142,4 +216,24 @@ pub trait Store: Send + Sync + 'static {
     async fn list_events(&self, user_id: &str) -> Result<Vec<StoredEvent>>;
     /// Every outbox message, oldest first.
     async fn list_messages(&self) -> Result<Vec<StoredMessage>>;
+
+    /// A passkey registration code by id.
+    async fn get_passkey_code(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>>;
+    /// Deletes and returns a pending registration of a user that has not expired at `now`:
+    /// of two concurrent callers, at most one gets it.
+    async fn take_passkey_registration(
+        &self,
+        passkey_id: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingPasskeyRegistration>>;
+    /// Puts back a pending registration whose verification failed.
+    async fn restore_passkey_registration(
+        &self,
+        pending: &PendingPasskeyRegistration,
+    ) -> Result<()>;
+    /// The READY passkeys of a user, oldest first.
+    async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>>;
+    /// Whether any passkey holds this credential id.
+    async fn passkey_credential_exists(&self, credential_id: &[u8]) -> Result<bool>;
 }

@@ -14,7 +14,8 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, Org, Phone, Profile, User, UserKind, UserState};
 use crate::error::{Error, Result};
 use crate::service::ports::{
-    Change, Committed, Effect, NewToken, Store, StoredEvent, StoredMessage, TokenOwner,
+    Change, Committed, Effect, NewPasskeyRegistration, NewToken, PendingPasskeyRegistration, Store,
+    StoredEvent, StoredMessage, StoredPasskeyCode, StoredPasskeyInfo, TokenOwner,
 };
 
 /// Which database a URL names.
@@ -244,6 +245,29 @@ async fn insert_user(
     Ok(())
 }
 
+async fn insert_passkey_registration(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    created_at: Timestamp,
+    registration: &NewPasskeyRegistration,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO passkey_registrations (id, user_id, rp_id, state, code_id, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&registration.id)
+    .bind(user_id)
+    .bind(&registration.rp_id)
+    .bind(&registration.state)
+    .bind(registration.code_id.clone())
+    .bind(created_at.0)
+    .bind(registration.expires_at.0)
+    .execute(&mut **transaction)
+    .await
+    .map_err(internal("STORE-Pr2in"))?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
@@ -329,6 +353,97 @@ impl Store for SqlStore {
                     .execute(&mut *transaction)
                     .await
                     .map_err(internal("STORE-Ob2in"))?;
+                }
+                Effect::ConsumePasskeyCode { code_id } => {
+                    // The one conditional update that makes a code single-use: of two
+                    // concurrent redemptions only one changes the row.
+                    let consumed = sqlx::query(
+                        "UPDATE passkey_codes SET used_at = $3 WHERE id = $1 AND user_id = $2 \
+                         AND used_at IS NULL AND failures < 3 AND expires_at > $3",
+                    )
+                    .bind(&code_id)
+                    .bind(&change.user_id)
+                    .bind(change.at.0)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(internal("STORE-Pc8cs"))?;
+                    if consumed.rows_affected() != 1 {
+                        return Err(Error::invalid_argument("COMMAND-Eeb2a", "Code is invalid"));
+                    }
+                }
+                Effect::RecordPasskeyCodeFailure { code_id } => {
+                    sqlx::query(
+                        "UPDATE passkey_codes SET failures = failures + 1 \
+                         WHERE id = $1 AND user_id = $2",
+                    )
+                    .bind(&code_id)
+                    .bind(&change.user_id)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(internal("STORE-Pc9fl"))?;
+                }
+                Effect::InsertPasskeyRegistration(registration) => {
+                    // Expired registrations of the user are of no use any more.
+                    sqlx::query(
+                        "DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2",
+                    )
+                    .bind(&change.user_id)
+                    .bind(change.at.0)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(internal("STORE-Pr1gc"))?;
+                    insert_passkey_registration(
+                        &mut transaction,
+                        &change.user_id,
+                        change.at,
+                        &registration,
+                    )
+                    .await?;
+                }
+                Effect::InsertPasskey(passkey) => {
+                    let inserted = sqlx::query(
+                        "INSERT INTO passkeys (id, user_id, name, rp_id, credential_id, public_key, \
+                         algorithm, sign_count, aaguid, transports, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(&passkey.id)
+                    .bind(&change.user_id)
+                    .bind(&passkey.name)
+                    .bind(&passkey.rp_id)
+                    .bind(passkey.credential_id)
+                    .bind(passkey.public_key)
+                    .bind(i64::from(passkey.algorithm))
+                    .bind(i64::from(passkey.sign_count))
+                    .bind(passkey.aaguid)
+                    .bind(passkey.transports)
+                    .bind(change.at.0)
+                    .execute(&mut *transaction)
+                    .await;
+                    match inserted {
+                        Err(error) if is_unique_violation(&error) => {
+                            return Err(Error::already_exists(
+                                "COMMAND-Pk3dp",
+                                "The passkey is already registered",
+                            ));
+                        }
+                        Err(error) => return Err(Error::internal("STORE-Pk1in", error)),
+                        Ok(_) => {}
+                    }
+                }
+                Effect::RemovePasskey { passkey_id } => {
+                    let removed =
+                        sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+                            .bind(&passkey_id)
+                            .bind(&change.user_id)
+                            .execute(&mut *transaction)
+                            .await
+                            .map_err(internal("STORE-Pk2rm"))?;
+                    if removed.rows_affected() != 1 {
+                        return Err(Error::not_found(
+                            "COMMAND-Pk4nf",
+                            "WebAuthN Token could not be found",
+                        ));
+                    }
                 }
             }
         }
@@ -546,9 +661,138 @@ impl Store for SqlStore {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(internal("STORE-Ml2dc"))
     }
+
+    async fn get_passkey_code(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>> {
+        self.get_passkey_code_row(code_id).await
+    }
+
+    async fn take_passkey_registration(
+        &self,
+        passkey_id: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingPasskeyRegistration>> {
+        self.take_registration_row(passkey_id, user_id, now).await
+    }
+
+    async fn restore_passkey_registration(
+        &self,
+        pending: &PendingPasskeyRegistration,
+    ) -> Result<()> {
+        self.restore_registration_row(pending).await
+    }
+
+    async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
+        self.list_passkey_rows(user_id).await
+    }
+
+    async fn passkey_credential_exists(&self, credential_id: &[u8]) -> Result<bool> {
+        self.credential_exists(credential_id).await
+    }
 }
 
 impl SqlStore {
+    async fn get_passkey_code_row(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, code_hash, expires_at, failures, used_at FROM passkey_codes \
+             WHERE id = $1",
+        )
+        .bind(code_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal("STORE-Pc1sr"))?;
+        row.map(|row| {
+            Ok(StoredPasskeyCode {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                code_hash: row.try_get("code_hash")?,
+                expires_at: Timestamp(row.try_get("expires_at")?),
+                failures: row.try_get("failures")?,
+                used: row.try_get::<Option<i64>, _>("used_at")?.is_some(),
+            })
+        })
+        .transpose()
+        .map_err(internal("STORE-Pc2dc"))
+    }
+
+    async fn take_registration_row(
+        &self,
+        passkey_id: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingPasskeyRegistration>> {
+        // DELETE … RETURNING takes the row atomically: of two concurrent callers only one
+        // gets it, on SQLite and PostgreSQL alike.
+        let row = sqlx::query(
+            "DELETE FROM passkey_registrations WHERE id = $1 AND user_id = $2 AND expires_at > $3 \
+             RETURNING id, user_id, rp_id, state, code_id, created_at, expires_at",
+        )
+        .bind(passkey_id)
+        .bind(user_id)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal("STORE-Pr3tk"))?;
+        row.map(|row| {
+            Ok(PendingPasskeyRegistration {
+                user_id: row.try_get("user_id")?,
+                created_at: Timestamp(row.try_get("created_at")?),
+                registration: NewPasskeyRegistration {
+                    id: row.try_get("id")?,
+                    rp_id: row.try_get("rp_id")?,
+                    state: row.try_get("state")?,
+                    code_id: row.try_get("code_id")?,
+                    expires_at: Timestamp(row.try_get("expires_at")?),
+                },
+            })
+        })
+        .transpose()
+        .map_err(internal("STORE-Pr4dc"))
+    }
+
+    async fn restore_registration_row(&self, pending: &PendingPasskeyRegistration) -> Result<()> {
+        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Pr5bg"))?;
+        insert_passkey_registration(
+            &mut transaction,
+            &pending.user_id,
+            pending.created_at,
+            &pending.registration,
+        )
+        .await?;
+        transaction.commit().await.map_err(internal("STORE-Pr6cm"))
+    }
+
+    async fn list_passkey_rows(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, credential_id, transports FROM passkeys WHERE user_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal("STORE-Pk5sr"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredPasskeyInfo {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    credential_id: row.try_get("credential_id")?,
+                    transports: row.try_get("transports")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(internal("STORE-Pk6dc"))
+    }
+
+    async fn credential_exists(&self, credential_id: &[u8]) -> Result<bool> {
+        let row = sqlx::query("SELECT id FROM passkeys WHERE credential_id = $1")
+            .bind(credential_id.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Pk7sr"))?;
+        Ok(row.is_some())
+    }
+
     /// `sqlite` or `postgres`, for logs.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {

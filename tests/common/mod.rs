@@ -161,6 +161,22 @@ impl TestServer {
         running.finished
     }
 
+    /// Starts a server whose `external_url` is its own `http://localhost:PORT`, as a browser
+    /// test needs (WebAuthn checks the page's origin against it). The port is reserved by
+    /// binding and releasing it just before the server binds it again.
+    pub async fn start_self_hosted(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        TestServer::start_with(|settings| {
+            settings.listen = SocketAddr::from(([127, 0, 0, 1], port));
+            settings.external_url = format!("http://localhost:{port}");
+            configure(settings);
+        })
+        .await
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {

@@ -1,0 +1,498 @@
+//! Use cases that redeem a registration link and manage passkeys: RegisterPasskey,
+//! VerifyPasskeyRegistration, ListPasskeys and RemovePasskey.
+//!
+//! A registration code is the credential for RegisterPasskey: no token is needed. Each failed
+//! attempt counts, the third kills the code, and a good code is consumed by one conditional
+//! update in the same transaction that stores the pending registration. The pending
+//! registration lives in the database (any process can finish it), expires, and is taken out
+//! atomically before verification, so one browser response never verifies twice; a failed
+//! verification puts it back until it expires.
+//!
+//! A credential id that any passkey already holds is refused with AlreadyExists ("The passkey
+//! is already registered"): the credential itself is fine, it conflicts with stored state.
+//! Every other credential that fails a check is InvalidArgument.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::domain::permission::{Caller, Permission};
+use crate::domain::secret::secret_matches;
+use crate::domain::time::Timestamp;
+use crate::domain::user::{User, UserKind, UserState};
+use crate::domain::webauthn::{self, AuthenticatorAttachment, ExistingCredential, RelyingParty};
+use crate::error::{Error, Result};
+
+use super::ports::{Change, Effect, NewPasskey, NewPasskeyRegistration, StoredPasskeyInfo};
+use super::{ChangeDetails, Services};
+
+const CODE_INVALID: &str = "Code is invalid";
+const CODE_INVALID_ID: &str = "COMMAND-Eeb2a";
+const PASSKEY_NOT_FOUND: &str = "WebAuthN Token could not be found";
+/// Failed attempts after which a code is dead.
+pub const MAX_CODE_FAILURES: i64 = 3;
+
+/// The WebAuthn relying party settings the use cases run with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeySettings {
+    /// The RP id used when a request names no domain.
+    pub rp_id: String,
+    pub rp_name: String,
+    /// Exact origins credentials may come from.
+    pub allowed_origins: Vec<String>,
+    /// How long a started registration can be finished.
+    pub registration_lifetime: Duration,
+}
+
+impl Default for PasskeySettings {
+    fn default() -> Self {
+        PasskeySettings {
+            rp_id: "localhost".into(),
+            rp_name: "passlink".into(),
+            allowed_origins: vec!["http://localhost:8080".into()],
+            registration_lifetime: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A registration code as presented by the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresentedCode {
+    pub id: String,
+    pub code: crate::domain::secret::Secret,
+}
+
+/// What RegisterPasskey asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterPasskey {
+    pub user_id: String,
+    pub code: Option<PresentedCode>,
+    pub authenticator: Option<AuthenticatorAttachment>,
+    /// The RP id to use; the configured one when `None`.
+    pub domain: Option<String>,
+}
+
+/// A started registration: its id and the options for `navigator.credentials.create`.
+#[derive(Debug)]
+pub struct StartedPasskeyRegistration {
+    pub details: ChangeDetails,
+    pub passkey_id: String,
+    pub options: Value,
+}
+
+/// What VerifyPasskeyRegistration asks for.
+#[derive(Debug)]
+pub struct VerifyPasskeyRegistration {
+    pub user_id: String,
+    pub passkey_id: String,
+    /// The browser's `PublicKeyCredential` as JSON.
+    pub credential: Value,
+    pub passkey_name: String,
+}
+
+/// A READY passkey as ListPasskeys shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyListing {
+    pub id: String,
+    pub name: String,
+}
+
+/// The passkeys of a user and what the list reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeyListing>,
+    pub processed_sequence: u64,
+    pub timestamp: Timestamp,
+}
+
+fn code_invalid() -> Error {
+    Error::invalid_argument(CODE_INVALID_ID, CODE_INVALID)
+}
+
+fn is_code_invalid(error: &Error) -> bool {
+    error.id() == CODE_INVALID_ID
+}
+
+fn unauthenticated() -> Error {
+    Error::unauthenticated("AUTH-7skfu", "Authorization header is missing")
+}
+
+fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredential> {
+    passkeys
+        .iter()
+        .map(|passkey| ExistingCredential {
+            credential_id: passkey.credential_id.clone(),
+            transports: serde_json::from_str(&passkey.transports).unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn check_user_can_register(user: &User) -> Result<()> {
+    match user.state {
+        UserState::Locked => Err(Error::failed_precondition(
+            "COMMAND-Lk9rp",
+            "User is locked",
+        )),
+        UserState::Inactive => Err(Error::failed_precondition(
+            "COMMAND-In4rp",
+            "User is inactive",
+        )),
+        _ if !matches!(user.kind, UserKind::Human { .. }) => Err(Error::failed_precondition(
+            "COMMAND-Mh3rp",
+            "Passkeys can only be registered for human users",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Services {
+    /// The relying party for an RP id: the configured allowed origins that fit it.
+    fn relying_party(&self, rp_id: &str) -> RelyingParty {
+        let settings = &self.settings.passkeys;
+        RelyingParty {
+            id: rp_id.to_owned(),
+            name: settings.rp_name.clone(),
+            origins: settings
+                .allowed_origins
+                .iter()
+                .filter(|origin| webauthn::origin_fits_rp_id(origin, rp_id))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The RP id a RegisterPasskey request asks for, checked against the allowed origins.
+    fn requested_rp_id(&self, domain: Option<&str>) -> Result<String> {
+        let Some(domain) = domain.map(str::trim).filter(|domain| !domain.is_empty()) else {
+            return Ok(self.settings.passkeys.rp_id.clone());
+        };
+        let domain = domain.to_ascii_lowercase();
+        webauthn::check_rp_id(&domain).map_err(|problem| {
+            Error::invalid_argument("COMMAND-Dm4rp", format!("Domain {domain:?} {problem}"))
+        })?;
+        if self.relying_party(&domain).origins.is_empty() {
+            return Err(Error::invalid_argument(
+                "COMMAND-Dm5rp",
+                format!("Domain {domain:?} fits none of the allowed origins"),
+            ));
+        }
+        Ok(domain)
+    }
+
+    /// Counts a failed code attempt. Errors are logged, not returned: the caller answers
+    /// "Code is invalid" either way.
+    async fn record_code_failure(&self, user_id: &str, code_id: &str, reason: &'static str) {
+        let recorded = self
+            .store
+            .commit(Change {
+                user_id: user_id.to_owned(),
+                event_type: "user.passkey.code.check.failed",
+                payload: json!({ "code_id": code_id, "reason": reason }),
+                actor: user_id.to_owned(),
+                at: self.now(),
+                effects: vec![Effect::RecordPasskeyCodeFailure {
+                    code_id: code_id.to_owned(),
+                }],
+            })
+            .await;
+        tracing::info!(user.id = %user_id, code.id = %code_id, reason, "passkey code rejected");
+        if let Err(error) = recorded {
+            tracing::warn!(%error, "could not count a failed passkey code attempt");
+        }
+    }
+
+    /// Checks a presented code and returns the user it belongs to; every failure counts.
+    async fn check_presented_code(&self, user_id: &str, presented: &PresentedCode) -> Result<User> {
+        let user = self
+            .store
+            .get_user(user_id)
+            .await?
+            .filter(|user| user.state != UserState::Deleted)
+            .ok_or_else(code_invalid)?;
+        let Some(code) = self
+            .store
+            .get_passkey_code(&presented.id)
+            .await?
+            .filter(|code| code.user_id == user.id)
+        else {
+            tracing::info!(user.id = %user_id, "unknown passkey code presented");
+            return Err(code_invalid());
+        };
+        // The hash is compared first and always, so that timing tells nothing about the state.
+        let matches = secret_matches(&code.id, presented.code.expose(), &code.code_hash);
+        let reason = if code.used {
+            Some("used")
+        } else if code.failures >= MAX_CODE_FAILURES {
+            Some("dead")
+        } else if code.expires_at <= self.now() {
+            Some("expired")
+        } else if !matches {
+            Some("wrong")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.record_code_failure(&user.id, &code.id, reason).await;
+            return Err(code_invalid());
+        }
+        Ok(user)
+    }
+
+    /// Starts a passkey registration for a user, with a registration code (no token needed)
+    /// or as a caller holding `user.credential.write` (or the user itself).
+    pub async fn register_passkey(
+        &self,
+        caller: Option<&Caller>,
+        request: RegisterPasskey,
+    ) -> Result<StartedPasskeyRegistration> {
+        let user = match &request.code {
+            Some(presented) => {
+                self.check_presented_code(&request.user_id, presented)
+                    .await?
+            }
+            None => {
+                let caller = caller.ok_or_else(unauthenticated)?;
+                self.load_target_user(
+                    caller,
+                    &request.user_id,
+                    Permission::UserCredentialWrite,
+                    true,
+                )
+                .await?
+            }
+        };
+        check_user_can_register(&user)?;
+        let rp_id = self.requested_rp_id(request.domain.as_deref())?;
+        let relying_party = self.relying_party(&rp_id);
+        let existing = self.store.list_passkeys(&user.id).await?;
+        let lifetime = self.settings.passkeys.registration_lifetime;
+        let display_name = match &user.kind {
+            UserKind::Human { profile, .. } => profile
+                .display_name
+                .clone()
+                .filter(|name| !name.trim().is_empty())
+                .unwrap_or_else(|| format!("{} {}", profile.given_name, profile.family_name)),
+            UserKind::Machine { name, .. } => name.clone(),
+        };
+        let started = webauthn::start_registration(
+            &relying_party,
+            &webauthn::user_handle(&user.id),
+            &user.username,
+            &display_name,
+            request.authenticator,
+            &existing_credentials(&existing),
+            lifetime.as_millis().min(u128::from(u32::MAX)) as u64,
+        )
+        .map_err(|error| Error::internal("COMMAND-Wa1st", error))?;
+        let now = self.now();
+        let passkey_id = self.ids.next_id();
+        let registration = NewPasskeyRegistration {
+            id: passkey_id.clone(),
+            rp_id: rp_id.clone(),
+            state: started.state,
+            code_id: request.code.as_ref().map(|code| code.id.clone()),
+            expires_at: now.plus(lifetime),
+        };
+        let (event_type, actor, mut effects) = match &request.code {
+            Some(code) => (
+                "user.passkey.code.used",
+                user.id.clone(),
+                vec![Effect::ConsumePasskeyCode {
+                    code_id: code.id.clone(),
+                }],
+            ),
+            None => (
+                "user.passkey.registration.started",
+                caller
+                    .map(|caller| caller.user_id.clone())
+                    .unwrap_or_default(),
+                Vec::new(),
+            ),
+        };
+        effects.push(Effect::InsertPasskeyRegistration(registration));
+        let committed = self
+            .store
+            .commit(Change {
+                user_id: user.id.clone(),
+                event_type,
+                payload: json!({
+                    "passkey_id": passkey_id,
+                    "code_id": request.code.as_ref().map(|code| code.id.clone()),
+                    "rp_id": rp_id,
+                    "expires_at": now.plus(lifetime).0,
+                }),
+                actor,
+                at: now,
+                effects,
+            })
+            .await;
+        let committed = match committed {
+            Ok(committed) => committed,
+            Err(error) => {
+                if let (true, Some(code)) = (is_code_invalid(&error), &request.code) {
+                    // Another redemption of the same code won the race.
+                    self.record_code_failure(&user.id, &code.id, "used").await;
+                }
+                return Err(error);
+            }
+        };
+        tracing::info!(user.id = %user.id, passkey.id = %passkey_id, "passkey registration started");
+        Ok(StartedPasskeyRegistration {
+            details: committed.into(),
+            passkey_id,
+            options: started.options,
+        })
+    }
+
+    /// Finishes a pending registration with the browser's credential; the passkey becomes
+    /// READY. Registrations started with a code need no caller: the signed challenge proves
+    /// the right to finish them.
+    pub async fn verify_passkey_registration(
+        &self,
+        caller: Option<&Caller>,
+        request: VerifyPasskeyRegistration,
+    ) -> Result<ChangeDetails> {
+        let now = self.now();
+        let pending = self
+            .store
+            .take_passkey_registration(&request.passkey_id, &request.user_id, now)
+            .await?
+            .ok_or_else(|| Error::not_found("COMMAND-Pk1nf", PASSKEY_NOT_FOUND))?;
+        let outcome = self
+            .finish_taken_registration(caller, &request, &pending, now)
+            .await;
+        if outcome.is_err() {
+            // A failed verification leaves the registration usable until it expires.
+            if let Err(error) = self.store.restore_passkey_registration(&pending).await {
+                tracing::warn!(%error, passkey.id = %request.passkey_id, "could not put back a pending passkey registration");
+            }
+        }
+        outcome
+    }
+
+    async fn finish_taken_registration(
+        &self,
+        caller: Option<&Caller>,
+        request: &VerifyPasskeyRegistration,
+        pending: &super::ports::PendingPasskeyRegistration,
+        now: Timestamp,
+    ) -> Result<ChangeDetails> {
+        let registration = &pending.registration;
+        if registration.code_id.is_none() {
+            let caller = caller.ok_or_else(unauthenticated)?;
+            self.load_target_user(
+                caller,
+                &request.user_id,
+                Permission::UserCredentialWrite,
+                true,
+            )
+            .await?;
+        }
+        let relying_party = self.relying_party(&registration.rp_id);
+        let verified = webauthn::finish_registration(
+            &relying_party,
+            &registration.state,
+            request.credential.clone(),
+        )
+        .map_err(|reason| {
+            tracing::info!(passkey.id = %registration.id, %reason, "passkey credential rejected");
+            Error::invalid_argument(
+                "COMMAND-Pv7ck",
+                format!("The passkey could not be verified: {reason}"),
+            )
+        })?;
+        if self
+            .store
+            .passkey_credential_exists(&verified.credential_id)
+            .await?
+        {
+            return Err(Error::already_exists(
+                "COMMAND-Pk3dp",
+                "The passkey is already registered",
+            ));
+        }
+        let committed = self
+            .store
+            .commit(Change {
+                user_id: request.user_id.clone(),
+                event_type: "user.passkey.added",
+                payload: json!({
+                    "passkey_id": registration.id,
+                    "name": request.passkey_name,
+                    "rp_id": registration.rp_id,
+                    "algorithm": verified.algorithm,
+                    "aaguid": verified.aaguid.iter().map(|byte| format!("{byte:02x}")).collect::<String>(),
+                    "backup_eligible": verified.backup_eligible,
+                    "code_id": registration.code_id,
+                }),
+                actor: caller
+                    .map(|caller| caller.user_id.clone())
+                    .unwrap_or_else(|| request.user_id.clone()),
+                at: now,
+                effects: vec![Effect::InsertPasskey(NewPasskey {
+                    id: registration.id.clone(),
+                    name: request.passkey_name.clone(),
+                    rp_id: registration.rp_id.clone(),
+                    credential_id: verified.credential_id,
+                    public_key: verified.public_key,
+                    algorithm: verified.algorithm,
+                    sign_count: verified.sign_count,
+                    aaguid: verified.aaguid.to_vec(),
+                    transports: serde_json::to_string(&verified.transports)
+                        .unwrap_or_else(|_| "[]".into()),
+                })],
+            })
+            .await?;
+        tracing::info!(user.id = %request.user_id, passkey.id = %registration.id, "passkey registered");
+        Ok(committed.into())
+    }
+
+    /// Lists the READY passkeys of a user.
+    pub async fn list_passkeys(&self, caller: &Caller, user_id: &str) -> Result<PasskeyList> {
+        let user = self
+            .load_target_user(caller, user_id, Permission::UserRead, true)
+            .await?;
+        let passkeys = self
+            .store
+            .list_passkeys(&user.id)
+            .await?
+            .into_iter()
+            .map(|passkey| PasskeyListing {
+                id: passkey.id,
+                name: passkey.name,
+            })
+            .collect();
+        Ok(PasskeyList {
+            passkeys,
+            processed_sequence: user.sequence,
+            timestamp: user.changed_at,
+        })
+    }
+
+    /// Removes a passkey of a user.
+    pub async fn remove_passkey(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        passkey_id: &str,
+    ) -> Result<ChangeDetails> {
+        let user = self
+            .load_target_user(caller, user_id, Permission::UserWrite, true)
+            .await?;
+        let committed = self
+            .store
+            .commit(Change {
+                user_id: user.id.clone(),
+                event_type: "user.passkey.removed",
+                payload: json!({ "passkey_id": passkey_id }),
+                actor: caller.user_id.clone(),
+                at: self.now(),
+                effects: vec![Effect::RemovePasskey {
+                    passkey_id: passkey_id.to_owned(),
+                }],
+            })
+            .await?;
+        tracing::info!(user.id = %user.id, passkey.id = %passkey_id, "passkey removed");
+        Ok(committed.into())
+    }
+}

@@ -1,0 +1,1227 @@
+//! Redeeming registration links: RegisterPasskey, VerifyPasskeyRegistration, ListPasskeys and
+//! RemovePasskey against the real server, with 1Password's software authenticator
+//! (`passkey-client` + `passkey-authenticator`) standing in for the browser, over gRPC,
+//! gRPC-Web, Connect and REST.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{TestServer, add_human, authorized};
+use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
+use passkey_client::Client;
+use passkey_types::Passkey;
+use passkey_types::ctap2::{Aaguid, Ctap2Error};
+use passlink::api::convert::{json_to_struct, struct_to_json};
+use passlink::api::json;
+use passlink::domain::permission::Role;
+use passlink::pb::zitadel::user::v2 as user_pb;
+use prost::Message;
+use serde_json::{Value, json};
+use tonic::Code;
+
+// ---------------------------------------------------------------------------------------------
+// A software authenticator
+
+/// A user who is always present and verified.
+struct VerifiedUser;
+
+#[async_trait::async_trait]
+impl UserValidationMethod for VerifiedUser {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Passkey>,
+        _presence: bool,
+        _verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck {
+            presence: true,
+            verification: true,
+        })
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
+    }
+}
+
+type SoftwareClient = Client<
+    Option<Passkey>,
+    VerifiedUser,
+    passkey_crypto::AvailableBackend,
+    public_suffix::PublicSuffixList,
+    (),
+>;
+
+/// A fresh authenticator holding no credential.
+fn software_authenticator() -> SoftwareClient {
+    let authenticator = Authenticator::new(
+        Aaguid::new_empty(),
+        None,
+        VerifiedUser,
+        passkey_crypto::AvailableBackend,
+    );
+    Client::new(authenticator).allows_insecure_localhost(true)
+}
+
+/// Runs `navigator.credentials.create` on `origin` with the server's options and returns the
+/// credential as the browser's `PublicKeyCredential.toJSON()` would.
+async fn create_credential(
+    authenticator: &mut SoftwareClient,
+    origin: &str,
+    options: &Value,
+) -> Value {
+    let request = serde_json::from_value(options.clone()).expect("options the client reads");
+    let origin = url::Url::parse(origin).unwrap();
+    let created = authenticator
+        .register(&origin, request, passkey_client::DefaultClientData)
+        .await
+        .unwrap_or_else(|error| panic!("the authenticator refused: {error:?}"));
+    serde_json::to_value(&created).unwrap()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+/// Rewrites the authenticator data inside a credential's `none` attestation (which no
+/// signature covers), as an attacker or a broken authenticator could.
+fn tamper_auth_data(credential: &mut Value, edit: impl FnOnce(&mut Vec<u8>)) {
+    let bytes = unb64(
+        credential["response"]["attestationObject"]
+            .as_str()
+            .unwrap(),
+    );
+    let mut object: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+    let (_, auth_data) = object
+        .as_map_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|(key, _)| key.as_text() == Some("authData"))
+        .expect("authData");
+    let ciborium::Value::Bytes(auth_data) = auth_data else {
+        panic!("authData is bytes")
+    };
+    edit(auth_data);
+    let mut encoded = Vec::new();
+    ciborium::into_writer(&object, &mut encoded).unwrap();
+    credential["response"]["attestationObject"] = Value::String(b64(&encoded));
+}
+
+fn credential_id(credential: &Value) -> Vec<u8> {
+    unb64(credential["rawId"].as_str().unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// One client, four protocols
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Grpc,
+    GrpcWeb,
+    Connect,
+    Rest,
+}
+
+const ALL_PROTOCOLS: [Protocol; 4] = [
+    Protocol::Grpc,
+    Protocol::GrpcWeb,
+    Protocol::Connect,
+    Protocol::Rest,
+];
+
+/// An error as any protocol reports it.
+#[derive(Debug)]
+struct Failure {
+    code: Code,
+    message: String,
+}
+
+fn connect_code(name: &str) -> Code {
+    match name {
+        "invalid_argument" => Code::InvalidArgument,
+        "not_found" => Code::NotFound,
+        "already_exists" => Code::AlreadyExists,
+        "permission_denied" => Code::PermissionDenied,
+        "unauthenticated" => Code::Unauthenticated,
+        "failed_precondition" => Code::FailedPrecondition,
+        "internal" => Code::Internal,
+        "unimplemented" => Code::Unimplemented,
+        _ => Code::Unknown,
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[index + 1..index + 3], 16)
+        {
+            decoded.push(byte);
+            index += 3;
+            continue;
+        }
+        decoded.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+struct Api<'a> {
+    server: &'a TestServer,
+    protocol: Protocol,
+    http: reqwest::Client,
+}
+
+impl<'a> Api<'a> {
+    fn new(server: &'a TestServer, protocol: Protocol) -> Api<'a> {
+        Api {
+            server,
+            protocol,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Calls `method`; REST uses `rest` (HTTP method and path) and sends the message as body.
+    async fn call<Request, Response>(
+        &self,
+        method: &str,
+        rest: (reqwest::Method, String),
+        request: Request,
+        token: Option<&str>,
+    ) -> Result<Response, Failure>
+    where
+        Request: Message + Default + Send + Sync + 'static,
+        Response: Message + Default + Send + Sync + 'static,
+    {
+        let (input, output) = json::method_messages(method).expect("a known method");
+        let rpc_path = format!("/zitadel.user.v2.UserService/{method}");
+        match self.protocol {
+            Protocol::Grpc => {
+                let channel = tonic::transport::Channel::from_shared(format!(
+                    "http://{}",
+                    self.server.address
+                ))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+                let mut grpc = tonic::client::Grpc::new(channel);
+                grpc.ready().await.unwrap();
+                let request = match token {
+                    Some(token) => authorized(request, token),
+                    None => tonic::Request::new(request),
+                };
+                grpc.unary(
+                    request,
+                    http::uri::PathAndQuery::try_from(rpc_path).unwrap(),
+                    tonic_prost::ProstCodec::<Request, Response>::default(),
+                )
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|status| Failure {
+                    code: status.code(),
+                    message: status.message().to_owned(),
+                })
+            }
+            Protocol::GrpcWeb => {
+                let message = request.encode_to_vec();
+                let mut body = vec![0u8];
+                body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+                body.extend_from_slice(&message);
+                let mut builder = self
+                    .http
+                    .post(self.server.url(&rpc_path))
+                    .header("content-type", "application/grpc-web+proto")
+                    .header("x-grpc-web", "1")
+                    .body(body);
+                if let Some(token) = token {
+                    builder = builder.bearer_auth(token);
+                }
+                let answer = builder.send().await.unwrap();
+                assert_eq!(answer.status(), 200, "gRPC-Web answers HTTP 200");
+                let header = |name: &str| {
+                    answer
+                        .headers()
+                        .get(name)
+                        .map(|value| value.to_str().unwrap().to_owned())
+                };
+                let mut status = header("grpc-status");
+                let mut status_message = header("grpc-message");
+                let bytes = answer.bytes().await.unwrap();
+                let mut data = None;
+                let mut rest = &bytes[..];
+                while rest.len() >= 5 {
+                    let flag = rest[0];
+                    let length = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
+                    let frame = &rest[5..5 + length];
+                    if flag & 0x80 != 0 {
+                        for line in String::from_utf8_lossy(frame).split("\r\n") {
+                            if let Some((name, value)) = line.split_once(':') {
+                                match name.trim().to_ascii_lowercase().as_str() {
+                                    "grpc-status" => status = Some(value.trim().to_owned()),
+                                    "grpc-message" => {
+                                        status_message = Some(value.trim().to_owned())
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
+                    } else {
+                        data = Some(frame.to_vec());
+                    }
+                    rest = &rest[5 + length..];
+                }
+                let code = Code::from_i32(status.expect("a grpc-status").parse().unwrap());
+                if code == Code::Ok {
+                    Ok(Response::decode(data.expect("a message").as_slice()).unwrap())
+                } else {
+                    Err(Failure {
+                        code,
+                        message: percent_decode(&status_message.unwrap_or_default()),
+                    })
+                }
+            }
+            Protocol::Connect | Protocol::Rest => {
+                let body = json::to_json(input, &request).unwrap();
+                let mut builder = match self.protocol {
+                    Protocol::Connect => self.http.post(self.server.url(&rpc_path)),
+                    _ => self.http.request(rest.0.clone(), self.server.url(&rest.1)),
+                };
+                if self.protocol == Protocol::Connect || rest.0 != reqwest::Method::DELETE {
+                    builder = builder
+                        .header("content-type", "application/json")
+                        .body(body);
+                }
+                if let Some(token) = token {
+                    builder = builder.bearer_auth(token);
+                }
+                let answer = builder.send().await.unwrap();
+                let status = answer.status();
+                let bytes = answer.bytes().await.unwrap();
+                if status.is_success() {
+                    Ok(json::from_json_bytes(output, &bytes).unwrap())
+                } else {
+                    let error: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                        panic!("a JSON error body, got {}", String::from_utf8_lossy(&bytes))
+                    });
+                    let code = match &error["code"] {
+                        Value::String(name) => connect_code(name),
+                        Value::Number(number) => Code::from_i32(number.as_i64().unwrap() as i32),
+                        other => panic!("no error code in {other}"),
+                    };
+                    Err(Failure {
+                        code,
+                        message: error["message"].as_str().unwrap_or_default().to_owned(),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn register_passkey(
+        &self,
+        request: user_pb::RegisterPasskeyRequest,
+        token: Option<&str>,
+    ) -> Result<user_pb::RegisterPasskeyResponse, Failure> {
+        let path = format!("/v2/users/{}/passkeys", request.user_id);
+        self.call(
+            "RegisterPasskey",
+            (reqwest::Method::POST, path),
+            request,
+            token,
+        )
+        .await
+    }
+
+    async fn verify_passkey_registration(
+        &self,
+        request: user_pb::VerifyPasskeyRegistrationRequest,
+        token: Option<&str>,
+    ) -> Result<user_pb::VerifyPasskeyRegistrationResponse, Failure> {
+        let path = format!(
+            "/v2/users/{}/passkeys/{}",
+            request.user_id, request.passkey_id
+        );
+        self.call(
+            "VerifyPasskeyRegistration",
+            (reqwest::Method::POST, path),
+            request,
+            token,
+        )
+        .await
+    }
+
+    async fn list_passkeys(
+        &self,
+        user_id: &str,
+        token: Option<&str>,
+    ) -> Result<user_pb::ListPasskeysResponse, Failure> {
+        self.call(
+            "ListPasskeys",
+            (
+                reqwest::Method::POST,
+                format!("/v2/users/{user_id}/passkeys/_search"),
+            ),
+            user_pb::ListPasskeysRequest {
+                user_id: user_id.into(),
+            },
+            token,
+        )
+        .await
+    }
+
+    async fn remove_passkey(
+        &self,
+        user_id: &str,
+        passkey_id: &str,
+        token: Option<&str>,
+    ) -> Result<user_pb::RemovePasskeyResponse, Failure> {
+        self.call(
+            "RemovePasskey",
+            (
+                reqwest::Method::DELETE,
+                format!("/v2/users/{user_id}/passkeys/{passkey_id}"),
+            ),
+            user_pb::RemovePasskeyRequest {
+                user_id: user_id.into(),
+                passkey_id: passkey_id.into(),
+            },
+            token,
+        )
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// Creates a registration code for a user (as the admin, over gRPC) and returns it.
+async fn create_code(server: &TestServer, user_id: &str) -> user_pb::PasskeyRegistrationCode {
+    server
+        .grpc_client()
+        .await
+        .create_passkey_registration_link(authorized(
+            user_pb::CreatePasskeyRegistrationLinkRequest {
+                user_id: user_id.into(),
+                medium: Some(
+                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
+                        user_pb::ReturnPasskeyRegistrationCode {},
+                    ),
+                ),
+            },
+            &server.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .code
+        .unwrap()
+}
+
+fn register_with_code(
+    user_id: &str,
+    code: &user_pb::PasskeyRegistrationCode,
+) -> user_pb::RegisterPasskeyRequest {
+    user_pb::RegisterPasskeyRequest {
+        user_id: user_id.into(),
+        code: Some(code.clone()),
+        ..Default::default()
+    }
+}
+
+fn verify_request(
+    user_id: &str,
+    passkey_id: &str,
+    credential: &Value,
+    name: &str,
+) -> user_pb::VerifyPasskeyRegistrationRequest {
+    user_pb::VerifyPasskeyRegistrationRequest {
+        user_id: user_id.into(),
+        passkey_id: passkey_id.into(),
+        public_key_credential: Some(json_to_struct(credential.clone())),
+        passkey_name: name.into(),
+    }
+}
+
+fn options_of(started: &user_pb::RegisterPasskeyResponse) -> Value {
+    struct_to_json(
+        started
+            .public_key_credential_creation_options
+            .clone()
+            .expect("creation options"),
+    )
+}
+
+/// The origin the default test server allows (its external URL).
+const ORIGIN: &str = "http://localhost:8080";
+
+fn assert_code_invalid(result: Result<user_pb::RegisterPasskeyResponse, Failure>) {
+    let failure = result.expect_err("the code must be refused");
+    assert_eq!(failure.code, Code::InvalidArgument, "{failure:?}");
+    assert_eq!(failure.message, "Code is invalid (COMMAND-Eeb2a)");
+}
+
+/// Starts a registration with a fresh code and returns the answer.
+async fn start_with_code(api: &Api<'_>, user_id: &str) -> user_pb::RegisterPasskeyResponse {
+    let code = create_code(api.server, user_id).await;
+    api.register_passkey(register_with_code(user_id, &code), None)
+        .await
+        .expect("RegisterPasskey with a code")
+}
+
+/// Registers a passkey for a user with a fresh code; returns the passkey id and credential.
+async fn register_passkey_for(
+    api: &Api<'_>,
+    user_id: &str,
+    authenticator: &mut SoftwareClient,
+) -> (String, Value) {
+    let started = start_with_code(api, user_id).await;
+    let credential = create_credential(authenticator, ORIGIN, &options_of(&started)).await;
+    api.verify_passkey_registration(
+        verify_request(user_id, &started.passkey_id, &credential, "laptop"),
+        None,
+    )
+    .await
+    .expect("VerifyPasskeyRegistration");
+    (started.passkey_id, credential)
+}
+
+async fn event_types(server: &TestServer, user_id: &str) -> Vec<String> {
+    server
+        .services
+        .store()
+        .list_events(user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.event_type)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn a_link_code_registers_a_passkey_without_a_token_over_every_protocol() {
+    let server = TestServer::start().await;
+    for protocol in ALL_PROTOCOLS {
+        let api = Api::new(&server, protocol);
+        let user_id = add_human(&server, &server.admin_token, "Ada").await;
+        let code = create_code(&server, &user_id).await;
+        let started = api
+            .register_passkey(register_with_code(&user_id, &code), None)
+            .await
+            .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
+        assert_eq!(
+            started.details.as_ref().unwrap().sequence,
+            3,
+            "{protocol:?}"
+        );
+        let options = options_of(&started);
+        let mut authenticator = software_authenticator();
+        let credential = create_credential(&mut authenticator, ORIGIN, &options).await;
+        let verified = api
+            .verify_passkey_registration(
+                verify_request(&user_id, &started.passkey_id, &credential, "my laptop"),
+                None,
+            )
+            .await
+            .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
+        assert_eq!(verified.details.unwrap().sequence, 4, "{protocol:?}");
+        let listed = api
+            .list_passkeys(&user_id, Some(&server.admin_token))
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.result,
+            [user_pb::Passkey {
+                id: started.passkey_id.clone(),
+                state: user_pb::AuthFactorState::Ready as i32,
+                name: "my laptop".into(),
+            }],
+            "{protocol:?}"
+        );
+        assert_eq!(listed.details.unwrap().total_result, 1);
+        api.remove_passkey(&user_id, &started.passkey_id, Some(&server.admin_token))
+            .await
+            .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
+        let listed = api
+            .list_passkeys(&user_id, Some(&server.admin_token))
+            .await
+            .unwrap();
+        assert!(listed.result.is_empty(), "{protocol:?}");
+        assert_eq!(
+            event_types(&server, &user_id).await[1..],
+            [
+                "user.passkey.code.added",
+                "user.passkey.code.used",
+                "user.passkey.added",
+                "user.passkey.removed"
+            ],
+            "{protocol:?}"
+        );
+        println!("full passkey flow passed over {protocol:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn creation_options_follow_the_contract() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Grpc);
+    let user_id = add_human(&server, &server.admin_token, "Grace").await;
+    let mut authenticator = software_authenticator();
+    let (_, first) = register_passkey_for(&api, &user_id, &mut authenticator).await;
+    let code = create_code(&server, &user_id).await;
+    let started = api
+        .register_passkey(
+            user_pb::RegisterPasskeyRequest {
+                authenticator: user_pb::PasskeyAuthenticator::CrossPlatform as i32,
+                domain: "localhost".into(),
+                ..register_with_code(&user_id, &code)
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let options = options_of(&started);
+    let public_key = &options["publicKey"];
+    assert_eq!(
+        public_key["rp"],
+        json!({"id": "localhost", "name": "passlink"})
+    );
+    let user_handle = unb64(public_key["user"]["id"].as_str().unwrap());
+    assert!((16..=64).contains(&user_handle.len()));
+    assert!(public_key["user"]["name"].as_str().is_some());
+    assert_eq!(public_key["user"]["displayName"], "Grace Tester");
+    let algorithms: Vec<i64> = public_key["pubKeyCredParams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|param| param["alg"].as_i64().unwrap())
+        .collect();
+    assert_eq!(algorithms, [-7, -8, -257]);
+    assert_eq!(public_key["attestation"], "none");
+    let selection = &public_key["authenticatorSelection"];
+    assert_eq!(selection["userVerification"], "required");
+    assert_eq!(selection["authenticatorAttachment"], "cross-platform");
+    assert_eq!(public_key["timeout"], 300_000);
+    assert_eq!(unb64(public_key["challenge"].as_str().unwrap()).len(), 32);
+    assert_eq!(
+        public_key["excludeCredentials"][0]["id"], first["rawId"],
+        "the user's passkey is excluded"
+    );
+    assert!(started.passkey_id.parse::<u64>().is_ok());
+    // A domain that fits no allowed origin is refused.
+    let code = create_code(&server, &user_id).await;
+    let failure = api
+        .register_passkey(
+            user_pb::RegisterPasskeyRequest {
+                domain: "example.com".into(),
+                ..register_with_code(&user_id, &code)
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::InvalidArgument, "{failure:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_unknown_expired_used_and_foreign_codes_are_all_invalid() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Rest);
+    let user_id = add_human(&server, &server.admin_token, "Alan").await;
+    let other_user = add_human(&server, &server.admin_token, "Kurt").await;
+
+    // Wrong code.
+    let code = create_code(&server, &user_id).await;
+    let wrong = user_pb::PasskeyRegistrationCode {
+        code: "wrongwrong12".into(),
+        ..code.clone()
+    };
+    assert_code_invalid(
+        api.register_passkey(register_with_code(&user_id, &wrong), None)
+            .await,
+    );
+    // Unknown code id.
+    let unknown = user_pb::PasskeyRegistrationCode {
+        id: "1".into(),
+        ..code.clone()
+    };
+    assert_code_invalid(
+        api.register_passkey(register_with_code(&user_id, &unknown), None)
+            .await,
+    );
+    // Another user's code.
+    assert_code_invalid(
+        api.register_passkey(register_with_code(&other_user, &code), None)
+            .await,
+    );
+    // Unknown user.
+    assert_code_invalid(
+        api.register_passkey(register_with_code("404", &code), None)
+            .await,
+    );
+    // Used code: the first redemption works, the second does not.
+    api.register_passkey(register_with_code(&user_id, &code), None)
+        .await
+        .expect("the right code works once");
+    assert_code_invalid(
+        api.register_passkey(register_with_code(&user_id, &code), None)
+            .await,
+    );
+    // Expired code: codes live one hour.
+    let code = create_code(&server, &user_id).await;
+    server.clock.advance(Duration::from_secs(3601));
+    assert_code_invalid(
+        api.register_passkey(register_with_code(&user_id, &code), None)
+            .await,
+    );
+    let events = event_types(&server, &user_id).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|event| *event == "user.passkey.code.check.failed")
+            .count(),
+        3,
+        "wrong, used and expired attempts are recorded: {events:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_third_failure_kills_a_correct_code() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Grpc);
+    let user_id = add_human(&server, &server.admin_token, "Barbara").await;
+    // Two failures do not kill a code.
+    let code = create_code(&server, &user_id).await;
+    let wrong = user_pb::PasskeyRegistrationCode {
+        code: "x".into(),
+        ..code.clone()
+    };
+    for _ in 0..2 {
+        assert_code_invalid(
+            api.register_passkey(register_with_code(&user_id, &wrong), None)
+                .await,
+        );
+    }
+    api.register_passkey(register_with_code(&user_id, &code), None)
+        .await
+        .expect("a code survives two failures");
+    // The third does.
+    let code = create_code(&server, &user_id).await;
+    let wrong = user_pb::PasskeyRegistrationCode {
+        code: "x".into(),
+        ..code.clone()
+    };
+    for _ in 0..3 {
+        assert_code_invalid(
+            api.register_passkey(register_with_code(&user_id, &wrong), None)
+                .await,
+        );
+    }
+    assert_code_invalid(
+        api.register_passkey(register_with_code(&user_id, &code), None)
+            .await,
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn two_concurrent_redemptions_of_one_code_let_exactly_one_succeed() {
+    let server = TestServer::start().await;
+    let user_id = add_human(&server, &server.admin_token, "Edsger").await;
+    for round in 0..5 {
+        let code = create_code(&server, &user_id).await;
+        let first = Api::new(&server, Protocol::Grpc);
+        let second = Api::new(&server, Protocol::Connect);
+        let (a, b) = tokio::join!(
+            first.register_passkey(register_with_code(&user_id, &code), None),
+            second.register_passkey(register_with_code(&user_id, &code), None),
+        );
+        let successes = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(successes, 1, "round {round}: {a:?} / {b:?}");
+        let failure = a.err().or(b.err()).unwrap();
+        assert_eq!(failure.code, Code::InvalidArgument);
+        assert_eq!(failure.message, "Code is invalid (COMMAND-Eeb2a)");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_pending_registration_expires_after_five_minutes_and_works_once() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Grpc);
+    let user_id = add_human(&server, &server.admin_token, "Donald").await;
+    let mut authenticator = software_authenticator();
+
+    let started = start_with_code(&api, &user_id).await;
+    let credential = create_credential(&mut authenticator, ORIGIN, &options_of(&started)).await;
+    server.clock.advance(Duration::from_secs(5 * 60 + 1));
+    let failure = api
+        .verify_passkey_registration(
+            verify_request(&user_id, &started.passkey_id, &credential, "late"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::NotFound, "{failure:?}");
+    assert!(
+        failure
+            .message
+            .starts_with("WebAuthN Token could not be found")
+    );
+
+    // A fresh one: a bad credential fails and leaves it usable; the good one then works once.
+    let mut authenticator = software_authenticator();
+    let started = start_with_code(&api, &user_id).await;
+    let credential = create_credential(&mut authenticator, ORIGIN, &options_of(&started)).await;
+    let mut broken = credential.clone();
+    broken["response"]["clientDataJSON"] = Value::String(b64(b"{}"));
+    let failure = api
+        .verify_passkey_registration(
+            verify_request(&user_id, &started.passkey_id, &broken, "phone"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::InvalidArgument, "{failure:?}");
+    api.verify_passkey_registration(
+        verify_request(&user_id, &started.passkey_id, &credential, "phone"),
+        None,
+    )
+    .await
+    .expect("the registration survives a failed attempt");
+    let failure = api
+        .verify_passkey_registration(
+            verify_request(&user_id, &started.passkey_id, &credential, "phone"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::NotFound, "a registration works once");
+    // An unknown passkey id.
+    let failure = api
+        .verify_passkey_registration(verify_request(&user_id, "42", &credential, "x"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Connect);
+    let user_id = add_human(&server, &server.admin_token, "Frances").await;
+
+    async fn expect_rejected(
+        api: &Api<'_>,
+        user_id: &str,
+        what: &str,
+        tamper_options: impl FnOnce(&mut Value),
+        origin: &str,
+        tamper_credential: impl FnOnce(&mut Value),
+    ) {
+        let started = start_with_code(api, user_id).await;
+        let mut options = options_of(&started);
+        tamper_options(&mut options);
+        let mut authenticator = software_authenticator();
+        let mut credential = create_credential(&mut authenticator, origin, &options).await;
+        tamper_credential(&mut credential);
+        let failure = api
+            .verify_passkey_registration(
+                verify_request(user_id, &started.passkey_id, &credential, what),
+                None,
+            )
+            .await
+            .expect_err(what);
+        assert_eq!(failure.code, Code::InvalidArgument, "{what}: {failure:?}");
+        println!("{what}: {}", failure.message);
+    }
+
+    expect_rejected(
+        &api,
+        &user_id,
+        "tampered challenge",
+        |options| options["publicKey"]["challenge"] = Value::String(b64(&[7; 32])),
+        ORIGIN,
+        |_| {},
+    )
+    .await;
+    expect_rejected(
+        &api,
+        &user_id,
+        "foreign origin",
+        |_| {},
+        "http://evil.localhost:8080",
+        |_| {},
+    )
+    .await;
+    expect_rejected(
+        &api,
+        &user_id,
+        "tampered RP ID hash",
+        |_| {},
+        ORIGIN,
+        |credential| tamper_auth_data(credential, |auth_data| auth_data[0] ^= 0xff),
+    )
+    .await;
+    expect_rejected(
+        &api,
+        &user_id,
+        "user not verified",
+        |_| {},
+        ORIGIN,
+        |credential| tamper_auth_data(credential, |auth_data| auth_data[32] &= !0x04),
+    )
+    .await;
+    expect_rejected(
+        &api,
+        &user_id,
+        "algorithm not offered (ML-DSA-44, -48)",
+        |options| {
+            options["publicKey"]["pubKeyCredParams"] = json!([{"type": "public-key", "alg": -48}])
+        },
+        ORIGIN,
+        |_| {},
+    )
+    .await;
+    expect_rejected(
+        &api,
+        &user_id,
+        "not a credential",
+        |_| {},
+        ORIGIN,
+        |credential| *credential = json!({"id": "x", "type": "public-key"}),
+    )
+    .await;
+    // EdDSA, offered, works.
+    let started = start_with_code(&api, &user_id).await;
+    let mut options = options_of(&started);
+    options["publicKey"]["pubKeyCredParams"] = json!([{"type": "public-key", "alg": -8}]);
+    let credential = create_credential(&mut software_authenticator(), ORIGIN, &options).await;
+    api.verify_passkey_registration(
+        verify_request(&user_id, &started.passkey_id, &credential, "eddsa"),
+        None,
+    )
+    .await
+    .expect("an EdDSA key is accepted");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_credential_id_registered_anywhere_is_rejected() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Grpc);
+    let first_user = add_human(&server, &server.admin_token, "Ken").await;
+    let second_user = add_human(&server, &server.admin_token, "Dennis").await;
+    let (_, first) = register_passkey_for(&api, &first_user, &mut software_authenticator()).await;
+    let taken_id = credential_id(&first);
+
+    let started = start_with_code(&api, &second_user).await;
+    let mut credential =
+        create_credential(&mut software_authenticator(), ORIGIN, &options_of(&started)).await;
+    let own_id = credential_id(&credential);
+    assert_eq!(own_id.len(), taken_id.len());
+    tamper_auth_data(&mut credential, |auth_data| {
+        auth_data[55..55 + taken_id.len()].copy_from_slice(&taken_id)
+    });
+    credential["rawId"] = Value::String(b64(&taken_id));
+    credential["id"] = Value::String(b64(&taken_id));
+    let failure = api
+        .verify_passkey_registration(
+            verify_request(&second_user, &started.passkey_id, &credential, "copy"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::AlreadyExists, "{failure:?}");
+    let listed = api
+        .list_passkeys(&second_user, Some(&server.admin_token))
+        .await
+        .unwrap();
+    assert!(listed.result.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_passkeys_shows_only_ready_ones_and_remove_takes_them_away() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::GrpcWeb);
+    let user_id = add_human(&server, &server.admin_token, "Margaret").await;
+    let admin = Some(server.admin_token.as_str());
+    let pending = start_with_code(&api, &user_id).await;
+    assert!(
+        api.list_passkeys(&user_id, admin)
+            .await
+            .unwrap()
+            .result
+            .is_empty()
+    );
+    let (first, _) = register_passkey_for(&api, &user_id, &mut software_authenticator()).await;
+    let (second, _) = register_passkey_for(&api, &user_id, &mut software_authenticator()).await;
+    let listed = api.list_passkeys(&user_id, admin).await.unwrap();
+    let ids: Vec<&str> = listed
+        .result
+        .iter()
+        .map(|passkey| passkey.id.as_str())
+        .collect();
+    assert_eq!(ids, [first.as_str(), second.as_str()]);
+    assert!(!ids.contains(&pending.passkey_id.as_str()));
+    api.remove_passkey(&user_id, &first, admin).await.unwrap();
+    let listed = api.list_passkeys(&user_id, admin).await.unwrap();
+    assert_eq!(listed.result.len(), 1);
+    assert_eq!(listed.result[0].id, second);
+    let failure = api
+        .remove_passkey(&user_id, &first, admin)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::NotFound);
+    let failure = api
+        .remove_passkey(&user_id, &pending.passkey_id, admin)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failure.code,
+        Code::NotFound,
+        "a pending registration is no passkey"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn permissions_follow_the_contract() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, Protocol::Rest);
+    let org = server.default_org_id().await;
+    let other_org = server.create_org("Elsewhere").await;
+    let user_id = add_human(&server, &server.admin_token, "Hedy").await;
+    let (_, nobody) = server.machine_user_with_role(&org, None).await;
+    let (_, manager) = server
+        .machine_user_with_role(&org, Some(Role::OrgUserManager))
+        .await;
+    let (_, foreign_manager) = server
+        .machine_user_with_role(&other_org, Some(Role::OrgUserManager))
+        .await;
+    let own_token = server
+        .services
+        .create_token(&user_id, None)
+        .await
+        .unwrap()
+        .token
+        .expose()
+        .to_owned();
+    let without_code = || user_pb::RegisterPasskeyRequest {
+        user_id: user_id.clone(),
+        ..Default::default()
+    };
+
+    // RegisterPasskey without a code needs a token with user.credential.write, or self.
+    let failure = api
+        .register_passkey(without_code(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::Unauthenticated, "{failure:?}");
+    let failure = api
+        .register_passkey(user_pb::RegisterPasskeyRequest::default(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failure.code,
+        Code::Unauthenticated,
+        "authentication before validation"
+    );
+    for token in [&nobody, &foreign_manager] {
+        let failure = api
+            .register_passkey(without_code(), Some(token))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.code, Code::PermissionDenied, "{failure:?}");
+    }
+    let by_manager = api
+        .register_passkey(without_code(), Some(&manager))
+        .await
+        .expect("ORG_USER_MANAGER holds user.credential.write");
+    let by_self = api
+        .register_passkey(without_code(), Some(&own_token))
+        .await
+        .expect("a user registers its own passkeys");
+    // A present but invalid token is refused, even with a code.
+    let code = create_code(&server, &user_id).await;
+    let failure = api
+        .register_passkey(register_with_code(&user_id, &code), Some("pl_nonsense"))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::Unauthenticated);
+    assert!(failure.message.starts_with("Token is invalid"));
+
+    // A token-started registration is finished only by a caller allowed to start it.
+    let credential = create_credential(
+        &mut software_authenticator(),
+        ORIGIN,
+        &options_of(&by_manager),
+    )
+    .await;
+    let failure = api
+        .verify_passkey_registration(
+            verify_request(&user_id, &by_manager.passkey_id, &credential, "key"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::Unauthenticated, "{failure:?}");
+    let failure = api
+        .verify_passkey_registration(
+            verify_request(&user_id, &by_manager.passkey_id, &credential, "key"),
+            Some(&nobody),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, Code::PermissionDenied, "{failure:?}");
+    api.verify_passkey_registration(
+        verify_request(&user_id, &by_manager.passkey_id, &credential, "key"),
+        Some(&manager),
+    )
+    .await
+    .expect("the manager finishes what it started");
+    let credential =
+        create_credential(&mut software_authenticator(), ORIGIN, &options_of(&by_self)).await;
+    api.verify_passkey_registration(
+        verify_request(&user_id, &by_self.passkey_id, &credential, "own"),
+        Some(&own_token),
+    )
+    .await
+    .expect("the user finishes its own registration");
+
+    // ListPasskeys: user.read or self.
+    assert_eq!(
+        api.list_passkeys(&user_id, None).await.unwrap_err().code,
+        Code::Unauthenticated
+    );
+    for token in [&nobody, &foreign_manager] {
+        assert_eq!(
+            api.list_passkeys(&user_id, Some(token))
+                .await
+                .unwrap_err()
+                .code,
+            Code::PermissionDenied
+        );
+    }
+    let listed = api.list_passkeys(&user_id, Some(&own_token)).await.unwrap();
+    assert_eq!(listed.result.len(), 2);
+    assert_eq!(
+        api.list_passkeys(&user_id, Some(&manager))
+            .await
+            .unwrap()
+            .result
+            .len(),
+        2
+    );
+
+    // RemovePasskey: user.write or self.
+    let passkey_id = listed.result[0].id.clone();
+    assert_eq!(
+        api.remove_passkey(&user_id, &passkey_id, None)
+            .await
+            .unwrap_err()
+            .code,
+        Code::Unauthenticated
+    );
+    for token in [&nobody, &foreign_manager] {
+        assert_eq!(
+            api.remove_passkey(&user_id, &passkey_id, Some(token))
+                .await
+                .unwrap_err()
+                .code,
+            Code::PermissionDenied
+        );
+    }
+    api.remove_passkey(&user_id, &passkey_id, Some(&manager))
+        .await
+        .expect("ORG_USER_MANAGER holds user.write");
+    let passkey_id = listed.result[1].id.clone();
+    api.remove_passkey(&user_id, &passkey_id, Some(&own_token))
+        .await
+        .expect("a user removes its own passkeys");
+    // Unknown users.
+    assert_eq!(
+        api.list_passkeys("404", Some(&server.admin_token))
+            .await
+            .unwrap_err()
+            .code,
+        Code::NotFound
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_registration_page_and_its_script_are_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(server.url("/ui/passkey/register?userID=1&orgID=2&codeID=3&code=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="register.js">"#));
+    let script = http
+        .get(server.url("/ui/passkey/register.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let bundle = script.bytes().await.unwrap();
+    assert_eq!(
+        bundle.as_ref(),
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist/register.js")).unwrap()
+    );
+    let redirect = http.get(server.url("/ui")).send().await.unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/ui/");
+    let missing = http
+        .get(server.url("/ui/passkey/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    server.stop().await;
+}
