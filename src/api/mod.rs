@@ -77,7 +77,6 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .add_service(reflection_v1alpha)
         .prepare()
         .into_axum_router()
-        .layer(middleware::from_fn(grpc_deadline))
         // gRPC-Web wraps the gRPC routes only: on REST it would answer 400 to plain HTTP/1.
         .layer(GrpcWebLayer::new());
     let state = HttpState {
@@ -106,6 +105,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
                 }
             }
         }))
+        .layer(middleware::from_fn(grpc_deadline))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors());
     Ok(Api { router, health })
@@ -130,20 +130,58 @@ fn grpc_timeout(headers: &::http::HeaderMap) -> Option<Duration> {
     })
 }
 
-/// Ends a gRPC or gRPC-Web call whose `grpc-timeout` expires with DeadlineExceeded and the
-/// error detail. tonic's server enforces the header too, but answers Cancelled, outside the
-/// gRPC-Web framing and CORS; finishing a millisecond earlier keeps its timer from winning.
+/// The error answer a request's protocol expects, chosen by its content type and path.
+fn error_answer_for(request: &Request) -> impl FnOnce(&tonic::Status) -> Response + use<> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| ::http::HeaderValue::from_static(""));
+    let is_connect = connect::connect_format(request).is_some();
+    move |error: &tonic::Status| {
+        let media_type = content_type.to_str().unwrap_or_default();
+        if media_type.starts_with("application/grpc-web") {
+            // Trailers-only gRPC-Web: the status in headers, under the request's content type.
+            let mut response = status::grpc_error(error);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type.clone());
+            response
+        } else if media_type.starts_with("application/grpc") {
+            status::grpc_error(error)
+        } else if is_connect {
+            status::connect_error(error)
+        } else {
+            status::rest_error(error)
+        }
+    }
+}
+
+/// Ends a call whose `grpc-timeout` expires with DeadlineExceeded and the error detail, in the
+/// shape of the request's protocol (grpc-gateway style REST clients send the header too).
+/// tonic's server enforces the header as well, but answers every protocol with a bare gRPC
+/// Cancelled, outside gRPC-Web framing and CORS; ending a millisecond earlier keeps its timer
+/// from winning.
 async fn grpc_deadline(request: Request, next: Next) -> Response {
     let Some(timeout) = grpc_timeout(request.headers()) else {
         return next.run(request).await;
     };
-    let timeout = timeout.saturating_sub(Duration::from_millis(1));
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => status::grpc_error(&status::to_status(&Error::deadline_exceeded(
+    let answer_error = error_answer_for(&request);
+    let expired = || {
+        status::to_status(&Error::deadline_exceeded(
             "API-Dl4gt",
             "the deadline given by grpc-timeout expired",
-        ))),
+        ))
+    };
+    let timeout = timeout.saturating_sub(Duration::from_millis(1));
+    // A deadline that has passed on arrival fails at once; a zero timer would still let a
+    // fast handler finish (and change state) before the timer's first tick.
+    if timeout.is_zero() {
+        return answer_error(&expired());
+    }
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => answer_error(&expired()),
     }
 }
 
