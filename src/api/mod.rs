@@ -69,6 +69,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|error| format!("cannot build reflection v1alpha: {error}"))?;
+    let max_request_bytes = settings.max_request_bytes;
     let user_service =
         UserServiceServer::new(api.clone()).max_decoding_message_size(settings.max_request_bytes);
     let grpc = tonic::service::Routes::new(user_service)
@@ -77,6 +78,9 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .add_service(reflection_v1alpha)
         .prepare()
         .into_axum_router()
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            grpc_status_details(request, next, max_request_bytes)
+        }))
         // gRPC-Web wraps the gRPC routes only: on REST it would answer 400 to plain HTTP/1.
         .layer(GrpcWebLayer::new());
     let state = HttpState {
@@ -128,6 +132,28 @@ fn grpc_timeout(headers: &::http::HeaderMap) -> Option<Duration> {
         "n" => Duration::from_nanos(amount),
         _ => return None,
     })
+}
+
+/// Adds the error detail to gRPC statuses that tonic answers by itself (a message over the
+/// size limit, for one): they come trailers-only, with the status in the headers.
+async fn grpc_status_details(request: Request, next: Next, max_request_bytes: usize) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if headers.contains_key("grpc-status-details-bin") {
+        return response;
+    }
+    let Some(raised) = tonic::Status::from_header_map(headers) else {
+        return response;
+    };
+    if raised.code() == tonic::Code::Ok {
+        return response;
+    }
+    headers.remove("grpc-status");
+    headers.remove("grpc-message");
+    if let Err(error) = status::with_error_detail(&raised, max_request_bytes).add_header(headers) {
+        tracing::warn!(%error, "cannot encode a gRPC status into headers");
+    }
+    response
 }
 
 /// The error answer a request's protocol expects, chosen by its content type and path.
