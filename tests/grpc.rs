@@ -87,3 +87,112 @@ async fn unknown_grpc_method_is_unimplemented() {
         .expect_err("no such method");
     assert_eq!(failure.code, tonic::Code::Unimplemented, "{failure:?}");
 }
+
+#[tokio::test]
+async fn reflection_v1_and_v1alpha_both_list_the_user_service() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let server = TestServer::start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut answers = v1::server_reflection_client::ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection v1")
+        .into_inner();
+    let answer = answers.message().await.unwrap().expect("an answer");
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(listed)) =
+        answer.message_response
+    else {
+        panic!("a service list: {answer:?}");
+    };
+    let names: Vec<String> = listed
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    assert!(
+        names.contains(&"zitadel.user.v2.UserService".to_owned()),
+        "{names:?}"
+    );
+
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut answers = v1alpha::server_reflection_client::ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection v1alpha")
+        .into_inner();
+    let answer = answers.message().await.unwrap().expect("an answer");
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(listed)) =
+        answer.message_response
+    else {
+        panic!("a service list: {answer:?}");
+    };
+    assert!(
+        listed
+            .service
+            .iter()
+            .any(|service| service.name == "zitadel.user.v2.UserService")
+    );
+}
+
+#[tokio::test]
+async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let scene = common::suite::Scene::new(Protocol::Grpc).await;
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", scene.server.address))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    // A gRPC message travels in the same 5-byte-prefixed frame as gRPC-Web's.
+    let frame = common::wire::grpc_web_frame(0, &return_code(&scene.user_id).encode_to_vec());
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{}/zitadel.user.v2.UserService/CreatePasskeyRegistrationLink",
+            scene.server.address
+        ))
+        .header("content-type", "application/grpc+proto")
+        .header("te", "trailers")
+        .header(
+            "authorization",
+            format!("Bearer {}", scene.server.admin_token),
+        )
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            bytes::Bytes::from(frame),
+        )))
+        .unwrap();
+
+    let response = channel.oneshot(request).await.expect("an HTTP/2 answer");
+
+    assert_eq!(response.status(), http::StatusCode::OK);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let collected = response.into_body().collect().await.unwrap();
+    let trailers = collected.trailers().cloned().expect("HTTP/2 trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    let frames = common::wire::parse_grpc_web_frames(&collected.to_bytes());
+    assert_eq!(frames.messages.len(), 1);
+    let answer = passlink::pb::zitadel::user::v2::CreatePasskeyRegistrationLinkResponse::decode(
+        frames.messages[0].as_slice(),
+    )
+    .unwrap();
+    assert_eq!(answer.details.unwrap().sequence, 2);
+    common::suite::assert_well_formed_code(&answer.code.unwrap());
+}

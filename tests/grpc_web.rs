@@ -148,3 +148,34 @@ async fn cors_preflight_allows_grpc_web_headers_and_answers_expose_the_status() 
         assert!(exposed.contains(name), "{name} missing from {exposed}");
     }
 }
+
+#[tokio::test]
+async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
+    let scene = Scene::new(Protocol::GrpcWeb).await;
+    let answer = http_client()
+        .post(
+            scene
+                .server
+                .url(&format!("/zitadel.user.v2.UserService/{LINK_METHOD}")),
+        )
+        .header("content-type", "application/grpc-web")
+        .header("x-grpc-web", "1")
+        .bearer_auth(&scene.server.admin_token)
+        .body(common::wire::grpc_web_frame(
+            0,
+            &return_code(&scene.user_id).encode_to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let frames = common::wire::parse_grpc_web_frames(&answer.bytes().await.unwrap());
+    assert_eq!(
+        frames.trailers.expect("a trailer frame")["grpc-status"],
+        "0"
+    );
+    let decoded =
+        user_pb::CreatePasskeyRegistrationLinkResponse::decode(frames.messages[0].as_slice())
+            .unwrap();
+    common::suite::assert_well_formed_code(&decoded.code.unwrap());
+}

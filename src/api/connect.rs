@@ -87,15 +87,18 @@ async fn handle(State(state): State<HttpState>, request: Request) -> Response {
         };
         call_method(&state.api, &method, metadata, message, format).await
     };
+    let expired = || {
+        Err(status::to_status(&Error::deadline_exceeded(
+            "CONNECT-Dl3tm",
+            "the deadline given by connect-timeout-ms expired",
+        )))
+    };
     let answer = match timeout {
+        // A deadline that has passed on arrival fails at once, before anything changes.
+        Some(timeout) if timeout.is_zero() => expired(),
         Some(timeout) => tokio::time::timeout(timeout, call)
             .await
-            .unwrap_or_else(|_| {
-                Err(status::to_status(&Error::deadline_exceeded(
-                    "CONNECT-Dl3tm",
-                    "the deadline given by connect-timeout-ms expired",
-                )))
-            }),
+            .unwrap_or_else(|_| expired()),
         None => call.await,
     };
     match answer {

@@ -70,6 +70,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|error| format!("cannot build reflection v1alpha: {error}"))?;
+    let max_request_bytes = settings.max_request_bytes;
     let user_service =
         UserServiceServer::new(api.clone()).max_decoding_message_size(settings.max_request_bytes);
     let grpc = tonic::service::Routes::new(user_service)
@@ -78,7 +79,9 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .add_service(reflection_v1alpha)
         .prepare()
         .into_axum_router()
-        .layer(middleware::from_fn(grpc_deadline))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            grpc_status_details(request, next, max_request_bytes)
+        }))
         // gRPC-Web wraps the gRPC routes only: on REST it would answer 400 to plain HTTP/1.
         .layer(GrpcWebLayer::new());
     let state = HttpState {
@@ -108,6 +111,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
                 }
             }
         }))
+        .layer(middleware::from_fn(grpc_deadline))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors());
     Ok(Api { router, health })
@@ -132,20 +136,80 @@ fn grpc_timeout(headers: &::http::HeaderMap) -> Option<Duration> {
     })
 }
 
-/// Ends a gRPC or gRPC-Web call whose `grpc-timeout` expires with DeadlineExceeded and the
-/// error detail. tonic's server enforces the header too, but answers Cancelled, outside the
-/// gRPC-Web framing and CORS; finishing a millisecond earlier keeps its timer from winning.
+/// Adds the error detail to gRPC statuses that tonic answers by itself (a message over the
+/// size limit, for one): they come trailers-only, with the status in the headers.
+async fn grpc_status_details(request: Request, next: Next, max_request_bytes: usize) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if headers.contains_key("grpc-status-details-bin") {
+        return response;
+    }
+    let Some(raised) = tonic::Status::from_header_map(headers) else {
+        return response;
+    };
+    if raised.code() == tonic::Code::Ok {
+        return response;
+    }
+    headers.remove("grpc-status");
+    headers.remove("grpc-message");
+    if let Err(error) = status::with_error_detail(&raised, max_request_bytes).add_header(headers) {
+        tracing::warn!(%error, "cannot encode a gRPC status into headers");
+    }
+    response
+}
+
+/// The error answer a request's protocol expects, chosen by its content type and path.
+fn error_answer_for(request: &Request) -> impl FnOnce(&tonic::Status) -> Response + use<> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| ::http::HeaderValue::from_static(""));
+    let is_connect = connect::connect_format(request).is_some();
+    move |error: &tonic::Status| {
+        let media_type = content_type.to_str().unwrap_or_default();
+        if media_type.starts_with("application/grpc-web") {
+            // Trailers-only gRPC-Web: the status in headers, under the request's content type.
+            let mut response = status::grpc_error(error);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type.clone());
+            response
+        } else if media_type.starts_with("application/grpc") {
+            status::grpc_error(error)
+        } else if is_connect {
+            status::connect_error(error)
+        } else {
+            status::rest_error(error)
+        }
+    }
+}
+
+/// Ends a call whose `grpc-timeout` expires with DeadlineExceeded and the error detail, in the
+/// shape of the request's protocol (grpc-gateway style REST clients send the header too).
+/// tonic's server enforces the header as well, but answers every protocol with a bare gRPC
+/// Cancelled, outside gRPC-Web framing and CORS; ending a millisecond earlier keeps its timer
+/// from winning.
 async fn grpc_deadline(request: Request, next: Next) -> Response {
     let Some(timeout) = grpc_timeout(request.headers()) else {
         return next.run(request).await;
     };
-    let timeout = timeout.saturating_sub(Duration::from_millis(1));
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => status::grpc_error(&status::to_status(&Error::deadline_exceeded(
+    let answer_error = error_answer_for(&request);
+    let expired = || {
+        status::to_status(&Error::deadline_exceeded(
             "API-Dl4gt",
             "the deadline given by grpc-timeout expired",
-        ))),
+        ))
+    };
+    let timeout = timeout.saturating_sub(Duration::from_millis(1));
+    // A deadline that has passed on arrival fails at once; a zero timer would still let a
+    // fast handler finish (and change state) before the timer's first tick.
+    if timeout.is_zero() {
+        return answer_error(&expired());
+    }
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => answer_error(&expired()),
     }
 }
 

@@ -16,11 +16,15 @@ const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 /// Turns an error into a gRPC status whose `grpc-status-details-bin` carries a
 /// `google.rpc.Status` with one `zitadel.v1.ErrorDetail`.
 pub fn to_status(error: &Error) -> tonic::Status {
-    let code = error.code() as i32;
-    let message = error.to_string();
+    status_with_detail(error.code() as i32, error.id(), error.text())
+}
+
+/// A status with the message `"<text> (<id>)"` and the matching `zitadel.v1.ErrorDetail`.
+fn status_with_detail(code: i32, id: &str, text: &str) -> tonic::Status {
+    let message = format!("{text} ({id})");
     let detail = pb::zitadel::v1::ErrorDetail {
-        id: error.id().to_owned(),
-        message: error.text().to_owned(),
+        id: id.to_owned(),
+        message: text.to_owned(),
     };
     let rpc_status = tonic_types::pb::Status {
         code,
@@ -35,6 +39,22 @@ pub fn to_status(error: &Error) -> tonic::Status {
         message,
         Bytes::from(rpc_status.encode_to_vec()),
     )
+}
+
+/// Gives a status raised outside passlink's handlers (by tonic, for instance) the error detail
+/// and `"<text> (<ID>)"` message every passlink error carries. A message over the size limit
+/// becomes ResourceExhausted, as for REST and Connect bodies (tonic says OutOfRange).
+pub fn with_error_detail(status: &tonic::Status, max_request_bytes: usize) -> tonic::Status {
+    if status
+        .message()
+        .starts_with("Error, decoded message length too large")
+    {
+        return to_status(&Error::resource_exhausted(
+            "API-Ms6lg",
+            format!("the request message is larger than the limit of {max_request_bytes} bytes"),
+        ));
+    }
+    status_with_detail(status.code() as i32, "API-Tn7st", status.message())
 }
 
 /// The `zitadel.v1.ErrorDetail` of a status, or one made up for statuses raised outside
