@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod mail;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -43,7 +45,7 @@ pub fn required_by_ci() -> bool {
 }
 
 /// A fresh PostgreSQL database URL when `PASSLINK_TEST_POSTGRES_URL` names a server.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let server_url = std::env::var("PASSLINK_TEST_POSTGRES_URL").ok()?;
     use sqlx::Connection;
     let name = format!("passlink_test_{}", uuid_like());
@@ -59,7 +61,7 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(url.to_string())
 }
 
-fn uuid_like() -> String {
+pub fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -100,6 +102,8 @@ impl TestServer {
             shutdown_grace: Duration::from_secs(5),
             ..Settings::default()
         };
+        // Requests that send email need a mail setting; tests get `.eml` files by default.
+        settings.mail.dir = Some(data_dir.path().join("mail"));
         configure(&mut settings);
         let clock = Arc::new(TestClock::default());
         let running = app::start(settings.clone(), clock.clone())
