@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serves gRPC, gRPC-Web, Connect and REST on one port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manages organizations.
     Org {
         #[command(subcommand)]
