@@ -627,4 +627,41 @@ mod tests {
         settings.code.alphabet = "aab".into();
         assert!(settings.validate().unwrap_err().contains("repeat"));
     }
+
+    #[test]
+    fn mail_sections_parse_validate_and_hide_the_password() {
+        let settings: Settings = toml::from_str(
+            "[smtp]\nhost = \"mail.example.com\"\ntls = \"tls\"\nusername = \"u\"\n\
+             password = \"hunter2\"\ntimeout = \"5s\"\n\
+             [mail]\nfrom = \"Acme <no-reply@acme.test>\"\n\
+             [outbox]\nmax_attempts = 3\nretry_initial = \"1s\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.smtp.port_or_default(), 465);
+        assert_eq!(settings.outbox.max_attempts, 3);
+        settings.validate().unwrap();
+        assert_eq!(settings.email_unavailable(), None);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+
+        let mut invalid = settings.clone();
+        invalid.mail.from = "not an address".into();
+        assert!(invalid.validate().unwrap_err().contains("mail.from"));
+        let mut invalid = settings.clone();
+        invalid.outbox.lease = Duration::from_secs(10);
+        assert!(invalid.validate().unwrap_err().contains("outbox.lease"));
+        let error = toml::from_str::<Settings>("[smtp]\nhots = \"x\"").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `hots`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn without_smtp_host_or_mail_dir_email_is_unavailable_naming_the_setting() {
+        let mut settings = Settings::default();
+        let missing = settings.email_unavailable().unwrap();
+        assert!(missing.contains("smtp.host") && missing.contains("PASSLINK_SMTP_HOST"));
+        settings.mail.dir = Some(PathBuf::from("/tmp/mail"));
+        assert_eq!(settings.email_unavailable(), None);
+    }
 }
