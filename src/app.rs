@@ -157,17 +157,21 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the bound address: {error}"))?;
+    let shutdown = shutdown_signal()?;
     let store = open_store(&settings).await?;
     let services = services(&settings, store.clone(), Arc::new(SystemClock));
     bootstrap(&settings, &services).await?;
     let worker = start_outbox_worker(&settings, &services)?;
     tracing::info!(
-        listen = %listener.local_addr().unwrap_or(settings.listen),
+        listen = %address,
         database = store.backend_name(),
         external_url = %settings.external_url,
         "passlink is serving gRPC, gRPC-Web, Connect and REST"
     );
-    let served = serve(&settings, services, listener, shutdown_signal()).await;
+    let served = serve(&settings, services, listener, shutdown).await;
     if let Some(worker) = worker {
         worker.stop().await;
     }
@@ -177,22 +181,22 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(terminate) => terminate,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops passlink");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+/// Registers SIGTERM and SIGINT handlers now (so a signal that arrives before the server is
+/// polled is not lost) and returns a future that completes on the first of them.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let register = |kind: SignalKind| {
+        signal(kind).map_err(|error| format!("cannot install a signal handler: {error}"))
+    };
+    let mut terminate = register(SignalKind::terminate())?;
+    let mut interrupt = register(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }
 
 /// Serves every protocol on `listener` until `signal`, then gives requests in flight up to

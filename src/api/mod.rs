@@ -77,6 +77,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .add_service(reflection_v1alpha)
         .prepare()
         .into_axum_router()
+        .layer(middleware::from_fn(grpc_deadline))
         // gRPC-Web wraps the gRPC routes only: on REST it would answer 400 to plain HTTP/1.
         .layer(GrpcWebLayer::new());
     let state = HttpState {
@@ -108,6 +109,42 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors());
     Ok(Api { router, health })
+}
+
+/// The `grpc-timeout` header as a duration: up to 8 digits and a unit (`H M S m u n`).
+fn grpc_timeout(headers: &::http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (amount, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
+    if amount.is_empty() || amount.len() > 8 || !amount.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = amount.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// Ends a gRPC or gRPC-Web call whose `grpc-timeout` expires with DeadlineExceeded and the
+/// error detail. tonic's server enforces the header too, but answers Cancelled, outside the
+/// gRPC-Web framing and CORS; finishing a millisecond earlier keeps its timer from winning.
+async fn grpc_deadline(request: Request, next: Next) -> Response {
+    let Some(timeout) = grpc_timeout(request.headers()) else {
+        return next.run(request).await;
+    };
+    let timeout = timeout.saturating_sub(Duration::from_millis(1));
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => status::grpc_error(&status::to_status(&Error::deadline_exceeded(
+            "API-Dl4gt",
+            "the deadline given by grpc-timeout expired",
+        ))),
+    }
 }
 
 fn cors() -> CorsLayer {
@@ -170,4 +207,28 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "API-Pn5cs",
         format!("request panicked: {reason}"),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(value: &str) -> Option<Duration> {
+        let mut headers = ::http::HeaderMap::new();
+        headers.insert("grpc-timeout", value.parse().unwrap());
+        grpc_timeout(&headers)
+    }
+
+    #[test]
+    fn grpc_timeout_reads_every_unit_and_refuses_malformed_values() {
+        assert_eq!(parsed("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parsed("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parsed("4S"), Some(Duration::from_secs(4)));
+        assert_eq!(parsed("5m"), Some(Duration::from_millis(5)));
+        assert_eq!(parsed("6u"), Some(Duration::from_micros(6)));
+        assert_eq!(parsed("0n"), Some(Duration::ZERO));
+        for malformed in ["", "m", "123456789m", "5x", "-5m", "5 m"] {
+            assert_eq!(parsed(malformed), None, "{malformed:?}");
+        }
+    }
 }

@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod json_shape;
 pub mod mail;
+pub mod raw_http;
+pub mod suite;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +22,8 @@ use passlink::domain::time::{Clock, SystemClock, Timestamp};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::service::Services;
 use tonic::transport::Channel;
+
+use wire::{ApiClient, Protocol};
 
 /// The system clock plus an offset the test controls.
 #[derive(Default)]
@@ -124,6 +130,40 @@ impl TestServer {
         }
     }
 
+    /// A client of the user service over `protocol`, without credentials.
+    pub async fn client(&self, protocol: Protocol) -> ApiClient {
+        ApiClient::new(protocol, self.address).await
+    }
+
+    /// The URL of the server's database.
+    pub fn database_url(&self) -> String {
+        self.settings.database_url()
+    }
+
+    /// Sets a user's state number directly in the database, for states no RPC sets yet.
+    pub async fn set_user_state_in_database(&self, user_id: &str, state: i64) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&self.database_url())
+            .await
+            .expect("open the test database");
+        let updated = sqlx::query("UPDATE users SET state = $1 WHERE id = $2")
+            .bind(state)
+            .bind(user_id)
+            .execute(&mut connection)
+            .await
+            .expect("update the user's state");
+        assert_eq!(updated.rows_affected(), 1);
+        connection.close().await.unwrap();
+    }
+
+    /// Signals a graceful shutdown without waiting; the handle finishes when the server has.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<Result<(), String>> {
+        let running = self.running.take().expect("the server is running");
+        let _ = running.shutdown.send(());
+        running.finished
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
@@ -194,6 +234,11 @@ impl Drop for TestServer {
     }
 }
 
+/// A fresh email address for a person.
+pub fn unique_email(name: &str) -> String {
+    format!("{}-{}@example.com", name.to_lowercase(), uuid_like())
+}
+
 /// A gRPC request with a bearer token.
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -221,7 +266,7 @@ pub fn human(given_name: &str, email: &str) -> user_pb::AddHumanUserRequest {
 
 /// Adds a human user over gRPC as `token` and returns its id.
 pub async fn add_human(server: &TestServer, token: &str, given_name: &str) -> String {
-    let email = format!("{}-{}@example.com", given_name.to_lowercase(), uuid_like());
+    let email = unique_email(given_name);
     server
         .grpc_client()
         .await

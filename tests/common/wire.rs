@@ -1,0 +1,715 @@
+//! One client for every protocol passlink speaks on its port: gRPC (tonic over HTTP/2),
+//! gRPC-Web (raw frames over HTTP/1.1, binary and `-text`), Connect unary (JSON and proto) and
+//! REST JSON. Every call answers with the response message or a `Failure` read back from that
+//! protocol's error shape, so one scenario can run over each protocol unchanged.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use base64::Engine;
+use passlink::pb::zitadel::user::v2 as user_pb;
+use passlink::pb::zitadel::v1::ErrorDetail;
+use prost::Message;
+use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
+use tonic::transport::Channel;
+
+/// The service every protocol serves.
+pub const SERVICE: &str = "zitadel.user.v2.UserService";
+
+/// The type URL and Connect type name of passlink's error detail.
+pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";
+pub const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
+
+/// A protocol on passlink's one port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// gRPC over HTTP/2 with the tonic client.
+    Grpc,
+    /// gRPC-Web, `application/grpc-web+proto`, hand-built frames over HTTP/1.1.
+    GrpcWeb,
+    /// gRPC-Web, `application/grpc-web-text` (base64 frames) over HTTP/1.1.
+    GrpcWebText,
+    /// Connect unary with `application/json`.
+    ConnectJson,
+    /// Connect unary with `application/proto`.
+    ConnectProto,
+    /// The REST routes with JSON bodies.
+    Rest,
+}
+
+impl Protocol {
+    /// Whether errors arrive as an HTTP status with a JSON body (REST and Connect).
+    pub fn has_http_error_status(self) -> bool {
+        matches!(
+            self,
+            Protocol::ConnectJson | Protocol::ConnectProto | Protocol::Rest
+        )
+    }
+}
+
+/// The HTTP status the contract (§4) gives a gRPC code.
+pub fn http_status_of(code: tonic::Code) -> u16 {
+    use tonic::Code::*;
+    match code {
+        InvalidArgument | FailedPrecondition | OutOfRange => 400,
+        Unauthenticated => 401,
+        PermissionDenied => 403,
+        NotFound => 404,
+        AlreadyExists | Aborted => 409,
+        ResourceExhausted => 429,
+        Cancelled => 499,
+        Unimplemented => 501,
+        Unavailable => 503,
+        DeadlineExceeded => 504,
+        Ok => 200,
+        Internal | Unknown | DataLoss => 500,
+    }
+}
+
+/// An error answer, read back from the protocol that carried it.
+#[derive(Debug)]
+pub struct Failure {
+    pub protocol: Protocol,
+    pub code: tonic::Code,
+    /// The HTTP status of the answer; `None` over gRPC, where only the gRPC status counts.
+    pub http_status: Option<u16>,
+    pub message: String,
+    /// The `zitadel.v1.ErrorDetail` the answer carried, if any.
+    pub detail: Option<ErrorDetail>,
+}
+
+impl Failure {
+    /// Asserts the code, the HTTP status the contract maps it to, a message containing `text`,
+    /// and a `zitadel.v1.ErrorDetail` whose id and message make up the message.
+    pub fn assert_error(&self, code: tonic::Code, text: &str) {
+        assert_eq!(self.code, code, "unexpected code in {self:#?}");
+        if self.protocol.has_http_error_status() {
+            assert_eq!(self.http_status, Some(http_status_of(code)), "{self:#?}");
+        }
+        assert!(
+            self.message.contains(text),
+            "the message should contain {text:?}: {self:#?}"
+        );
+        let detail = self
+            .detail
+            .as_ref()
+            .unwrap_or_else(|| panic!("a zitadel.v1.ErrorDetail in {self:#?}"));
+        assert!(!detail.id.is_empty(), "the detail names its id: {self:#?}");
+        assert!(detail.message.contains(text), "{self:#?}");
+        assert_eq!(
+            self.message,
+            format!("{} ({})", detail.message, detail.id),
+            "the message reads \"<text> (<ID>)\""
+        );
+    }
+}
+
+static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
+    DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).expect("the descriptor set")
+});
+
+/// The request and response descriptors of a method of the user service.
+fn method_descriptors(method: &str) -> (MessageDescriptor, MessageDescriptor) {
+    let service = POOL.get_service_by_name(SERVICE).expect("the user service");
+    let method = service
+        .methods()
+        .find(|candidate| candidate.name() == method)
+        .unwrap_or_else(|| panic!("no method {method}"));
+    (method.input(), method.output())
+}
+
+/// A message as canonical proto3 JSON, as a client library would write it.
+pub fn to_json<M: Message>(descriptor: MessageDescriptor, message: &M) -> serde_json::Value {
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).unwrap();
+    serde_json::to_value(&dynamic).unwrap()
+}
+
+/// Reads a JSON answer strictly: a field the schema does not know fails the test.
+pub fn from_json<M: Message + Default>(descriptor: MessageDescriptor, body: &[u8]) -> M {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let dynamic = DynamicMessage::deserialize_with_options(
+        descriptor,
+        &mut deserializer,
+        &DeserializeOptions::new().deny_unknown_fields(true),
+    )
+    .unwrap_or_else(|error| {
+        panic!(
+            "the answer {} is not canonical JSON: {error}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    M::decode(dynamic.encode_to_vec().as_slice()).unwrap()
+}
+
+/// Builds a gRPC-Web frame: flag byte, big-endian length, payload.
+pub fn grpc_web_frame(flag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(5 + payload.len());
+    frame.push(flag);
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A gRPC-Web response body split into its frames.
+#[derive(Debug, Default)]
+pub struct GrpcWebFrames {
+    /// Data frames (flag 0x00), in order.
+    pub messages: Vec<Vec<u8>>,
+    /// The trailer frame (flag 0x80), lowercased names; `None` when there was none.
+    pub trailers: Option<HashMap<String, String>>,
+    /// Whether anything came after the trailer frame (it must be last).
+    pub bytes_after_trailers: bool,
+}
+
+/// Splits a binary gRPC-Web body into frames; panics on a malformed body.
+pub fn parse_grpc_web_frames(mut body: &[u8]) -> GrpcWebFrames {
+    let mut frames = GrpcWebFrames::default();
+    while !body.is_empty() {
+        if frames.trailers.is_some() {
+            frames.bytes_after_trailers = true;
+        }
+        assert!(body.len() >= 5, "a truncated frame header: {body:?}");
+        let flag = body[0];
+        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+        assert!(body.len() >= 5 + length, "a truncated frame: {body:?}");
+        let payload = &body[5..5 + length];
+        match flag {
+            0x00 => frames.messages.push(payload.to_vec()),
+            0x80 => {
+                let text = std::str::from_utf8(payload).expect("trailers are text");
+                let trailers = text
+                    .split("\r\n")
+                    .filter(|line| !line.is_empty())
+                    .map(|line| {
+                        let (name, value) = line.split_once(':').expect("name: value");
+                        (name.trim().to_ascii_lowercase(), value.trim().to_owned())
+                    })
+                    .collect();
+                frames.trailers = Some(trailers);
+            }
+            other => panic!("unexpected gRPC-Web frame flag {other:#x}"),
+        }
+        body = &body[5 + length..];
+    }
+    frames
+}
+
+/// Decodes a `grpc-web-text` body: base64 in padded pieces, one or more per frame, so it is
+/// decoded four characters at a time.
+pub fn decode_grpc_web_text(body: &[u8]) -> Vec<u8> {
+    let clean: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|byte| !byte.is_ascii_whitespace())
+        .collect();
+    assert_eq!(clean.len() % 4, 0, "grpc-web-text comes in padded base64");
+    clean
+        .chunks(4)
+        .flat_map(|quad| {
+            base64::engine::general_purpose::STANDARD
+                .decode(quad)
+                .expect("base64")
+        })
+        .collect()
+}
+
+/// Decodes base64 with or without padding (the `-bin` headers and Connect details omit it).
+pub fn decode_base64_lenient(value: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .expect("base64")
+}
+
+/// Decodes a percent-encoded `grpc-message`.
+pub fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap();
+            decoded.push(u8::from_str_radix(hex, 16).expect("percent escape"));
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).expect("UTF-8 grpc-message")
+}
+
+/// The `zitadel.v1.ErrorDetail` inside an encoded `google.rpc.Status`.
+pub fn error_detail_of_rpc_status(encoded: &[u8]) -> Option<ErrorDetail> {
+    let status = tonic_types::pb::Status::decode(encoded).expect("a google.rpc.Status");
+    let any = status
+        .details
+        .iter()
+        .find(|any| any.type_url == ERROR_DETAIL_TYPE_URL)?;
+    Some(ErrorDetail::decode(any.value.as_slice()).expect("an ErrorDetail"))
+}
+
+/// An answer to a JSON request, as it came over the wire.
+#[derive(Debug)]
+pub struct JsonAnswer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: serde_json::Value,
+}
+
+/// How a client authenticates.
+#[derive(Clone, Debug)]
+enum Credentials {
+    None,
+    Bearer(String),
+}
+
+/// A client of the user service over one protocol.
+#[derive(Clone)]
+pub struct ApiClient {
+    protocol: Protocol,
+    address: SocketAddr,
+    credentials: Credentials,
+    http: reqwest::Client,
+    channel: Option<Channel>,
+}
+
+/// A reqwest client that never goes through a proxy (HTTP/1.1 only: no `http2` feature).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+impl ApiClient {
+    /// A client without credentials.
+    pub async fn new(protocol: Protocol, address: SocketAddr) -> ApiClient {
+        let channel = match protocol {
+            Protocol::Grpc => Some(
+                Channel::from_shared(format!("http://{address}"))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .expect("connect over gRPC"),
+            ),
+            _ => None,
+        };
+        ApiClient {
+            protocol,
+            address,
+            credentials: Credentials::None,
+            http: http_client(),
+            channel,
+        }
+    }
+
+    /// The same client sending `Authorization: Bearer <token>`.
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        ApiClient {
+            credentials: Credentials::Bearer(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client without credentials.
+    pub fn without_token(&self) -> ApiClient {
+        ApiClient {
+            credentials: Credentials::None,
+            ..self.clone()
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn authorization(&self) -> Option<String> {
+        match &self.credentials {
+            Credentials::None => None,
+            Credentials::Bearer(token) => Some(format!("Bearer {token}")),
+        }
+    }
+
+    pub async fn add_human_user(
+        &self,
+        request: user_pb::AddHumanUserRequest,
+    ) -> Result<user_pb::AddHumanUserResponse, Failure> {
+        self.call("AddHumanUser", &request).await
+    }
+
+    pub async fn get_user_by_id(
+        &self,
+        user_id: &str,
+    ) -> Result<user_pb::GetUserByIdResponse, Failure> {
+        let request = user_pb::GetUserByIdRequest {
+            user_id: user_id.into(),
+        };
+        self.call("GetUserByID", &request).await
+    }
+
+    pub async fn delete_user(&self, user_id: &str) -> Result<user_pb::DeleteUserResponse, Failure> {
+        let request = user_pb::DeleteUserRequest {
+            user_id: user_id.into(),
+        };
+        self.call("DeleteUser", &request).await
+    }
+
+    pub async fn create_passkey_registration_link(
+        &self,
+        request: user_pb::CreatePasskeyRegistrationLinkRequest,
+    ) -> Result<user_pb::CreatePasskeyRegistrationLinkResponse, Failure> {
+        self.call("CreatePasskeyRegistrationLink", &request).await
+    }
+
+    /// Calls `method` of the user service over this client's protocol.
+    pub async fn call<Req, Resp>(&self, method: &str, request: &Req) -> Result<Resp, Failure>
+    where
+        Req: Message + Clone + Send + Sync + 'static,
+        Resp: Message + Default + Send + Sync + 'static,
+    {
+        match self.protocol {
+            Protocol::Grpc => self.call_grpc(method, request).await,
+            Protocol::GrpcWeb | Protocol::GrpcWebText => self.call_grpc_web(method, request).await,
+            Protocol::ConnectJson | Protocol::ConnectProto => {
+                self.call_connect(method, request).await
+            }
+            Protocol::Rest => self.call_rest(method, request).await,
+        }
+    }
+
+    async fn call_grpc<Req, Resp>(&self, method: &str, request: &Req) -> Result<Resp, Failure>
+    where
+        Req: Message + Clone + Send + Sync + 'static,
+        Resp: Message + Default + Send + Sync + 'static,
+    {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone().expect("a gRPC channel"));
+        grpc.ready().await.expect("the channel is ready");
+        let mut wrapped = tonic::Request::new(request.clone());
+        if let Some(authorization) = self.authorization() {
+            wrapped
+                .metadata_mut()
+                .insert("authorization", authorization.parse().unwrap());
+        }
+        let path = http::uri::PathAndQuery::try_from(format!("/{SERVICE}/{method}")).unwrap();
+        grpc.unary(
+            wrapped,
+            path,
+            tonic_prost::ProstCodec::<Req, Resp>::default(),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| Failure {
+            protocol: self.protocol,
+            code: status.code(),
+            http_status: None,
+            message: status.message().to_owned(),
+            detail: error_detail_of_rpc_status(status.details()),
+        })
+    }
+
+    /// Posts one gRPC-Web request and returns the HTTP answer's status, headers and frames.
+    pub async fn grpc_web_exchange(
+        &self,
+        method: &str,
+        message: &[u8],
+    ) -> (u16, reqwest::header::HeaderMap, GrpcWebFrames) {
+        let text = self.protocol == Protocol::GrpcWebText;
+        let frame = grpc_web_frame(0x00, message);
+        // Like grpc-web's text mode, ask for a text answer: tonic-web picks the answer's
+        // encoding from Accept, not from the request's content type.
+        let (content_type, body) = if text {
+            (
+                "application/grpc-web-text",
+                base64::engine::general_purpose::STANDARD
+                    .encode(&frame)
+                    .into_bytes(),
+            )
+        } else {
+            ("application/grpc-web+proto", frame)
+        };
+        let mut request = self
+            .http
+            .post(self.url(&format!("/{SERVICE}/{method}")))
+            .header("content-type", content_type)
+            .header("accept", content_type)
+            .header("x-grpc-web", "1")
+            .body(body);
+        if let Some(authorization) = self.authorization() {
+            request = request.header("authorization", authorization);
+        }
+        let answer = request.send().await.expect("a gRPC-Web answer");
+        assert_eq!(answer.version(), reqwest::Version::HTTP_11);
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let body = answer.bytes().await.unwrap();
+        let body = if text {
+            decode_grpc_web_text(&body)
+        } else {
+            body.to_vec()
+        };
+        (status, headers, parse_grpc_web_frames(&body))
+    }
+
+    async fn call_grpc_web<Req: Message, Resp: Message + Default>(
+        &self,
+        method: &str,
+        request: &Req,
+    ) -> Result<Resp, Failure> {
+        let (status, headers, frames) = self
+            .grpc_web_exchange(method, &request.encode_to_vec())
+            .await;
+        assert_eq!(status, 200, "gRPC-Web answers HTTP 200 and a grpc-status");
+        assert!(!frames.bytes_after_trailers, "the trailer frame comes last");
+        // A status comes either in a trailer frame or, for a trailers-only answer, in headers.
+        let grpc_status: HashMap<String, String> = match frames.trailers {
+            Some(trailers) => trailers,
+            None => ["grpc-status", "grpc-message", "grpc-status-details-bin"]
+                .into_iter()
+                .filter_map(|name| {
+                    let value = headers.get(name)?.to_str().unwrap();
+                    Some((name.to_owned(), value.to_owned()))
+                })
+                .collect(),
+        };
+        let code: i32 = grpc_status
+            .get("grpc-status")
+            .unwrap_or_else(|| panic!("a grpc-status in the trailer frame or headers"))
+            .parse()
+            .unwrap();
+        if code == 0 {
+            assert_eq!(
+                frames.messages.len(),
+                1,
+                "one data frame before the trailers"
+            );
+            return Ok(Resp::decode(frames.messages[0].as_slice()).unwrap());
+        }
+        assert!(frames.messages.is_empty(), "no message in an error answer");
+        Err(Failure {
+            protocol: self.protocol,
+            code: tonic::Code::from_i32(code),
+            http_status: Some(status),
+            message: percent_decode(
+                grpc_status
+                    .get("grpc-message")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            ),
+            detail: grpc_status
+                .get("grpc-status-details-bin")
+                .and_then(|value| error_detail_of_rpc_status(&decode_base64_lenient(value))),
+        })
+    }
+
+    async fn call_connect<Req: Message, Resp: Message + Default>(
+        &self,
+        method: &str,
+        request: &Req,
+    ) -> Result<Resp, Failure> {
+        let (input, output) = method_descriptors(method);
+        let (content_type, body) = match self.protocol {
+            Protocol::ConnectJson => (
+                "application/json",
+                to_json(input, request).to_string().into_bytes(),
+            ),
+            _ => ("application/proto", request.encode_to_vec()),
+        };
+        let mut http_request = self
+            .http
+            .post(self.url(&format!("/{SERVICE}/{method}")))
+            .header("content-type", content_type)
+            .header("connect-protocol-version", "1")
+            .body(body);
+        if let Some(authorization) = self.authorization() {
+            http_request = http_request.header("authorization", authorization);
+        }
+        let answer = http_request.send().await.expect("a Connect answer");
+        let status = answer.status().as_u16();
+        let answer_type = header_text(answer.headers(), "content-type");
+        let body = answer.bytes().await.unwrap();
+        if status == 200 {
+            assert_eq!(
+                answer_type, content_type,
+                "the answer has the request's format"
+            );
+            return Ok(match self.protocol {
+                Protocol::ConnectJson => from_json(output, &body),
+                _ => Resp::decode(body.as_ref()).unwrap(),
+            });
+        }
+        assert_eq!(answer_type, "application/json", "Connect errors are JSON");
+        Err(connect_failure(self.protocol, status, &body))
+    }
+
+    async fn call_rest<Req: Message, Resp: Message + Default>(
+        &self,
+        method: &str,
+        request: &Req,
+    ) -> Result<Resp, Failure> {
+        let (input, output) = method_descriptors(method);
+        let answer = self.rest_json(method, to_json(input, request)).await;
+        if answer.status == 200 {
+            return Ok(from_json(output, answer.body.to_string().as_bytes()));
+        }
+        Err(rest_failure(self.protocol, &answer))
+    }
+
+    /// Sends a JSON request body as is, over REST (routed by the method and the body's
+    /// `userId`/`passkeyId`) or Connect JSON, and returns the raw answer.
+    pub async fn raw_json(&self, method: &str, body: serde_json::Value) -> JsonAnswer {
+        match self.protocol {
+            Protocol::Rest => self.rest_json(method, body).await,
+            Protocol::ConnectJson => {
+                let mut request = self
+                    .http
+                    .post(self.url(&format!("/{SERVICE}/{method}")))
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+                if let Some(authorization) = self.authorization() {
+                    request = request.header("authorization", authorization);
+                }
+                json_answer(request.send().await.expect("a Connect answer")).await
+            }
+            other => panic!("{other:?} does not carry JSON"),
+        }
+    }
+
+    async fn rest_json(&self, method: &str, body: serde_json::Value) -> JsonAnswer {
+        let field = |name: &str| {
+            body.get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let user_id = field("userId");
+        let passkey_id = field("passkeyId");
+        let (http_method, segments, send_body): (reqwest::Method, Vec<&str>, bool) = match method {
+            "AddHumanUser" => (reqwest::Method::POST, vec!["human"], true),
+            "GetUserByID" => (reqwest::Method::GET, vec![&user_id], false),
+            "DeleteUser" => (reqwest::Method::DELETE, vec![&user_id], false),
+            "CreatePasskeyRegistrationLink" => (
+                reqwest::Method::POST,
+                vec![&user_id, "passkeys", "registration_link"],
+                true,
+            ),
+            "RegisterPasskey" => (reqwest::Method::POST, vec![&user_id, "passkeys"], true),
+            "VerifyPasskeyRegistration" => (
+                reqwest::Method::POST,
+                vec![&user_id, "passkeys", &passkey_id],
+                true,
+            ),
+            "ListPasskeys" => (
+                reqwest::Method::POST,
+                vec![&user_id, "passkeys", "_search"],
+                true,
+            ),
+            "RemovePasskey" => (
+                reqwest::Method::DELETE,
+                vec![&user_id, "passkeys", &passkey_id],
+                false,
+            ),
+            other => panic!("no REST route for {other}"),
+        };
+        let mut url = url::Url::parse(&self.url("/v2/users")).unwrap();
+        url.path_segments_mut().unwrap().extend(segments);
+        let mut request = self.http.request(http_method, url);
+        if send_body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        if let Some(authorization) = self.authorization() {
+            request = request.header("authorization", authorization);
+        }
+        json_answer(request.send().await.expect("a REST answer")).await
+    }
+}
+
+fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
+    let status = answer.status().as_u16();
+    let content_type = header_text(answer.headers(), "content-type");
+    let body = answer.bytes().await.unwrap();
+    let body = serde_json::from_slice(&body).unwrap_or_else(|error| {
+        panic!(
+            "a JSON answer, got {status} {:?}: {error}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    JsonAnswer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Reads a REST error body: `{"code":5,"message":"…","details":[{"@type":…,"id","message"}]}`.
+pub fn rest_failure(protocol: Protocol, answer: &JsonAnswer) -> Failure {
+    assert_eq!(answer.content_type, "application/json", "{answer:?}");
+    let body = &answer.body;
+    let detail = body["details"][0].as_object().map(|detail| {
+        assert_eq!(detail["@type"], ERROR_DETAIL_TYPE_URL, "{answer:?}");
+        ErrorDetail {
+            id: detail["id"].as_str().unwrap().to_owned(),
+            message: detail["message"].as_str().unwrap().to_owned(),
+        }
+    });
+    Failure {
+        protocol,
+        code: tonic::Code::from_i32(body["code"].as_i64().expect("a numeric code") as i32),
+        http_status: Some(answer.status),
+        message: body["message"].as_str().unwrap_or_default().to_owned(),
+        detail,
+    }
+}
+
+/// Reads a Connect error body: `{"code":"not_found","message":…,"details":[{"type","value"}]}`.
+pub fn connect_failure(protocol: Protocol, status: u16, body: &[u8]) -> Failure {
+    let body: serde_json::Value = serde_json::from_slice(body).expect("a JSON error body");
+    let detail = body["details"][0].as_object().map(|detail| {
+        assert_eq!(detail["type"], ERROR_DETAIL_TYPE, "{body}");
+        ErrorDetail::decode(
+            decode_base64_lenient(detail["value"].as_str().expect("a base64 value")).as_slice(),
+        )
+        .expect("an ErrorDetail")
+    });
+    Failure {
+        protocol,
+        code: connect_code(body["code"].as_str().expect("a code name")),
+        http_status: Some(status),
+        message: body["message"].as_str().unwrap_or_default().to_owned(),
+        detail,
+    }
+}
+
+/// The gRPC code of a Connect code name.
+pub fn connect_code(name: &str) -> tonic::Code {
+    use tonic::Code::*;
+    match name {
+        "canceled" => Cancelled,
+        "unknown" => Unknown,
+        "invalid_argument" => InvalidArgument,
+        "deadline_exceeded" => DeadlineExceeded,
+        "not_found" => NotFound,
+        "already_exists" => AlreadyExists,
+        "permission_denied" => PermissionDenied,
+        "resource_exhausted" => ResourceExhausted,
+        "failed_precondition" => FailedPrecondition,
+        "aborted" => Aborted,
+        "out_of_range" => OutOfRange,
+        "unimplemented" => Unimplemented,
+        "internal" => Internal,
+        "unavailable" => Unavailable,
+        "data_loss" => DataLoss,
+        "unauthenticated" => Unauthenticated,
+        other => panic!("not a Connect code: {other}"),
+    }
+}

