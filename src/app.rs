@@ -47,11 +47,16 @@ pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> 
     ))
 }
 
-/// Starts the outbox worker when email can be sent (SMTP or a mail directory is set).
+/// Starts the outbox worker when it is enabled and email can be sent (SMTP or a mail
+/// directory is set).
 pub fn start_outbox_worker(
     settings: &Settings,
     services: &Services,
 ) -> Result<Option<RunningWorker>, String> {
+    if !settings.outbox.worker {
+        tracing::info!("outbox.worker is off: other processes deliver the queued messages");
+        return Ok(None);
+    }
     let Some(mailer) = Mailer::from_settings(settings)? else {
         tracing::warn!("no smtp.host and no mail.dir: requests that send email are refused");
         return Ok(None);

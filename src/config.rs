@@ -179,6 +179,10 @@ pub struct OutboxSettings {
     /// (`PASSLINK_OUTBOX_LEASE`, `--outbox-lease`).
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
+    /// Whether this process runs the delivery worker, default true; turn it off on processes
+    /// that should only serve the API while others deliver (`PASSLINK_OUTBOX_WORKER`,
+    /// `--outbox-worker`). Requests still queue messages.
+    pub worker: bool,
 }
 
 impl Default for OutboxSettings {
@@ -189,6 +193,7 @@ impl Default for OutboxSettings {
             retry_max: Duration::from_secs(600),
             poll_interval: Duration::from_secs(5),
             lease: Duration::from_secs(120),
+            worker: true,
         }
     }
 }
@@ -337,6 +342,9 @@ pub struct MailArgs {
     /// How long a claimed message stays reserved to one process [default: 2m].
     #[arg(long, env = "PASSLINK_OUTBOX_LEASE", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub outbox_lease: Option<Duration>,
+    /// Run the delivery worker in this process [default: true].
+    #[arg(long, env = "PASSLINK_OUTBOX_WORKER", value_name = "BOOL")]
+    pub outbox_worker: Option<bool>,
 }
 
 impl MailArgs {
@@ -361,6 +369,7 @@ impl MailArgs {
             outbox_retry_max => settings.outbox.retry_max,
             outbox_poll_interval => settings.outbox.poll_interval,
             outbox_lease => settings.outbox.lease,
+            outbox_worker => settings.outbox.worker,
         }
         // The password has no flag: flags show in the process list.
         if let Ok(password) = std::env::var("PASSLINK_SMTP_PASSWORD") {
@@ -398,6 +407,7 @@ const KNOWN_VARIABLES: &[&str] = &[
     "PASSLINK_OUTBOX_RETRY_MAX",
     "PASSLINK_OUTBOX_POLL_INTERVAL",
     "PASSLINK_OUTBOX_LEASE",
+    "PASSLINK_OUTBOX_WORKER",
 ];
 
 fn reject_unknown_variables() -> Result<(), String> {

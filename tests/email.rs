@@ -32,6 +32,7 @@ fn smtp_on(port: u16) -> impl FnOnce(&mut Settings) {
         settings.outbox.retry_max = Duration::from_millis(400);
         settings.outbox.poll_interval = Duration::from_millis(200);
         settings.outbox.lease = Duration::from_secs(10);
+        settings.outbox.worker = true;
     }
 }
 
@@ -541,7 +542,7 @@ async fn without_smtp_settings_send_link_is_failed_precondition_and_stores_nothi
 
 #[tokio::test]
 async fn mail_dir_receives_each_message_as_an_eml_file() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
     let mail_dir = server.settings.mail.dir.clone().unwrap();
     let mut client = server.grpc_client().await;
     let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;

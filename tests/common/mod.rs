@@ -108,8 +108,10 @@ impl TestServer {
             shutdown_grace: Duration::from_secs(5),
             ..Settings::default()
         };
-        // Requests that send email need a mail setting; tests get `.eml` files by default.
+        // Requests that send email need a mail setting; they are queued but not delivered unless
+        // a test turns the worker on (delivery adds events and scrubs payloads tests inspect).
         settings.mail.dir = Some(data_dir.path().join("mail"));
+        settings.outbox.worker = false;
         configure(&mut settings);
         let clock = Arc::new(TestClock::default());
         let running = app::start(settings.clone(), clock.clone())
