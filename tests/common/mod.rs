@@ -233,7 +233,44 @@ impl Drop for TestServer {
         if let Some(running) = self.running.take() {
             let _ = running.shutdown.send(());
         }
+        if let Some(database_url) = &self.settings.database_url {
+            drop_postgres_database(database_url);
+        }
     }
+}
+
+/// Drops a test's PostgreSQL database, so runs leave nothing behind. Runs on its own thread
+/// and runtime because `Drop` cannot await; failures are ignored (the database is disposable).
+fn drop_postgres_database(database_url: &str) {
+    let (Ok(server_url), Ok(url)) = (
+        std::env::var("PASSLINK_TEST_POSTGRES_URL"),
+        url::Url::parse(database_url),
+    ) else {
+        return;
+    };
+    let name = url.path().trim_start_matches('/').to_owned();
+    if !name.starts_with("passlink_test_") {
+        return;
+    }
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut connection = sqlx::PgConnection::connect(&server_url).await.ok()?;
+            // FORCE ends the stopped server's pooled connections (PostgreSQL 13 and later).
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut connection)
+            .await
+            .ok()?;
+            connection.close().await.ok()
+        })
+    });
+    let _ = dropped.join();
 }
 
 /// A fresh email address for a person.
