@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::mail::{
-    PasslinkProcess, ReceivedMessage, SmtpServer, eventually, free_port, fresh_database_url,
+    PasslinkProcess, ReceivedMessage, SmtpServer, eventually, free_port, fresh_database,
     passlink_command, smtp_server_available,
 };
 use common::{TestServer, authorized};
@@ -299,7 +299,8 @@ async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
         return;
     }
     let directory = tempfile::tempdir().unwrap();
-    let database_url = fresh_database_url(directory.path()).await;
+    let database = fresh_database(directory.path()).await;
+    let database_url = database.url.clone();
     let smtp_port = free_port().to_string();
     let flags = smtp_flags(&smtp_port);
     let mut first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
@@ -343,7 +344,8 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
     let smtp = SmtpServer::start().await;
     let directory = tempfile::tempdir().unwrap();
     let second_directory = tempfile::tempdir().unwrap();
-    let database_url = fresh_database_url(directory.path()).await;
+    let database = fresh_database(directory.path()).await;
+    let database_url = database.url.clone();
     let smtp_port = smtp.port.to_string();
     let flags = smtp_flags(&smtp_port);
     let first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;

@@ -242,16 +242,29 @@ impl Drop for PasslinkProcess {
     }
 }
 
-/// A fresh database URL for child processes: a new PostgreSQL database when
-/// `PASSLINK_TEST_POSTGRES_URL` is set, else a SQLite file in `directory`.
-pub async fn fresh_database_url(directory: &Path) -> String {
-    match super::fresh_postgres_database().await {
+/// A database for child processes; a PostgreSQL one is dropped with this value.
+pub struct ProcessDatabase {
+    pub url: String,
+}
+
+impl Drop for ProcessDatabase {
+    fn drop(&mut self) {
+        super::drop_postgres_database(&self.url);
+    }
+}
+
+/// A fresh database for child processes: a new PostgreSQL database when
+/// `PASSLINK_TEST_POSTGRES_URL` is set, else a SQLite file in `directory`. Declare it before
+/// the processes, so that it is dropped after them.
+pub async fn fresh_database(directory: &Path) -> ProcessDatabase {
+    let url = match super::fresh_postgres_database().await {
         Some(url) => url,
         None => format!(
             "sqlite://{}?mode=rwc",
             directory.join("shared.db").display()
         ),
-    }
+    };
+    ProcessDatabase { url }
 }
 
 /// Runs the `passlink` binary with arguments and returns its standard output; panics on

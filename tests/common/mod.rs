@@ -241,7 +241,7 @@ impl Drop for TestServer {
 
 /// Drops a test's PostgreSQL database, so runs leave nothing behind. Runs on its own thread
 /// and runtime because `Drop` cannot await; failures are ignored (the database is disposable).
-fn drop_postgres_database(database_url: &str) {
+pub fn drop_postgres_database(database_url: &str) {
     let (Ok(server_url), Ok(url)) = (
         std::env::var("PASSLINK_TEST_POSTGRES_URL"),
         url::Url::parse(database_url),
