@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 use crate::api::{self, ApiSettings};
 use crate::config::Settings;
 use crate::domain::time::{Clock, SystemClock};
+use crate::notify::template::PasskeyLinkTemplates;
+use crate::notify::{Mailer, OutboxWorker, RunningWorker, WorkerSettings};
 use crate::service::{ServiceSettings, Services};
 use crate::store::SqlStore;
 
@@ -41,6 +43,7 @@ pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> 
             code_lifetime: settings.code.lifetime,
             external_url: settings.external_url.clone(),
             passkeys: passkey_settings(settings),
+            email_unavailable: settings.email_unavailable(),
         },
     ))
 }
@@ -56,6 +59,31 @@ fn passkey_settings(settings: &Settings) -> crate::service::PasskeySettings {
         allowed_origins: webauthn.allowed_origins,
         registration_lifetime: webauthn.registration_lifetime,
     }
+}
+/// Starts the outbox worker when it is enabled and email can be sent (SMTP or a mail
+/// directory is set).
+pub fn start_outbox_worker(
+    settings: &Settings,
+    services: &Services,
+) -> Result<Option<RunningWorker>, String> {
+    if !settings.outbox.worker {
+        tracing::info!("outbox.worker is off: other processes deliver the queued messages");
+        return Ok(None);
+    }
+    let Some(mailer) = Mailer::from_settings(settings)? else {
+        tracing::warn!("no smtp.host and no mail.dir: requests that send email are refused");
+        return Ok(None);
+    };
+    let templates = PasskeyLinkTemplates::load(settings.mail.templates_dir.as_deref())?;
+    let worker = OutboxWorker::new(
+        services.store().clone(),
+        services.clock().clone(),
+        mailer,
+        templates,
+        WorkerSettings::from(&settings.outbox),
+        services.message_queued(),
+    );
+    Ok(Some(worker.spawn()))
 }
 
 /// Writes a secret to a new file only its owner can read.
@@ -120,13 +148,18 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     let store = open_store(&settings).await?;
     let services = services(&settings, store.clone(), clock);
     bootstrap(&settings, &services).await?;
+    let worker = start_outbox_worker(&settings, &services)?;
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let served = services.clone();
     let finished = tokio::spawn(async move {
-        serve(&settings, served, listener, async {
+        let served = serve(&settings, served, listener, async {
             let _ = shutdown_signal.await;
         })
-        .await?;
+        .await;
+        if let Some(worker) = worker {
+            worker.stop().await;
+        }
+        served?;
         store.close().await;
         Ok(())
     });
@@ -150,13 +183,18 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let store = open_store(&settings).await?;
     let services = services(&settings, store.clone(), Arc::new(SystemClock));
     bootstrap(&settings, &services).await?;
+    let worker = start_outbox_worker(&settings, &services)?;
     tracing::info!(
         listen = %address,
         database = store.backend_name(),
         external_url = %settings.external_url,
         "passlink is serving gRPC, gRPC-Web, Connect and REST"
     );
-    serve(&settings, services, listener, shutdown).await?;
+    let served = serve(&settings, services, listener, shutdown).await;
+    if let Some(worker) = worker {
+        worker.stop().await;
+    }
+    served?;
     store.close().await;
     tracing::info!("passlink stopped");
     Ok(())

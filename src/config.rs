@@ -69,6 +69,159 @@ pub struct ResolvedWebauthn {
     pub allowed_origins: Vec<String>,
     pub registration_lifetime: Duration,
 }
+/// How passlink talks TLS to the SMTP server.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text; only for a relay on the same host or network (default port 25).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (default port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte, "SMTPS" (default port 465).
+    Tls,
+}
+
+/// The SMTP server that delivers email (`[smtp]` in the TOML file). Email is sent through it
+/// when `host` is set.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// Host name of the SMTP server; no email is sent over SMTP when unset
+    /// (`PASSLINK_SMTP_HOST`, `--smtp-host`).
+    pub host: Option<String>,
+    /// Port; 25, 587 or 465 by `tls` when unset (`PASSLINK_SMTP_PORT`, `--smtp-port`).
+    pub port: Option<u16>,
+    /// `none`, `starttls` (default) or `tls` (`PASSLINK_SMTP_TLS`, `--smtp-tls`).
+    pub tls: SmtpTls,
+    /// User name for SMTP AUTH; no authentication when unset (`PASSLINK_SMTP_USERNAME`,
+    /// `--smtp-username`).
+    pub username: Option<String>,
+    /// Password for SMTP AUTH (`PASSLINK_SMTP_PASSWORD`); prefer `password_file`.
+    pub password: Option<String>,
+    /// File whose first line is the SMTP password (`PASSLINK_SMTP_PASSWORD_FILE`,
+    /// `--smtp-password-file`); read at start.
+    pub password_file: Option<PathBuf>,
+    /// Time allowed to connect and for each SMTP command, default 10s (`PASSLINK_SMTP_TIMEOUT`,
+    /// `--smtp-timeout`).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Most connections the pooled transport keeps open, default 4.
+    pub max_connections: u32,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: None,
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_file: None,
+            timeout: Duration::from_secs(10),
+            max_connections: 4,
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_file", &self.password_file)
+            .field("timeout", &self.timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl SmtpSettings {
+    /// The port in force: `port`, else the usual one for `tls`.
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+}
+
+/// The email passlink writes (`[mail]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// Sender, `"Name <address>"`, default `"passlink <passlink@localhost>"`
+    /// (`PASSLINK_MAIL_FROM`, `--mail-from`).
+    pub from: String,
+    /// Development: when set and `smtp.host` is not, each message is written to this
+    /// directory as `<message id>.eml` instead of being sent (`PASSLINK_MAIL_DIR`,
+    /// `--mail-dir`).
+    pub dir: Option<PathBuf>,
+    /// Directory with operator templates overriding the built-in ones: `passkey_link.txt`
+    /// and/or `passkey_link.html`, with the placeholders `{{ greeting_name }}`, `{{ link }}`,
+    /// `{{ expires_at }}` and `{{ email }}` (`PASSLINK_MAIL_TEMPLATES_DIR`,
+    /// `--mail-templates-dir`).
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            from: "passlink <passlink@localhost>".into(),
+            dir: None,
+            templates_dir: None,
+        }
+    }
+}
+
+/// Delivery of queued messages (`[outbox]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Attempts before a message is marked dead, default 10 (`PASSLINK_OUTBOX_MAX_ATTEMPTS`,
+    /// `--outbox-max-attempts`).
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt, doubled after each further one, with jitter;
+    /// default 5s (`PASSLINK_OUTBOX_RETRY_INITIAL`, `--outbox-retry-initial`).
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    /// Longest wait between attempts, default 10m (`PASSLINK_OUTBOX_RETRY_MAX`,
+    /// `--outbox-retry-max`).
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// How often the worker looks for messages queued by other processes or due for a retry,
+    /// default 5s (`PASSLINK_OUTBOX_POLL_INTERVAL`, `--outbox-poll-interval`).
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a claimed message stays reserved to its process; after a crash another
+    /// process sends it once this runs out. Must exceed `2 × smtp.timeout`; default 2m
+    /// (`PASSLINK_OUTBOX_LEASE`, `--outbox-lease`).
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Whether this process runs the delivery worker, default true; turn it off on processes
+    /// that should only serve the API while others deliver (`PASSLINK_OUTBOX_WORKER`,
+    /// `--outbox-worker`). Requests still queue messages.
+    pub worker: bool,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            max_attempts: 10,
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(5),
+            lease: Duration::from_secs(120),
+            worker: true,
+        }
+    }
+}
 
 /// Every setting of passlink.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -93,6 +246,12 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub code: CodeSettings,
     pub webauthn: WebauthnSettings,
+    /// `[smtp]`: the SMTP server email goes through.
+    pub smtp: SmtpSettings,
+    /// `[mail]`: sender, templates, development directory.
+    pub mail: MailSettings,
+    /// `[outbox]`: retries and leases of queued messages.
+    pub outbox: OutboxSettings,
 }
 
 impl Default for Settings {
@@ -108,6 +267,9 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(30),
             code: CodeSettings::default(),
             webauthn: WebauthnSettings::default(),
+            smtp: SmtpSettings::default(),
+            mail: MailSettings::default(),
+            outbox: OutboxSettings::default(),
         }
     }
 }
@@ -175,6 +337,89 @@ pub struct ServeArgs {
     /// How long a started passkey registration can be finished [default: 5m].
     #[arg(long, env = "PASSLINK_WEBAUTHN_REGISTRATION_LIFETIME", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub webauthn_registration_lifetime: Option<Duration>,
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// The email settings `passlink serve` takes as flags or environment variables.
+#[derive(Args, Clone, Debug, Default)]
+pub struct MailArgs {
+    /// SMTP server host; email is sent through it when set.
+    #[arg(long, env = "PASSLINK_SMTP_HOST", value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP server port [default: 25, 587 or 465 by --smtp-tls].
+    #[arg(long, env = "PASSLINK_SMTP_PORT", value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// TLS to the SMTP server [default: starttls].
+    #[arg(long, env = "PASSLINK_SMTP_TLS", value_enum)]
+    pub smtp_tls: Option<SmtpTls>,
+    /// SMTP AUTH user name.
+    #[arg(long, env = "PASSLINK_SMTP_USERNAME", value_name = "NAME")]
+    pub smtp_username: Option<String>,
+    /// File holding the SMTP AUTH password.
+    #[arg(long, env = "PASSLINK_SMTP_PASSWORD_FILE", value_name = "FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// SMTP connect and command timeout [default: 10s].
+    #[arg(long, env = "PASSLINK_SMTP_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub smtp_timeout: Option<Duration>,
+    /// Sender, "Name <address>" [default: passlink <passlink@localhost>].
+    #[arg(long, env = "PASSLINK_MAIL_FROM", value_name = "FROM")]
+    pub mail_from: Option<String>,
+    /// Development: write messages as .eml files here when no SMTP host is set.
+    #[arg(long, env = "PASSLINK_MAIL_DIR", value_name = "DIR")]
+    pub mail_dir: Option<PathBuf>,
+    /// Directory with passkey_link.txt / passkey_link.html overriding the built-in templates.
+    #[arg(long, env = "PASSLINK_MAIL_TEMPLATES_DIR", value_name = "DIR")]
+    pub mail_templates_dir: Option<PathBuf>,
+    /// Delivery attempts before a message is dead [default: 10].
+    #[arg(long, env = "PASSLINK_OUTBOX_MAX_ATTEMPTS", value_name = "N")]
+    pub outbox_max_attempts: Option<u32>,
+    /// First retry delay, doubled per attempt [default: 5s].
+    #[arg(long, env = "PASSLINK_OUTBOX_RETRY_INITIAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub outbox_retry_initial: Option<Duration>,
+    /// Longest retry delay [default: 10m].
+    #[arg(long, env = "PASSLINK_OUTBOX_RETRY_MAX", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub outbox_retry_max: Option<Duration>,
+    /// How often to look for due messages [default: 5s].
+    #[arg(long, env = "PASSLINK_OUTBOX_POLL_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub outbox_poll_interval: Option<Duration>,
+    /// How long a claimed message stays reserved to one process [default: 2m].
+    #[arg(long, env = "PASSLINK_OUTBOX_LEASE", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub outbox_lease: Option<Duration>,
+    /// Run the delivery worker in this process [default: true].
+    #[arg(long, env = "PASSLINK_OUTBOX_WORKER", value_name = "BOOL")]
+    pub outbox_worker: Option<bool>,
+}
+
+impl MailArgs {
+    fn apply(&self, settings: &mut Settings) {
+        macro_rules! overlay {
+            ($($field:ident => $target:expr),* $(,)?) => {
+                $(if let Some(value) = &self.$field { $target = value.clone().into(); })*
+            };
+        }
+        overlay! {
+            smtp_host => settings.smtp.host,
+            smtp_port => settings.smtp.port,
+            smtp_tls => settings.smtp.tls,
+            smtp_username => settings.smtp.username,
+            smtp_password_file => settings.smtp.password_file,
+            smtp_timeout => settings.smtp.timeout,
+            mail_from => settings.mail.from,
+            mail_dir => settings.mail.dir,
+            mail_templates_dir => settings.mail.templates_dir,
+            outbox_max_attempts => settings.outbox.max_attempts,
+            outbox_retry_initial => settings.outbox.retry_initial,
+            outbox_retry_max => settings.outbox.retry_max,
+            outbox_poll_interval => settings.outbox.poll_interval,
+            outbox_lease => settings.outbox.lease,
+            outbox_worker => settings.outbox.worker,
+        }
+        // The password has no flag: flags show in the process list.
+        if let Ok(password) = std::env::var("PASSLINK_SMTP_PASSWORD") {
+            settings.smtp.password = Some(password);
+        }
+    }
 }
 
 /// Every `PASSLINK_*` variable passlink reads.
@@ -195,6 +440,22 @@ const KNOWN_VARIABLES: &[&str] = &[
     "PASSLINK_WEBAUTHN_RP_NAME",
     "PASSLINK_WEBAUTHN_ALLOWED_ORIGINS",
     "PASSLINK_WEBAUTHN_REGISTRATION_LIFETIME",
+    "PASSLINK_SMTP_HOST",
+    "PASSLINK_SMTP_PORT",
+    "PASSLINK_SMTP_TLS",
+    "PASSLINK_SMTP_USERNAME",
+    "PASSLINK_SMTP_PASSWORD",
+    "PASSLINK_SMTP_PASSWORD_FILE",
+    "PASSLINK_SMTP_TIMEOUT",
+    "PASSLINK_MAIL_FROM",
+    "PASSLINK_MAIL_DIR",
+    "PASSLINK_MAIL_TEMPLATES_DIR",
+    "PASSLINK_OUTBOX_MAX_ATTEMPTS",
+    "PASSLINK_OUTBOX_RETRY_INITIAL",
+    "PASSLINK_OUTBOX_RETRY_MAX",
+    "PASSLINK_OUTBOX_POLL_INTERVAL",
+    "PASSLINK_OUTBOX_LEASE",
+    "PASSLINK_OUTBOX_WORKER",
 ];
 
 fn reject_unknown_variables() -> Result<(), String> {
@@ -264,6 +525,7 @@ impl Settings {
         if let Some(lifetime) = args.webauthn_registration_lifetime {
             settings.webauthn.registration_lifetime = Some(lifetime);
         }
+        args.mail.apply(&mut settings);
         settings.validate()?;
         Ok(settings)
     }
@@ -336,6 +598,7 @@ impl Settings {
             crate::store::Backend::of_url(url)?;
         }
         self.webauthn()?;
+        self.validate_mail()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| {
             format!(
                 "log_level {:?} is not a valid filter: {error}",
@@ -396,6 +659,64 @@ impl Settings {
                 .unwrap_or_else(|| "passlink".into()),
             allowed_origins,
             registration_lifetime,
+        })
+    }
+    fn validate_mail(&self) -> Result<(), String> {
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|error| {
+                format!(
+                    "mail.from {:?} is not \"Name <address>\": {error}",
+                    self.mail.from
+                )
+            })?;
+        if self.smtp.host.as_deref().is_some_and(str::is_empty) {
+            return Err("smtp.host must not be empty".into());
+        }
+        if self.smtp.password.is_some() && self.smtp.password_file.is_some() {
+            return Err("set smtp.password or smtp.password_file, not both".into());
+        }
+        if self.smtp.username.is_none()
+            && (self.smtp.password.is_some() || self.smtp.password_file.is_some())
+        {
+            return Err("smtp.password needs smtp.username".into());
+        }
+        if self.smtp.timeout.is_zero() {
+            return Err("smtp.timeout must be longer than zero".into());
+        }
+        if self.smtp.max_connections == 0 {
+            return Err("smtp.max_connections must be at least 1".into());
+        }
+        let outbox = &self.outbox;
+        if outbox.max_attempts == 0 {
+            return Err("outbox.max_attempts must be at least 1".into());
+        }
+        if outbox.retry_initial.is_zero() || outbox.retry_max < outbox.retry_initial {
+            return Err(
+                "outbox.retry_initial must be above zero and at most outbox.retry_max".into(),
+            );
+        }
+        if outbox.poll_interval.is_zero() {
+            return Err("outbox.poll_interval must be longer than zero".into());
+        }
+        if outbox.lease <= self.smtp.timeout * 2 {
+            return Err(format!(
+                "outbox.lease ({}) must be longer than twice smtp.timeout ({})",
+                humantime::format_duration(outbox.lease),
+                humantime::format_duration(self.smtp.timeout)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Why email cannot be sent with these settings, naming the missing setting; `None` when
+    /// an SMTP host or a development mail directory is set.
+    pub fn email_unavailable(&self) -> Option<String> {
+        (self.smtp.host.is_none() && self.mail.dir.is_none()).then(|| {
+            "Email delivery is not configured: set smtp.host (PASSLINK_SMTP_HOST, --smtp-host), \
+             or mail.dir (PASSLINK_MAIL_DIR, --mail-dir) for development"
+                .to_owned()
         })
     }
 
@@ -466,6 +787,43 @@ mod tests {
         assert!(settings.validate().unwrap_err().contains("URL-safe"));
         settings.code.alphabet = "aab".into();
         assert!(settings.validate().unwrap_err().contains("repeat"));
+    }
+
+    #[test]
+    fn mail_sections_parse_validate_and_hide_the_password() {
+        let settings: Settings = toml::from_str(
+            "[smtp]\nhost = \"mail.example.com\"\ntls = \"tls\"\nusername = \"u\"\n\
+             password = \"hunter2\"\ntimeout = \"5s\"\n\
+             [mail]\nfrom = \"Acme <no-reply@acme.test>\"\n\
+             [outbox]\nmax_attempts = 3\nretry_initial = \"1s\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.smtp.port_or_default(), 465);
+        assert_eq!(settings.outbox.max_attempts, 3);
+        settings.validate().unwrap();
+        assert_eq!(settings.email_unavailable(), None);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+
+        let mut invalid = settings.clone();
+        invalid.mail.from = "not an address".into();
+        assert!(invalid.validate().unwrap_err().contains("mail.from"));
+        let mut invalid = settings.clone();
+        invalid.outbox.lease = Duration::from_secs(10);
+        assert!(invalid.validate().unwrap_err().contains("outbox.lease"));
+        let error = toml::from_str::<Settings>("[smtp]\nhots = \"x\"").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `hots`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn without_smtp_host_or_mail_dir_email_is_unavailable_naming_the_setting() {
+        let mut settings = Settings::default();
+        let missing = settings.email_unavailable().unwrap();
+        assert!(missing.contains("smtp.host") && missing.contains("PASSLINK_SMTP_HOST"));
+        settings.mail.dir = Some(PathBuf::from("/tmp/mail"));
+        assert_eq!(settings.email_unavailable(), None);
     }
 }
 

@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod notify;
 pub mod pb;
 pub mod service;
 pub mod store;

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serves gRPC, gRPC-Web, Connect and REST on one port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manages organizations.
     Org {
         #[command(subcommand)]
@@ -47,6 +47,30 @@ enum Command {
     Role {
         #[command(subcommand)]
         command: RoleCommand,
+    },
+    /// Inspects and re-queues outgoing messages.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OutboxCommand {
+    /// Lists outbox messages, oldest first: id, state, attempts, user id, kind, last error.
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Only messages in this state: pending, sent or dead.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Re-queues a dead message for immediate delivery with a fresh attempt count.
+    Retry {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Message id, as printed by `outbox list`.
+        id: String,
     },
 }
 
@@ -238,6 +262,42 @@ async fn run(command: Command) -> Result<(), String> {
             .grant_role(&user, role, org.as_deref())
             .await
             .map_err(describe),
+        Command::Outbox {
+            command: OutboxCommand::List { storage, state },
+        } => {
+            let messages = operator_services(&storage)
+                .await?
+                .list_outbox_messages()
+                .await
+                .map_err(describe)?;
+            // Payloads hold codes until sent: never print them.
+            for message in messages
+                .iter()
+                .filter(|message| state.as_ref().is_none_or(|state| &message.state == state))
+            {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    message.id,
+                    message.state,
+                    message.attempts,
+                    message.user_id,
+                    message.kind,
+                    message.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        Command::Outbox {
+            command: OutboxCommand::Retry { storage, id },
+        } => {
+            operator_services(&storage)
+                .await?
+                .retry_outbox_message(&id)
+                .await
+                .map_err(describe)?;
+            eprintln!("message {id} re-queued");
+            Ok(())
+        }
     }
 }
 

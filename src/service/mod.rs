@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod auth;
+mod outbox;
 mod passkey;
 mod passkey_registration;
 pub mod ports;
@@ -37,6 +38,9 @@ pub struct ServiceSettings {
     pub external_url: String,
     /// The WebAuthn relying party.
     pub passkeys: PasskeySettings,
+    /// Why email cannot be sent (the missing setting), or `None` when it can. Requests that
+    /// need an email answer FailedPrecondition with this text and store nothing.
+    pub email_unavailable: Option<String>,
 }
 
 impl Default for ServiceSettings {
@@ -49,6 +53,7 @@ impl Default for ServiceSettings {
             code_lifetime: Duration::from_secs(3600),
             external_url: "http://localhost:8080".into(),
             passkeys: PasskeySettings::default(),
+            email_unavailable: None,
         }
     }
 }
@@ -79,6 +84,8 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     ids: IdGenerator,
     settings: ServiceSettings,
+    /// Signalled after a commit that queued a message, so the outbox worker starts at once.
+    message_queued: Arc<tokio::sync::Notify>,
 }
 
 const USER_NOT_FOUND: &str = "User could not be found";
@@ -97,7 +104,18 @@ impl Services {
             clock,
             ids,
             settings,
+            message_queued: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Signalled (`notify_one`) whenever a request queued an outbox message.
+    pub fn message_queued(&self) -> Arc<tokio::sync::Notify> {
+        self.message_queued.clone()
+    }
+
+    /// The clock the use cases run on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The store, for health checks.

@@ -91,6 +91,11 @@ impl Services {
                 "Passkeys can only be registered for human users",
             ));
         };
+        if url_template.is_some()
+            && let Some(missing) = &self.settings.email_unavailable
+        {
+            return Err(Error::failed_precondition("COMMAND-Ml4sm", missing.clone()));
+        }
         let now = self.now();
         let code_id = self.ids.next_id();
         let code = generate_code(&self.settings.code_alphabet, self.settings.code_length);
@@ -118,6 +123,7 @@ impl Services {
                     .map_err(|error| Error::internal("COMMAND-Js7ms", error))?,
             }));
         }
+        let queues_message = queues_a_message(&effects);
         let committed = self
             .store
             .commit(Change {
@@ -133,8 +139,17 @@ impl Services {
                 effects,
             })
             .await?;
+        if queues_message {
+            self.message_queued.notify_one();
+        }
         tracing::info!(user.id = %user.id, code.id = %code_id, "passkey registration code issued");
         let issued = (medium == LinkMedium::ReturnCode).then_some(IssuedCode { id: code_id, code });
         Ok((committed.into(), issued))
     }
+}
+
+fn queues_a_message(effects: &[Effect]) -> bool {
+    effects
+        .iter()
+        .any(|effect| matches!(effect, Effect::EnqueueMessage(_)))
 }

@@ -47,6 +47,10 @@ pub enum Effect {
     RemovePasskey {
         passkey_id: String,
     },
+    /// Marks an outbox message sent and replaces its payload with `scrubbed_payload` (the
+    /// plain code removed); the change fails with Aborted unless the message is still pending
+    /// and leased by `lease_owner`, so the event is written only by the lease holder.
+    MarkMessageSent(MessageSent),
 }
 
 /// A started WebAuthn registration, waiting for the browser's credential.
@@ -104,6 +108,24 @@ pub struct StoredPasskeyInfo {
     pub credential_id: Vec<u8>,
     /// JSON array of WebAuthn transport names.
     pub transports: String,
+}
+
+/// The outcome of delivering an outbox message, written with its `sent` event.
+#[derive(Clone, Debug)]
+pub struct MessageSent {
+    pub message_id: String,
+    pub lease_owner: String,
+    pub scrubbed_payload: String,
+}
+
+/// A failed delivery attempt of a leased outbox message.
+#[derive(Debug)]
+pub struct MessageFailure {
+    pub message_id: String,
+    pub lease_owner: String,
+    pub error: String,
+    /// When to try again; `None` marks the message dead.
+    pub retry_at: Option<Timestamp>,
 }
 
 /// A user to insert, with what only new users carry.
@@ -236,4 +258,32 @@ pub trait Store: Send + Sync + 'static {
     async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>>;
     /// Whether any passkey holds this credential id.
     async fn passkey_credential_exists(&self, credential_id: &[u8]) -> Result<bool>;
+    /// Leases the oldest due pending message whose lease (if any) has expired to `owner` until
+    /// `lease_until`, counts the attempt, and returns it. A conditional update: of several
+    /// processes claiming at once, exactly one gets each message.
+    async fn claim_message(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<StoredMessage>>;
+
+    /// Records a failed attempt of a message leased by `failure.lease_owner` and releases the
+    /// lease: back to pending at `retry_at`, or dead. False when the lease was lost.
+    async fn record_message_failure(&self, failure: MessageFailure, now: Timestamp)
+    -> Result<bool>;
+
+    /// Marks a leased message sent without an event (for users deleted since it was queued).
+    async fn mark_message_sent_without_event(
+        &self,
+        sent: MessageSent,
+        now: Timestamp,
+    ) -> Result<bool>;
+
+    /// Re-queues a dead message for immediate delivery with a fresh attempt count; NotFound
+    /// when there is no dead message with that id.
+    async fn retry_message(&self, message_id: &str, now: Timestamp) -> Result<()>;
+
+    /// The passkey registration codes of a user as (code id, code hash), oldest first.
+    async fn list_passkey_code_hashes(&self, user_id: &str) -> Result<Vec<(String, Vec<u8>)>>;
 }

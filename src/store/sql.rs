@@ -14,8 +14,9 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, Org, Phone, Profile, User, UserKind, UserState};
 use crate::error::{Error, Result};
 use crate::service::ports::{
-    Change, Committed, Effect, NewPasskeyRegistration, NewToken, PendingPasskeyRegistration, Store,
-    StoredEvent, StoredMessage, StoredPasskeyCode, StoredPasskeyInfo, TokenOwner,
+    Change, Committed, Effect, MessageFailure, MessageSent, NewPasskeyRegistration, NewToken,
+    PendingPasskeyRegistration, Store, StoredEvent, StoredMessage, StoredPasskeyCode,
+    StoredPasskeyInfo, TokenOwner,
 };
 
 /// Which database a URL names.
@@ -172,6 +173,39 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         changed_at: Timestamp(row.try_get("changed_at")?),
         kind,
     })
+}
+
+fn message_from_row(row: &AnyRow) -> Result<StoredMessage, sqlx::Error> {
+    Ok(StoredMessage {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        kind: row.try_get("kind")?,
+        payload: row.try_get("payload")?,
+        state: row.try_get("state")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+/// Marks a message sent if `sent.lease_owner` still holds it; false otherwise.
+async fn mark_message_sent(
+    executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    sent: &MessageSent,
+    at: Timestamp,
+) -> Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE outbox SET state = 'sent', sent_at = $3, payload = $4, lease_owner = NULL, \
+         lease_until = NULL, last_error = NULL \
+         WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+    )
+    .bind(&sent.message_id)
+    .bind(&sent.lease_owner)
+    .bind(at.0)
+    .bind(&sent.scrubbed_payload)
+    .execute(executor)
+    .await
+    .map_err(internal("STORE-Ms1up"))?;
+    Ok(updated.rows_affected() == 1)
 }
 
 fn org_from_row(row: &AnyRow) -> Result<Org, sqlx::Error> {
@@ -445,6 +479,14 @@ impl Store for SqlStore {
                         ));
                     }
                 }
+                Effect::MarkMessageSent(sent) => {
+                    if !mark_message_sent(&mut *transaction, &sent, change.at).await? {
+                        return Err(Error::aborted(
+                            "STORE-Ms3ls",
+                            "The message is no longer leased by this process",
+                        ));
+                    }
+                }
             }
         }
         transaction
@@ -647,17 +689,7 @@ impl Store for SqlStore {
         .await
         .map_err(internal("STORE-Ml1sr"))?;
         rows.iter()
-            .map(|row| {
-                Ok(StoredMessage {
-                    id: row.try_get("id")?,
-                    user_id: row.try_get("user_id")?,
-                    kind: row.try_get("kind")?,
-                    payload: row.try_get("payload")?,
-                    state: row.try_get("state")?,
-                    attempts: row.try_get("attempts")?,
-                    last_error: row.try_get("last_error")?,
-                })
-            })
+            .map(message_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(internal("STORE-Ml2dc"))
     }
@@ -688,6 +720,111 @@ impl Store for SqlStore {
 
     async fn passkey_credential_exists(&self, credential_id: &[u8]) -> Result<bool> {
         self.credential_exists(credential_id).await
+    }
+    async fn claim_message(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<StoredMessage>> {
+        // The outer WHERE repeats the conditions: PostgreSQL re-checks them on a row another
+        // transaction changed meanwhile, so two claimers never both get it; SKIP LOCKED lets
+        // them pass each other's candidates. SQLite runs one writer at a time.
+        let sql = match self.backend {
+            Backend::Postgres => {
+                "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
+                 WHERE id = (SELECT id FROM outbox WHERE state = 'pending' \
+                   AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+                   ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+                 RETURNING id, user_id, kind, payload, state, attempts, last_error"
+            }
+            Backend::Sqlite => {
+                "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
+                 WHERE id = (SELECT id FROM outbox WHERE state = 'pending' \
+                   AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+                   ORDER BY next_attempt_at, id LIMIT 1) \
+                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+                 RETURNING id, user_id, kind, payload, state, attempts, last_error"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(owner)
+            .bind(now.0)
+            .bind(lease_until.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Mc1up"))?;
+        row.map(|row| message_from_row(&row))
+            .transpose()
+            .map_err(internal("STORE-Mc2dc"))
+    }
+
+    async fn record_message_failure(
+        &self,
+        failure: MessageFailure,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (state, next_attempt_at) = match failure.retry_at {
+            Some(at) => ("pending", at.0),
+            None => ("dead", now.0),
+        };
+        let updated = sqlx::query(
+            "UPDATE outbox SET state = $3, next_attempt_at = $4, last_error = $5, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+        )
+        .bind(&failure.message_id)
+        .bind(&failure.lease_owner)
+        .bind(state)
+        .bind(next_attempt_at)
+        .bind(&failure.error)
+        .execute(&self.pool)
+        .await
+        .map_err(internal("STORE-Mf1up"))?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn mark_message_sent_without_event(
+        &self,
+        sent: MessageSent,
+        now: Timestamp,
+    ) -> Result<bool> {
+        mark_message_sent(&self.pool, &sent, now).await
+    }
+
+    async fn retry_message(&self, message_id: &str, now: Timestamp) -> Result<()> {
+        let updated = sqlx::query(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2, \
+             lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'dead'",
+        )
+        .bind(message_id)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(internal("STORE-Mr1up"))?;
+        if updated.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Error::not_found(
+                "STORE-Mr2nf",
+                "No dead outbox message has this id",
+            ))
+        }
+    }
+
+    async fn list_passkey_code_hashes(&self, user_id: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT id, code_hash FROM passkey_codes WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal("STORE-Pl1sr"))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("code_hash")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(internal("STORE-Pl2dc"))
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod json_shape;
+pub mod mail;
 pub mod raw_http;
 pub mod suite;
 pub mod wire;
@@ -50,7 +51,7 @@ pub fn required_by_ci() -> bool {
 }
 
 /// A fresh PostgreSQL database URL when `PASSLINK_TEST_POSTGRES_URL` names a server.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let server_url = std::env::var("PASSLINK_TEST_POSTGRES_URL").ok()?;
     use sqlx::Connection;
     let name = format!("passlink_test_{}", uuid_like());
@@ -66,7 +67,7 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(url.to_string())
 }
 
-fn uuid_like() -> String {
+pub fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -107,6 +108,10 @@ impl TestServer {
             shutdown_grace: Duration::from_secs(5),
             ..Settings::default()
         };
+        // Requests that send email need a mail setting; they are queued but not delivered unless
+        // a test turns the worker on (delivery adds events and scrubs payloads tests inspect).
+        settings.mail.dir = Some(data_dir.path().join("mail"));
+        settings.outbox.worker = false;
         configure(&mut settings);
         let clock = Arc::new(TestClock::default());
         let running = app::start(settings.clone(), clock.clone())
@@ -250,11 +255,9 @@ impl Drop for TestServer {
     }
 }
 
-/// Drops a test's PostgreSQL database, so runs leave (almost) nothing behind. Runs on a
-/// detached thread with its own runtime: `Drop` cannot await, and waiting for the checkpoint
-/// a drop makes would slow every test down. Failures are ignored (the database is disposable),
-/// and the drops still running when the test binary exits are lost.
-fn drop_postgres_database(database_url: &str) {
+/// Drops a test's PostgreSQL database, so runs leave nothing behind. Runs on its own thread
+/// and runtime because `Drop` cannot await; failures are ignored (the database is disposable).
+pub fn drop_postgres_database(database_url: &str) {
     let (Ok(server_url), Ok(url)) = (
         std::env::var("PASSLINK_TEST_POSTGRES_URL"),
         url::Url::parse(database_url),

@@ -1,0 +1,9 @@
+//! Delivery of outbox messages: the worker that leases and sends them, the mail transports
+//! (SMTP through lettre, or `.eml` files for development) and the message templates.
+
+mod mailer;
+pub mod template;
+mod worker;
+
+pub use mailer::{Email, Mailer};
+pub use worker::{OutboxWorker, RunningWorker, WorkerSettings};

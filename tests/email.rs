@@ -1,0 +1,570 @@
+//! Email delivery of passkey registration links (issue 3): a real SMTP server process receives
+//! what passlink sends, in-process and from real `passlink` processes.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::mail::{
+    PasslinkProcess, ReceivedMessage, SmtpServer, eventually, free_port, fresh_database,
+    passlink_command, smtp_server_available,
+};
+use common::{TestServer, authorized};
+use passlink::config::{Settings, SmtpTls};
+use passlink::domain::secret::secret_matches;
+use passlink::pb::zitadel::user::v2 as user_pb;
+use passlink::service::PasskeyLinkMessage;
+use tonic::transport::Channel;
+
+const FROM: &str = "Passlink Tests <noreply@passlink.test>";
+
+/// Settings that send through the SMTP server on `port`, with short retries for tests.
+fn smtp_on(port: u16) -> impl FnOnce(&mut Settings) {
+    move |settings| {
+        settings.smtp.host = Some("127.0.0.1".into());
+        settings.smtp.port = Some(port);
+        settings.smtp.tls = SmtpTls::None;
+        settings.smtp.timeout = Duration::from_secs(2);
+        settings.mail.dir = None;
+        settings.mail.from = FROM.into();
+        settings.outbox.retry_initial = Duration::from_millis(100);
+        settings.outbox.retry_max = Duration::from_millis(400);
+        settings.outbox.poll_interval = Duration::from_millis(200);
+        settings.outbox.lease = Duration::from_secs(10);
+        settings.outbox.worker = true;
+    }
+}
+
+/// The same as flags of `passlink serve`.
+fn smtp_flags(port: &str) -> Vec<&str> {
+    vec![
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        port,
+        "--smtp-tls",
+        "none",
+        "--smtp-timeout",
+        "1s",
+        "--mail-from",
+        FROM,
+        "--outbox-retry-initial",
+        "100ms",
+        "--outbox-retry-max",
+        "400ms",
+        "--outbox-poll-interval",
+        "200ms",
+        "--outbox-lease",
+        "3s",
+    ]
+}
+
+fn send_link(
+    user_id: &str,
+    url_template: Option<&str>,
+) -> user_pb::CreatePasskeyRegistrationLinkRequest {
+    user_pb::CreatePasskeyRegistrationLinkRequest {
+        user_id: user_id.into(),
+        medium: Some(
+            user_pb::create_passkey_registration_link_request::Medium::SendLink(
+                user_pb::SendPasskeyRegistrationLink {
+                    url_template: url_template.map(str::to_owned),
+                },
+            ),
+        ),
+    }
+}
+
+async fn client_at(port: u16) -> user_pb::user_service_client::UserServiceClient<Channel> {
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect over gRPC");
+    user_pb::user_service_client::UserServiceClient::new(channel)
+}
+
+/// Adds a human with a display name and returns its id and address.
+async fn add_person(
+    client: &mut user_pb::user_service_client::UserServiceClient<Channel>,
+    token: &str,
+    display_name: Option<&str>,
+) -> (String, String) {
+    let address = format!("ada-{}@example.com", common::uuid_like());
+    let mut request = common::human("Ada", &address);
+    request.profile.as_mut().unwrap().display_name = display_name.map(str::to_owned);
+    let user_id = client
+        .add_human_user(authorized(request, token))
+        .await
+        .expect("AddHumanUser")
+        .into_inner()
+        .user_id;
+    (user_id, address)
+}
+
+/// The first admin's token, once the first process has bootstrapped and written it.
+async fn admin_token(data_dir: &std::path::Path) -> String {
+    let path = data_dir.join("admin.pat");
+    eventually("admin.pat", Duration::from_secs(20), async || {
+        std::fs::read_to_string(&path)
+            .ok()
+            .filter(|token| token.ends_with('\n'))
+            .map(|token| token.trim().to_owned())
+    })
+    .await
+}
+
+/// The link of a received message: the text part's line that starts with http.
+fn link_of(message: &ReceivedMessage) -> url::Url {
+    let text = message.text.as_deref().expect("a text part");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("http"))
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    url::Url::parse(line).unwrap()
+}
+
+fn query(link: &url::Url, name: &str) -> String {
+    link.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {link}"))
+}
+
+/// The message as an operator would quote it: headers and text part, code redacted.
+fn redacted(message: &ReceivedMessage, code: &str) -> String {
+    let headers = message.raw.split("\r\n\r\n").next().unwrap_or_default();
+    format!(
+        "{headers}\n\n--- text/plain ---\n{}",
+        message.text.as_deref().unwrap_or_default()
+    )
+    .replace(code, "<REDACTED>")
+}
+
+#[tokio::test]
+async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_stored_code() {
+    if !smtp_server_available() {
+        return;
+    }
+    let smtp = SmtpServer::start().await;
+    let server = TestServer::start_with(|settings| {
+        smtp_on(smtp.port)(settings);
+        settings.external_url = "http://localhost:9999".into();
+    })
+    .await;
+    let mut client = server.grpc_client().await;
+    let (user_id, address) =
+        add_person(&mut client, &server.admin_token, Some("Ada Lovelace")).await;
+    let custom = "https://app.example.test/passkey/{{.UserID}}/{{ .OrgID }}?codeID={{.CodeID}}&code={{ .Code }}";
+    for template in [Some(custom), None] {
+        let answer = client
+            .create_passkey_registration_link(authorized(
+                send_link(&user_id, template),
+                &server.admin_token,
+            ))
+            .await
+            .expect("CreatePasskeyRegistrationLink")
+            .into_inner();
+        assert!(answer.code.is_none(), "send_link must not return the code");
+    }
+    let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 2);
+    let org_id = server.default_org_id().await;
+    let codes = server
+        .services
+        .store()
+        .list_passkey_code_hashes(&user_id)
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 2);
+    let mut default_message = None;
+    for message in &messages {
+        assert_eq!(message.header("Subject"), "Add Passkey Login");
+        assert_eq!(message.header("From"), FROM);
+        assert_eq!(message.header("To"), format!("Ada Lovelace <{address}>"));
+        assert_eq!(message.rcpt_tos, vec![address.clone()]);
+        assert_eq!(message.mail_from, "noreply@passlink.test");
+        assert_eq!(message.content_type, "multipart/alternative");
+        assert!(message.header("Message-ID").ends_with("@passlink.test>"));
+        let text = message.text.as_deref().unwrap();
+        let html = message.html.as_deref().expect("an HTML part");
+        assert!(text.contains("Hello Ada Lovelace,"), "{text}");
+        assert!(html.contains("Hello Ada Lovelace,"), "{html}");
+        assert!(
+            text.contains("valid until 20") && text.contains(" UTC"),
+            "{text}"
+        );
+        let link = link_of(message);
+        // The HTML part carries the same link as a button (escaped for the attribute).
+        let escaped = link.as_str().replace('&', "&amp;");
+        assert!(
+            html.contains(&format!("<a href=\"{escaped}\" style=")),
+            "{html}"
+        );
+        let (code_id, code) = if link.as_str().starts_with("https://app.example.test/") {
+            assert_eq!(link.path(), format!("/passkey/{user_id}/{org_id}"));
+            (query(&link, "codeID"), query(&link, "code"))
+        } else {
+            assert!(
+                link.as_str()
+                    .starts_with("http://localhost:9999/ui/passkey/register?userID="),
+                "{link}"
+            );
+            assert_eq!(query(&link, "userID"), user_id);
+            assert_eq!(query(&link, "orgID"), org_id);
+            default_message = Some((message.clone(), query(&link, "code")));
+            (query(&link, "codeID"), query(&link, "code"))
+        };
+        assert_eq!(code.len(), 12);
+        let (_, hash) = codes
+            .iter()
+            .find(|(id, _)| *id == code_id)
+            .unwrap_or_else(|| panic!("no stored code {code_id}"));
+        assert!(
+            secret_matches(&code_id, &code, hash),
+            "the code in the link is the stored one"
+        );
+    }
+    let (message, code) = default_message.expect("one message with the default link");
+    eprintln!(
+        "=== received message (code redacted) ===\n{}",
+        redacted(&message, &code)
+    );
+
+    // The user's sequence shows the sends; the outbox no longer holds the codes.
+    let sent_events = eventually("two sent events", Duration::from_secs(10), async || {
+        let events = server.services.store().list_events(&user_id).await.unwrap();
+        let sent: Vec<_> = events
+            .into_iter()
+            .filter(|event| event.event_type == "user.passkey.code.sent")
+            .collect();
+        (sent.len() == 2).then_some(sent)
+    })
+    .await;
+    assert_eq!(
+        sent_events
+            .iter()
+            .map(|event| event.sequence)
+            .collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    for stored in server.services.store().list_messages().await.unwrap() {
+        assert_eq!(stored.state, "sent");
+        let payload: PasskeyLinkMessage = serde_json::from_str(&stored.payload).unwrap();
+        assert_eq!(payload.code, "", "the plain code is scrubbed once sent");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn email_requested_while_smtp_is_down_arrives_exactly_once_when_it_comes_back() {
+    if !smtp_server_available() {
+        return;
+    }
+    let port = free_port();
+    let server = TestServer::start_with(smtp_on(port)).await;
+    let mut client = server.grpc_client().await;
+    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
+    client
+        .create_passkey_registration_link(authorized(
+            send_link(&user_id, None),
+            &server.admin_token,
+        ))
+        .await
+        .expect("the request succeeds while SMTP is down");
+    eventually("failed attempts", Duration::from_secs(10), async || {
+        let messages = server.services.store().list_messages().await.unwrap();
+        (messages[0].attempts >= 2 && messages[0].state == "pending").then_some(())
+    })
+    .await;
+    let smtp = SmtpServer::start_on(port).await;
+    let received = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert!(received[0].text.as_deref().unwrap().contains("Hello Ada,"));
+    eventually("the row marked sent", Duration::from_secs(10), async || {
+        let messages = server.services.store().list_messages().await.unwrap();
+        (messages[0].state == "sent").then_some(())
+    })
+    .await;
+    // Several poll intervals later, still exactly one.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(smtp.messages().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
+    if !smtp_server_available() {
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let database = fresh_database(directory.path()).await;
+    let database_url = database.url.clone();
+    let smtp_port = free_port().to_string();
+    let flags = smtp_flags(&smtp_port);
+    let mut first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let token = admin_token(directory.path()).await;
+    let token = token.as_str();
+    let mut client = client_at(first.port).await;
+    let (user_id, address) = add_person(&mut client, token, None).await;
+    client
+        .create_passkey_registration_link(authorized(send_link(&user_id, None), token))
+        .await
+        .expect("CreatePasskeyRegistrationLink");
+    // SMTP is down, so the message cannot have left yet.
+    first.kill_9();
+    let smtp = SmtpServer::start_on(smtp_port.parse().unwrap()).await;
+    let second = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let received = smtp.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(received[0].rcpt_tos, vec![address]);
+    assert_eq!(query(&link_of(&received[0]), "userID"), user_id);
+    let listed = eventually("the row marked sent", Duration::from_secs(10), async || {
+        let listed = passlink_command(&[
+            "outbox",
+            "list",
+            "--data-dir",
+            directory.path().to_str().unwrap(),
+            "--database-url",
+            &database_url,
+        ]);
+        listed.contains("\tsent\t").then_some(listed)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(smtp.messages().len(), 1, "{listed}\n{}", second.log_text());
+}
+
+#[tokio::test]
+async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
+    if !smtp_server_available() {
+        return;
+    }
+    const MESSAGES: usize = 200;
+    let smtp = SmtpServer::start().await;
+    let directory = tempfile::tempdir().unwrap();
+    let second_directory = tempfile::tempdir().unwrap();
+    let database = fresh_database(directory.path()).await;
+    let database_url = database.url.clone();
+    let smtp_port = smtp.port.to_string();
+    let flags = smtp_flags(&smtp_port);
+    let first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    // The second process starts once the first has bootstrapped the shared database.
+    let token = admin_token(directory.path()).await;
+    let second = PasslinkProcess::start(second_directory.path(), &database_url, &flags).await;
+    let (user_id, _) = add_person(&mut client_at(first.port).await, &token, None).await;
+    // Four callers per process, each asking its process for 25 links.
+    let mut callers = Vec::new();
+    for port in [first.port, second.port] {
+        for _ in 0..4 {
+            let (token, user_id) = (token.clone(), user_id.clone());
+            callers.push(tokio::spawn(async move {
+                let mut client = client_at(port).await;
+                for _ in 0..MESSAGES / 8 {
+                    client
+                        .create_passkey_registration_link(authorized(
+                            send_link(&user_id, None),
+                            &token,
+                        ))
+                        .await
+                        .expect("CreatePasskeyRegistrationLink");
+                }
+            }));
+        }
+    }
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    smtp.wait_for(MESSAGES, Duration::from_secs(120)).await;
+    // Time for any duplicate to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received = smtp.messages();
+    let message_ids: HashSet<String> = received
+        .iter()
+        .map(|message| message.header("Message-ID").to_owned())
+        .collect();
+    let code_ids: HashSet<String> = received
+        .iter()
+        .map(|message| query(&link_of(message), "codeID"))
+        .collect();
+    let sent_by = |process: &PasslinkProcess| {
+        process
+            .log_text()
+            .matches("registration link email sent")
+            .count()
+    };
+    eprintln!(
+        "received {} messages; first process sent {}, second sent {}",
+        received.len(),
+        sent_by(&first),
+        sent_by(&second)
+    );
+    assert_eq!(received.len(), MESSAGES);
+    assert_eq!(message_ids.len(), MESSAGES);
+    assert_eq!(code_ids.len(), MESSAGES);
+    assert_eq!(sent_by(&first) + sent_by(&second), MESSAGES);
+}
+
+#[tokio::test]
+async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() {
+    if !smtp_server_available() {
+        return;
+    }
+    let port = free_port();
+    let server = TestServer::start_with(|settings| {
+        smtp_on(port)(settings);
+        settings.outbox.max_attempts = 3;
+        settings.outbox.retry_initial = Duration::from_millis(50);
+        settings.outbox.retry_max = Duration::from_millis(100);
+    })
+    .await;
+    let mut client = server.grpc_client().await;
+    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
+    client
+        .create_passkey_registration_link(authorized(
+            send_link(&user_id, None),
+            &server.admin_token,
+        ))
+        .await
+        .unwrap();
+    let dead = eventually("a dead message", Duration::from_secs(15), async || {
+        let messages = server.services.store().list_messages().await.unwrap();
+        (messages[0].state == "dead").then(|| messages[0].clone())
+    })
+    .await;
+    assert_eq!(dead.attempts, 3);
+    let last_error = dead.last_error.clone().unwrap();
+    assert!(last_error.contains("SMTP"), "{last_error}");
+    // It stays dead: no fourth attempt.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        server.services.store().list_messages().await.unwrap()[0].attempts,
+        3
+    );
+
+    let database_url = server.settings.database_url();
+    let data_dir = server.data_dir.path().to_str().unwrap().to_owned();
+    let storage = ["--data-dir", &data_dir, "--database-url", &database_url];
+    let listed = passlink_command(&[&["outbox", "list", "--state", "dead"][..], &storage].concat());
+    assert!(
+        listed.starts_with(&format!(
+            "{}\tdead\t3\t{user_id}\tpasskey_registration_link\tSMTP",
+            dead.id
+        )),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(
+            &serde_json::from_str::<PasskeyLinkMessage>(&dead.payload)
+                .unwrap()
+                .code
+        )
+    );
+    eprintln!("passlink outbox list --state dead:\n{listed}");
+
+    let smtp = SmtpServer::start_on(port).await;
+    passlink_command(&[&["outbox", "retry", &dead.id][..], &storage].concat());
+    smtp.wait_for(1, Duration::from_secs(20)).await;
+    eventually("the row marked sent", Duration::from_secs(10), async || {
+        let messages = server.services.store().list_messages().await.unwrap();
+        (messages[0].state == "sent").then_some(())
+    })
+    .await;
+    assert_eq!(smtp.messages().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_smtp_settings_send_link_is_failed_precondition_and_stores_nothing() {
+    let server = TestServer::start_with(|settings| settings.mail.dir = None).await;
+    let mut client = server.grpc_client().await;
+    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
+    let no_medium = user_pb::CreatePasskeyRegistrationLinkRequest {
+        user_id: user_id.clone(),
+        medium: None,
+    };
+    for request in [
+        send_link(&user_id, Some("https://x.test/{{.Code}}")),
+        send_link(&user_id, None),
+        no_medium,
+    ] {
+        let status = client
+            .create_passkey_registration_link(authorized(request, &server.admin_token))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            status.message().contains("smtp.host"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("PASSLINK_SMTP_HOST"),
+            "{}",
+            status.message()
+        );
+    }
+    let store = server.services.store();
+    assert!(
+        store.list_messages().await.unwrap().is_empty(),
+        "no outbox row"
+    );
+    assert!(
+        store
+            .list_passkey_code_hashes(&user_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no code"
+    );
+    assert_eq!(
+        store.list_events(&user_id).await.unwrap().len(),
+        1,
+        "no event beyond user.added"
+    );
+    // Returning the code needs no email.
+    let answer = client
+        .create_passkey_registration_link(authorized(
+            user_pb::CreatePasskeyRegistrationLinkRequest {
+                user_id,
+                medium: Some(
+                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
+                        user_pb::ReturnPasskeyRegistrationCode {},
+                    ),
+                ),
+            },
+            &server.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(answer.code.is_some());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn mail_dir_receives_each_message_as_an_eml_file() {
+    let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
+    let mail_dir = server.settings.mail.dir.clone().unwrap();
+    let mut client = server.grpc_client().await;
+    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
+    client
+        .create_passkey_registration_link(authorized(
+            send_link(&user_id, None),
+            &server.admin_token,
+        ))
+        .await
+        .unwrap();
+    let message_id = server.services.store().list_messages().await.unwrap()[0]
+        .id
+        .clone();
+    let path = mail_dir.join(format!("{message_id}.eml"));
+    let eml = eventually("the .eml file", Duration::from_secs(10), async || {
+        std::fs::read_to_string(&path).ok()
+    })
+    .await;
+    assert!(eml.contains("Subject: Add Passkey Login"), "{eml}");
+    assert!(eml.contains("multipart/alternative"), "{eml}");
+    assert!(eml.contains("text/html"), "{eml}");
+    server.stop().await;
+}
