@@ -30,7 +30,6 @@ macro_rules! user_service_suite {
             deleted_user_is_not_found,
             locked_or_inactive_user_is_failed_precondition,
             authentication_runs_before_validation,
-            passkey_rpcs_not_built_yet_answer_unimplemented,
         );
     };
     ($protocol:expr; $($scenario:ident),* $(,)?) => {
@@ -486,61 +485,6 @@ pub async fn authentication_runs_before_validation(protocol: Protocol) {
         .await
         .expect_err("a bad token and invalid fields");
     failure.assert_error(Code::Unauthenticated, "Token is invalid");
-}
-
-pub async fn passkey_rpcs_not_built_yet_answer_unimplemented(protocol: Protocol) {
-    let scene = Scene::new(protocol).await;
-    let user_id = scene.user_id.clone();
-    let admin = &scene.admin;
-    let failures = [
-        admin
-            .call::<_, user_pb::RegisterPasskeyResponse>(
-                "RegisterPasskey",
-                &user_pb::RegisterPasskeyRequest {
-                    user_id: user_id.clone(),
-                    domain: "localhost".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map(drop),
-        admin
-            .call::<_, user_pb::VerifyPasskeyRegistrationResponse>(
-                "VerifyPasskeyRegistration",
-                &user_pb::VerifyPasskeyRegistrationRequest {
-                    user_id: user_id.clone(),
-                    passkey_id: "1".into(),
-                    public_key_credential: Some(Default::default()),
-                    passkey_name: "laptop".into(),
-                },
-            )
-            .await
-            .map(drop),
-        admin
-            .call::<_, user_pb::ListPasskeysResponse>(
-                "ListPasskeys",
-                &user_pb::ListPasskeysRequest {
-                    user_id: user_id.clone(),
-                },
-            )
-            .await
-            .map(drop),
-        admin
-            .call::<_, user_pb::RemovePasskeyResponse>(
-                "RemovePasskey",
-                &user_pb::RemovePasskeyRequest {
-                    user_id: user_id.clone(),
-                    passkey_id: "1".into(),
-                },
-            )
-            .await
-            .map(drop),
-    ];
-    for failure in failures {
-        failure
-            .expect_err("not implemented yet")
-            .assert_error(Code::Unimplemented, "is not implemented yet");
-    }
 }
 
 /// Declares one `#[tokio::test]` per JSON scenario, run over `$protocol` (REST or Connect JSON).
