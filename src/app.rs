@@ -32,6 +32,7 @@ pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
 
 /// The use cases over a store.
 pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> Arc<Services> {
+    let id_node = store.id_node();
     Arc::new(Services::new(
         Arc::new(store),
         clock,
@@ -40,6 +41,7 @@ pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> 
             code_length: settings.code.length,
             code_lifetime: settings.code.lifetime,
             external_url: settings.external_url.clone(),
+            id_node: Some(id_node),
         },
     ))
 }
@@ -128,11 +130,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
+    // With port 0 the OS picks the port; the log says which (tests and scripts read it).
+    let bound = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the bound address: {error}"))?;
     let store = open_store(&settings).await?;
     let services = services(&settings, store.clone(), Arc::new(SystemClock));
     bootstrap(&settings, &services).await?;
     tracing::info!(
-        listen = %settings.listen,
+        listen = %bound,
         database = store.backend_name(),
         external_url = %settings.external_url,
         "passlink is serving gRPC, gRPC-Web, Connect and REST"

@@ -30,6 +30,9 @@ pub struct ServiceSettings {
     pub code_lifetime: Duration,
     /// Where passlink is reached from outside; the default link points at its page there.
     pub external_url: String,
+    /// The node number in generated ids, leased from the database so that processes sharing
+    /// it differ; a random one when `None`.
+    pub id_node: Option<u16>,
 }
 
 impl Default for ServiceSettings {
@@ -41,6 +44,7 @@ impl Default for ServiceSettings {
             code_length: 12,
             code_lifetime: Duration::from_secs(3600),
             external_url: "http://localhost:8080".into(),
+            id_node: None,
         }
     }
 }
@@ -83,7 +87,10 @@ impl Services {
         clock: Arc<dyn Clock>,
         settings: ServiceSettings,
     ) -> Services {
-        let ids = IdGenerator::new(clock.clone());
+        let ids = match settings.id_node {
+            Some(node) => IdGenerator::with_node(clock.clone(), node),
+            None => IdGenerator::new(clock.clone()),
+        };
         Services {
             store,
             clock,

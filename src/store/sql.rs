@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +17,9 @@ use crate::error::{Error, Result};
 use crate::service::ports::{
     Change, Committed, Effect, NewToken, Store, StoredEvent, StoredMessage, TokenOwner,
 };
+
+use super::group_commit::GroupCommitWriter;
+use super::token_cache::TokenOwnerCache;
 
 /// Which database a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +57,11 @@ pub fn sqlite_url_in(data_dir: &Path) -> String {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's one writer: changes committed in batches (see `group_commit`). PostgreSQL
+    /// commits each change in its own transaction and lets its many connections write at once.
+    group_commit: Option<GroupCommitWriter>,
+    token_owners: Arc<TokenOwnerCache>,
+    id_node: u16,
 }
 
 const USER_NOT_FOUND: &str = "User could not be found";
@@ -63,6 +72,31 @@ fn internal(id: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database_error) if database_error.is_unique_violation())
+}
+
+const CONFLICT: &str = "The change met a concurrent change; try again";
+
+/// Whether another writer caused the error, so that trying again can succeed: PostgreSQL's
+/// serialization failure (40001) and deadlock (40P01), SQLite's busy and locked (5, 6).
+fn is_conflict(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(database_error) = error else {
+        return false;
+    };
+    matches!(
+        database_error.code().as_deref(),
+        Some("40001" | "40P01" | "5" | "6" | "517" | "262")
+    )
+}
+
+/// Maps a database error to `Aborted` when it is a conflict, to an internal error otherwise.
+pub(super) fn conflict_or_internal(id: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |cause| {
+        if is_conflict(&cause) {
+            Error::aborted(id, CONFLICT)
+        } else {
+            Error::internal(id, cause)
+        }
+    }
 }
 
 impl SqlStore {
@@ -101,7 +135,25 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
         };
         migrated.map_err(|error| format!("cannot migrate the database: {error}"))?;
-        Ok(SqlStore { pool, backend })
+        let group_commit = match backend {
+            // BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy timeout for
+            // another process), so no statement of the batch can fail on a lock upgrade.
+            Backend::Sqlite => Some(GroupCommitWriter::start(pool.clone(), "BEGIN IMMEDIATE")),
+            Backend::Postgres => None,
+        };
+        let id_node = lease_id_node(&pool).await?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            group_commit,
+            token_owners: Arc::default(),
+            id_node,
+        })
+    }
+
+    /// The id node number this store leased when it opened the database.
+    pub fn id_node(&self) -> u16 {
+        self.id_node
     }
 
     /// The backend this store runs on.
@@ -113,6 +165,21 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Leases a node number for id generation: each process that opens the database gets the next
+/// of 1024 numbers in turn, so processes running at the same time get distinct numbers (unless
+/// more than 1024 open it while the first still runs; primary keys still refuse a clash).
+async fn lease_id_node(pool: &AnyPool) -> Result<u16, String> {
+    let row =
+        sqlx::query("UPDATE id_node_counter SET next_node = next_node + 1 RETURNING next_node")
+            .fetch_one(pool)
+            .await
+            .map_err(|error| format!("cannot lease an id node number: {error}"))?;
+    let next: i64 = row
+        .try_get("next_node")
+        .map_err(|error| format!("cannot lease an id node number: {error}"))?;
+    Ok((next - 1).rem_euclid(1024) as u16)
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
@@ -244,6 +311,137 @@ async fn insert_user(
     Ok(())
 }
 
+/// Writes one change inside an open transaction or savepoint: (the new user,) the sequence
+/// bump, the event and the effects. Conflicts another writer can cause come back as `Aborted`,
+/// which callers retry; nothing here commits.
+pub(super) async fn apply_change(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    change: &Change,
+) -> Result<Committed> {
+    // The first statement writes, so that SQLite takes its write lock at once instead of
+    // upgrading a read lock later (which fails under contention instead of waiting).
+    for effect in &change.effects {
+        if let Effect::InsertUser(new_user) = effect {
+            insert_user(transaction, new_user).await?;
+        }
+    }
+    // Bumping the user's sequence serializes concurrent changes to one user: PostgreSQL
+    // locks the row (a concurrent writer waits, then reads the bumped value), SQLite holds
+    // its single write lock.
+    let bumped = sqlx::query(
+        "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
+         WHERE id = $1 AND state <> 3 RETURNING sequence, org_id",
+    )
+    .bind(&change.user_id)
+    .bind(change.at.0)
+    .fetch_optional(&mut **transaction)
+    .await
+    .map_err(conflict_or_internal("STORE-Sq8vb"))?
+    .ok_or_else(|| Error::not_found("STORE-Nf2us", USER_NOT_FOUND))?;
+    let sequence: i64 = bumped
+        .try_get("sequence")
+        .map_err(internal("STORE-Sq9dc"))?;
+    let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
+    let event = sqlx::query(
+        "INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&change.user_id)
+    .bind(sequence)
+    .bind(change.event_type)
+    .bind(change.payload.to_string())
+    .bind(&change.actor)
+    .bind(change.at.0)
+    .execute(&mut **transaction)
+    .await;
+    match event {
+        // Cannot happen while the bump above serializes writers; retried if it ever does.
+        Err(error) if is_unique_violation(&error) => {
+            return Err(Error::aborted("STORE-Ev6cf", CONFLICT));
+        }
+        Err(error) => return Err(conflict_or_internal("STORE-Ev5wr")(error)),
+        Ok(_) => {}
+    }
+    for effect in &change.effects {
+        match effect {
+            Effect::InsertUser(_) => {}
+            Effect::DeleteUser => {
+                sqlx::query("UPDATE users SET state = 3 WHERE id = $1")
+                    .bind(&change.user_id)
+                    .execute(&mut **transaction)
+                    .await
+                    .map_err(conflict_or_internal("STORE-Dl6us"))?;
+            }
+            Effect::InsertPasskeyCode(code) => {
+                sqlx::query(
+                    "INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&code.id)
+                .bind(&change.user_id)
+                .bind(code.code_hash.clone())
+                .bind(change.at.0)
+                .bind(code.expires_at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Pc7in"))?;
+            }
+            Effect::EnqueueMessage(message) => {
+                sqlx::query(
+                    "INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(&message.id)
+                .bind(&change.user_id)
+                .bind(message.kind)
+                .bind(message.payload.clone())
+                .bind(change.at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Ob2in"))?;
+            }
+        }
+    }
+    Ok(Committed {
+        sequence: sequence as u64,
+        org_id,
+        at: change.at,
+    })
+}
+
+/// How often a change that keeps meeting conflicts is tried before `Aborted` reaches the
+/// caller.
+const COMMIT_ATTEMPTS: u32 = 20;
+
+/// Commits one change in its own transaction, retrying on conflicts with other writers
+/// (PostgreSQL serialization failures and deadlocks, between processes too).
+async fn commit_with_retry(pool: &AnyPool, change: &Change) -> Result<Committed> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = async {
+            let mut transaction = pool.begin().await.map_err(internal("STORE-Bg4tx"))?;
+            let committed = apply_change(&mut transaction, change).await?;
+            transaction
+                .commit()
+                .await
+                .map_err(conflict_or_internal("STORE-Cm4tx"))?;
+            Ok(committed)
+        }
+        .await;
+        match outcome {
+            Err(Error::Aborted { .. }) if attempt < COMMIT_ATTEMPTS => {
+                tracing::debug!(user.id = %change.user_id, attempt, "conflict; retrying the change");
+                // A little random backoff keeps two retrying writers from meeting again.
+                let pause =
+                    u64::from(crate::domain::secret::random_u16() % 1000) * (attempt as u64);
+                tokio::time::sleep(Duration::from_micros(pause)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
@@ -255,92 +453,14 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, change: Change) -> Result<Committed> {
-        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Bg4tx"))?;
-        // The first statement writes, so that SQLite takes its write lock at once instead of
-        // upgrading a read lock later (which fails under contention instead of waiting).
-        for effect in &change.effects {
-            if let Effect::InsertUser(new_user) = effect {
-                insert_user(&mut transaction, new_user).await?;
-            }
-        }
-        // Bumping the user's sequence serializes concurrent changes to one user: PostgreSQL
-        // locks the row, SQLite holds its single write lock.
-        let bumped = sqlx::query(
-            "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-             WHERE id = $1 AND state <> 3 RETURNING sequence, org_id",
-        )
-        .bind(&change.user_id)
-        .bind(change.at.0)
-        .fetch_optional(&mut *transaction)
-        .await
-        .map_err(internal("STORE-Sq8vb"))?
-        .ok_or_else(|| Error::not_found("STORE-Nf2us", USER_NOT_FOUND))?;
-        let sequence: i64 = bumped
-            .try_get("sequence")
-            .map_err(internal("STORE-Sq9dc"))?;
-        let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
-        sqlx::query(
-            "INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&change.user_id)
-        .bind(sequence)
-        .bind(change.event_type)
-        .bind(change.payload.to_string())
-        .bind(&change.actor)
-        .bind(change.at.0)
-        .execute(&mut *transaction)
-        .await
-        .map_err(internal("STORE-Ev5wr"))?;
-        for effect in change.effects {
-            match effect {
-                Effect::InsertUser(_) => {}
-                Effect::DeleteUser => {
-                    sqlx::query("UPDATE users SET state = 3 WHERE id = $1")
-                        .bind(&change.user_id)
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(internal("STORE-Dl6us"))?;
-                }
-                Effect::InsertPasskeyCode(code) => {
-                    sqlx::query(
-                        "INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(&code.id)
-                    .bind(&change.user_id)
-                    .bind(code.code_hash)
-                    .bind(change.at.0)
-                    .bind(code.expires_at.0)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Pc7in"))?;
-                }
-                Effect::EnqueueMessage(message) => {
-                    sqlx::query(
-                        "INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $5)",
-                    )
-                    .bind(&message.id)
-                    .bind(&change.user_id)
-                    .bind(message.kind)
-                    .bind(message.payload)
-                    .bind(change.at.0)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Ob2in"))?;
-                }
-            }
-        }
-        transaction
-            .commit()
-            .await
-            .map_err(internal("STORE-Cm4tx"))?;
-        Ok(Committed {
-            sequence: sequence as u64,
-            org_id,
-            at: change.at,
-        })
+        let user_id = change.user_id.clone();
+        let committed = match &self.group_commit {
+            Some(writer) => writer.commit(change).await,
+            None => commit_with_retry(&self.pool, &change).await,
+        };
+        // A change to a token owner (its deletion, say) takes effect at once in this process.
+        self.token_owners.forget_user(&user_id);
+        committed
     }
 
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
@@ -359,8 +479,11 @@ impl Store for SqlStore {
         token_hash: &[u8],
         now: Timestamp,
     ) -> Result<Option<TokenOwner>> {
+        if let Some(owner) = self.token_owners.get(token_hash, now) {
+            return Ok(Some(owner));
+        }
         let owner = sqlx::query(
-            "SELECT users.id, users.org_id FROM personal_access_tokens AS tokens \
+            "SELECT users.id, users.org_id, tokens.expires_at FROM personal_access_tokens AS tokens \
              JOIN users ON users.id = tokens.user_id \
              WHERE tokens.token_hash = $1 AND tokens.revoked_at IS NULL \
              AND (tokens.expires_at IS NULL OR tokens.expires_at > $2) AND users.state = 1",
@@ -375,6 +498,9 @@ impl Store for SqlStore {
         };
         let user_id: String = owner.try_get("id").map_err(internal("STORE-Tk2dc"))?;
         let org_id: String = owner.try_get("org_id").map_err(internal("STORE-Tk3dc"))?;
+        let token_expires_at: Option<i64> = owner
+            .try_get("expires_at")
+            .map_err(internal("STORE-Tk4dc"))?;
         let rows = sqlx::query("SELECT role, org_id FROM role_grants WHERE user_id = $1")
             .bind(&user_id)
             .fetch_all(&self.pool)
@@ -391,11 +517,14 @@ impl Store for SqlStore {
                 org_id: (!grant_org.is_empty()).then_some(grant_org),
             });
         }
-        Ok(Some(TokenOwner {
+        let owner = TokenOwner {
             user_id,
             org_id,
             grants,
-        }))
+        };
+        self.token_owners
+            .insert(token_hash, owner.clone(), token_expires_at.map(Timestamp));
+        Ok(Some(owner))
     }
 
     async fn get_org(&self, org_id: &str) -> Result<Option<Org>> {
@@ -475,6 +604,7 @@ impl Store for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(internal("STORE-Tr1up"))?;
+        self.token_owners.clear();
         if revoked.rows_affected() == 1 {
             Ok(())
         } else {
@@ -483,6 +613,7 @@ impl Store for SqlStore {
     }
 
     async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<()> {
+        self.token_owners.forget_user(user_id);
         let inserted =
             sqlx::query("INSERT INTO role_grants (user_id, role, org_id) VALUES ($1, $2, $3)")
                 .bind(user_id)
