@@ -43,7 +43,7 @@ pub fn required_by_ci() -> bool {
 }
 
 /// A fresh PostgreSQL database URL when `PASSLINK_TEST_POSTGRES_URL` names a server.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let server_url = std::env::var("PASSLINK_TEST_POSTGRES_URL").ok()?;
     use sqlx::Connection;
     let name = format!("passlink_test_{}", uuid_like());
@@ -59,7 +59,8 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(url.to_string())
 }
 
-fn uuid_like() -> String {
+/// A name part unique to this test run.
+pub fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
