@@ -7,14 +7,17 @@
 //! as durable as a change committed on its own. Batches form by themselves: while one batch
 //! commits, the next callers queue in the channel, so an idle server commits each change at
 //! once and a busy one commits many per fsync.
+//!
+//! SQLite takes one writer at a time anyway, so one writer connection loses nothing; other
+//! processes on the same file wait for its lock (busy timeout) and it waits for theirs.
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 use crate::service::ports::{Change, Committed};
 
-use super::sql::apply_change;
+use super::sql::{apply_change, conflict_or_internal};
 
 /// The most changes one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -27,19 +30,38 @@ const BATCH_ATTEMPTS: u32 = 5;
 
 type Reply = oneshot::Sender<Result<Committed>>;
 
-/// A handle to the writer task; cheap to clone. The task ends when the last handle is dropped.
+/// How one connection is opened and each batch begun.
+pub struct WriterSettings {
+    /// The database URL.
+    pub url: String,
+    /// Statements run once on the new connection (SQLite's PRAGMAs).
+    pub setup: &'static str,
+    /// Opens each batch's transaction (for SQLite `BEGIN IMMEDIATE`, which takes the write
+    /// lock at once or waits for it, so no statement of the batch fails on a lock upgrade).
+    pub begin: &'static str,
+}
+
+/// A handle to the writer; cheap to clone. The writer ends when the last handle is dropped.
 #[derive(Clone)]
 pub struct GroupCommitWriter {
     queue: mpsc::Sender<(Change, Reply)>,
 }
 
 impl GroupCommitWriter {
-    /// Starts the writer task on `pool`; `begin` opens each batch's transaction (for SQLite
-    /// `BEGIN IMMEDIATE`, which takes the write lock at once or waits for it).
-    pub fn start(pool: AnyPool, begin: &'static str) -> GroupCommitWriter {
+    /// Starts the writer on a thread of its own, with its own connection. A thread of its own
+    /// matters on a busy machine: the writer awaits one statement after another, and as a task
+    /// on the shared runtime each of those wake-ups would queue behind the request tasks.
+    pub fn start(settings: WriterSettings) -> Result<GroupCommitWriter, String> {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run_writer(pool, begin, receiver));
-        GroupCommitWriter { queue }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start the writer's runtime: {error}"))?;
+        std::thread::Builder::new()
+            .name("passlink-writer".into())
+            .spawn(move || runtime.block_on(run_writer(settings, receiver)))
+            .map_err(|error| format!("cannot start the writer thread: {error}"))?;
+        Ok(GroupCommitWriter { queue })
     }
 
     /// Commits a change with the next batch and answers once that batch is durable.
@@ -55,11 +77,19 @@ impl GroupCommitWriter {
     }
 }
 
-async fn run_writer(
-    pool: AnyPool,
-    begin: &'static str,
-    mut receiver: mpsc::Receiver<(Change, Reply)>,
-) {
+async fn connect(settings: &WriterSettings) -> Result<AnyConnection> {
+    let mut connection = AnyConnection::connect(&settings.url)
+        .await
+        .map_err(|error| Error::internal("STORE-Gc7cn", error))?;
+    connection
+        .execute(settings.setup)
+        .await
+        .map_err(|error| Error::internal("STORE-Gc8pr", error))?;
+    Ok(connection)
+}
+
+async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Change, Reply)>) {
+    let mut connection: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Callers that gave up (a cancelled request) need no write.
@@ -70,8 +100,20 @@ async fn run_writer(
         let mut attempt = 0;
         let outcomes = loop {
             attempt += 1;
-            match commit_batch(&pool, begin, &batch).await {
+            let open = match connection.as_mut() {
+                Some(open) => open,
+                None => match connect(&settings).await {
+                    Ok(opened) => connection.insert(opened),
+                    Err(error) => break Err(error),
+                },
+            };
+            match commit_batch(open, settings.begin, &batch).await {
                 Err(Error::Aborted { .. }) if attempt < BATCH_ATTEMPTS => continue,
+                Err(error) => {
+                    // The connection may be broken; the next batch opens a new one.
+                    connection = None;
+                    break Err(error);
+                }
                 outcomes => break outcomes,
             }
         };
@@ -83,8 +125,7 @@ async fn run_writer(
             }
             Err(error) => {
                 // The batch as a whole failed: none of it is written, every caller hears so.
-                let failure = error.code();
-                tracing::warn!(changes = batch.len(), code = ?failure, "a batch of changes failed");
+                tracing::warn!(changes = batch.len(), code = ?error.code(), "a batch of changes failed");
                 for (_, reply) in batch.drain(..) {
                     let _ = reply.send(Err(copy_of(&error)));
                 }
@@ -95,37 +136,66 @@ async fn run_writer(
 
 /// Writes a batch in one transaction; the outer error means nothing was committed, the inner
 /// results are each change's own outcome.
+///
+/// The first pass writes the changes one after another without savepoints, the cheap common
+/// case. If any change fails, that pass is rolled back and the batch is written again with a
+/// SAVEPOINT before each change, so that a failing change is undone alone.
 async fn commit_batch(
-    pool: &AnyPool,
+    connection: &mut AnyConnection,
     begin: &'static str,
     batch: &[(Change, Reply)],
 ) -> Result<Vec<Result<Committed>>> {
-    let mut transaction = pool
+    if let Some(outcomes) = write_batch(connection, begin, batch, false).await? {
+        return Ok(outcomes);
+    }
+    Ok(write_batch(connection, begin, batch, true)
+        .await?
+        .expect("with savepoints every change has its own outcome"))
+}
+
+/// One pass over the batch; `None` when a change failed without savepoints (nothing is then
+/// committed).
+async fn write_batch(
+    connection: &mut AnyConnection,
+    begin: &'static str,
+    batch: &[(Change, Reply)],
+    savepoints: bool,
+) -> Result<Option<Vec<Result<Committed>>>> {
+    let mut transaction = connection
         .begin_with(begin)
         .await
-        .map_err(super::sql::conflict_or_internal("STORE-Gc3bg"))?;
+        .map_err(conflict_or_internal("STORE-Gc3bg"))?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for (change, _) in batch {
-        // Savepoints are never released: a rollback to the newest one undoes only the change
-        // that failed, and COMMIT releases them all. That saves a statement per change.
-        sqlx::query("SAVEPOINT change")
-            .execute(&mut *transaction)
-            .await
-            .map_err(super::sql::conflict_or_internal("STORE-Gc4sp"))?;
+        if savepoints {
+            // Savepoints are never released: a rollback to the newest one undoes only the
+            // change that failed, and COMMIT releases them all.
+            sqlx::query("SAVEPOINT change")
+                .execute(&mut *transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Gc4sp"))?;
+        }
         let outcome = apply_change(&mut transaction, change).await;
         if outcome.is_err() {
+            if !savepoints {
+                transaction
+                    .rollback()
+                    .await
+                    .map_err(conflict_or_internal("STORE-Gc9rb"))?;
+                return Ok(None);
+            }
             sqlx::query("ROLLBACK TO SAVEPOINT change")
                 .execute(&mut *transaction)
                 .await
-                .map_err(super::sql::conflict_or_internal("STORE-Gc5rb"))?;
+                .map_err(conflict_or_internal("STORE-Gc5rb"))?;
         }
         outcomes.push(outcome);
     }
     transaction
         .commit()
         .await
-        .map_err(super::sql::conflict_or_internal("STORE-Gc6cm"))?;
-    Ok(outcomes)
+        .map_err(conflict_or_internal("STORE-Gc6cm"))?;
+    Ok(Some(outcomes))
 }
 
 /// The same error again, for each caller of a failed batch (internal causes are logged once
@@ -140,5 +210,104 @@ fn copy_of(error: &Error) -> Error {
             id: other.id(),
             cause: "the batch this change was part of failed".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::time::Timestamp;
+    use crate::domain::user::{Org, User, UserKind, UserState};
+    use crate::error::Error;
+    use crate::service::ports::{Change, Effect, NewUser, Store};
+    use crate::store::SqlStore;
+
+    fn change(user_id: &str, effects: Vec<Effect>) -> Change {
+        Change {
+            user_id: user_id.to_owned(),
+            event_type: "test.changed",
+            payload: serde_json::json!({}),
+            actor: "system".into(),
+            at: Timestamp(1_700_000_000_000_000),
+            effects,
+        }
+    }
+
+    fn new_machine_user(id: &str) -> Effect {
+        Effect::InsertUser(Box::new(NewUser {
+            user: User {
+                id: id.to_owned(),
+                org_id: "org".into(),
+                state: UserState::Active,
+                username: id.to_owned(),
+                sequence: 0,
+                created_at: Timestamp(1),
+                changed_at: Timestamp(1),
+                kind: UserKind::Machine {
+                    name: id.to_owned(),
+                    description: String::new(),
+                },
+            },
+            metadata: Vec::new(),
+            email_code_hash: None,
+            phone_code_hash: None,
+        }))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_change_in_a_batch_leaves_the_others_committed() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = SqlStore::connect(&crate::store::sqlite_url_in(directory.path()))
+            .await
+            .unwrap();
+        let org = Org {
+            id: "org".into(),
+            name: "Org".into(),
+            domain: "org.localhost".into(),
+        };
+        store.create_org(&org, Timestamp(1)).await.unwrap();
+        store
+            .commit(change("alice", vec![new_machine_user("alice")]))
+            .await
+            .unwrap();
+        // Submitted together, these share batches: the changes to a user that does not exist
+        // and the second insert of an existing user fail, the others must not.
+        let mut submitted = Vec::new();
+        for index in 0..60 {
+            let store = store.clone();
+            submitted.push(tokio::spawn(async move {
+                let change = match index % 3 {
+                    0 => change("nobody", Vec::new()),
+                    1 => change("alice", Vec::new()),
+                    _ => change("alice", vec![new_machine_user("alice")]),
+                };
+                store.commit(change).await
+            }));
+        }
+        let mut sequences = Vec::new();
+        for (index, task) in submitted.into_iter().enumerate() {
+            let outcome = task.await.unwrap();
+            match index % 3 {
+                0 => assert!(
+                    matches!(outcome, Err(Error::NotFound { .. })),
+                    "{outcome:?}"
+                ),
+                1 => sequences.push(outcome.unwrap().sequence),
+                _ => assert!(
+                    matches!(outcome, Err(Error::AlreadyExists { .. })),
+                    "{outcome:?}"
+                ),
+            }
+        }
+        sequences.sort_unstable();
+        assert_eq!(sequences, (2..=21).collect::<Vec<u64>>());
+        let events = store.list_events("alice").await.unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|event| event.sequence)
+                .collect::<Vec<_>>(),
+            (1..=21).collect::<Vec<u64>>()
+        );
+        assert!(store.list_events("nobody").await.unwrap().is_empty());
     }
 }

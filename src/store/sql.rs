@@ -18,7 +18,7 @@ use crate::service::ports::{
     Change, Committed, Effect, NewToken, Store, StoredEvent, StoredMessage, TokenOwner,
 };
 
-use super::group_commit::GroupCommitWriter;
+use super::group_commit::{GroupCommitWriter, WriterSettings};
 use super::token_cache::TokenOwnerCache;
 
 /// Which database a URL names.
@@ -63,6 +63,12 @@ pub struct SqlStore {
     token_owners: Arc<TokenOwnerCache>,
     id_node: u16,
 }
+
+/// Run on every SQLite connection. WAL lets readers run beside the one writer; FULL makes
+/// every acknowledged commit survive a crash (fsync per commit); the busy timeout queues
+/// writers of other processes.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 const USER_NOT_FOUND: &str = "User could not be found";
 
@@ -113,14 +119,7 @@ impl SqlStore {
         let options = match backend {
             Backend::Sqlite => options.after_connect(|connection, _| {
                 Box::pin(async move {
-                    // WAL lets readers run beside the one writer; FULL makes every
-                    // acknowledged commit survive a crash; the busy timeout queues writers.
-                    connection
-                        .execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
+                    connection.execute(SQLITE_SETUP).await?;
                     Ok(())
                 })
             }),
@@ -136,9 +135,11 @@ impl SqlStore {
         };
         migrated.map_err(|error| format!("cannot migrate the database: {error}"))?;
         let group_commit = match backend {
-            // BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy timeout for
-            // another process), so no statement of the batch can fail on a lock upgrade.
-            Backend::Sqlite => Some(GroupCommitWriter::start(pool.clone(), "BEGIN IMMEDIATE")),
+            Backend::Sqlite => Some(GroupCommitWriter::start(WriterSettings {
+                url: url.to_owned(),
+                setup: SQLITE_SETUP,
+                begin: "BEGIN IMMEDIATE",
+            })?),
             Backend::Postgres => None,
         };
         let id_node = lease_id_node(&pool).await?;
