@@ -25,7 +25,8 @@ const MAX_BATCH: usize = 512;
 /// How many changes may wait for the writer before callers wait to submit.
 const QUEUE_CAPACITY: usize = 4096;
 
-/// How often a batch whose BEGIN or COMMIT meets another process's lock is tried again.
+/// How often a batch whose BEGIN or COMMIT meets another process's lock is tried, and how
+/// often a change that meets another process's change (deadlock, serialization failure).
 const BATCH_ATTEMPTS: u32 = 5;
 
 type Reply = oneshot::Sender<Result<Committed>>;
@@ -34,8 +35,8 @@ type Reply = oneshot::Sender<Result<Committed>>;
 pub struct WriterSettings {
     /// The database URL.
     pub url: String,
-    /// Statements run once on the new connection (SQLite's PRAGMAs).
-    pub setup: &'static str,
+    /// Statements run once on the new connection (SQLite's PRAGMAs), if any.
+    pub setup: Option<&'static str>,
     /// Opens each batch's transaction (for SQLite `BEGIN IMMEDIATE`, which takes the write
     /// lock at once or waits for it, so no statement of the batch fails on a lock upgrade).
     pub begin: &'static str,
@@ -81,10 +82,12 @@ async fn connect(settings: &WriterSettings) -> Result<AnyConnection> {
     let mut connection = AnyConnection::connect(&settings.url)
         .await
         .map_err(|error| Error::internal("STORE-Gc7cn", error))?;
-    connection
-        .execute(settings.setup)
-        .await
-        .map_err(|error| Error::internal("STORE-Gc8pr", error))?;
+    if let Some(setup) = settings.setup {
+        connection
+            .execute(setup)
+            .await
+            .map_err(|error| Error::internal("STORE-Gc8pr", error))?;
+    }
     Ok(connection)
 }
 
@@ -94,42 +97,62 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Callers that gave up (a cancelled request) need no write.
         batch.retain(|(_, reply): &(Change, Reply)| !reply.is_closed());
-        if batch.is_empty() {
-            continue;
-        }
+        // Row locks are taken in user id order in every process, so that two processes'
+        // batches never wait for each other in a cycle (PostgreSQL). The sort is stable: the
+        // changes to one user keep the order they were submitted in.
+        batch.sort_by(|(first, _), (second, _)| first.user_id.cmp(&second.user_id));
         let mut attempt = 0;
-        let outcomes = loop {
+        while !batch.is_empty() {
             attempt += 1;
-            let open = match connection.as_mut() {
-                Some(open) => open,
-                None => match connect(&settings).await {
-                    Ok(opened) => connection.insert(opened),
-                    Err(error) => break Err(error),
-                },
-            };
-            match commit_batch(open, settings.begin, &batch).await {
-                Err(Error::Aborted { .. }) if attempt < BATCH_ATTEMPTS => continue,
+            let outcomes = commit_with_retries(&settings, &mut connection, &batch).await;
+            let mut again = Vec::new();
+            match outcomes {
+                Ok(outcomes) => {
+                    for ((change, reply), outcome) in batch.drain(..).zip(outcomes) {
+                        // A change that met another process's change is written again.
+                        if matches!(outcome, Err(Error::Aborted { .. })) && attempt < BATCH_ATTEMPTS
+                        {
+                            again.push((change, reply));
+                        } else {
+                            let _ = reply.send(outcome);
+                        }
+                    }
+                }
                 Err(error) => {
-                    // The connection may be broken; the next batch opens a new one.
-                    connection = None;
-                    break Err(error);
+                    // The batch as a whole failed: none of it is written, every caller hears so.
+                    tracing::warn!(changes = batch.len(), code = ?error.code(), "a batch of changes failed");
+                    for (_, reply) in batch.drain(..) {
+                        let _ = reply.send(Err(copy_of(&error)));
+                    }
                 }
-                outcomes => break outcomes,
             }
+            batch = again;
+        }
+    }
+}
+
+/// Commits a batch, opening the connection when needed and trying again when BEGIN or COMMIT
+/// meets another process's lock.
+async fn commit_with_retries(
+    settings: &WriterSettings,
+    connection: &mut Option<AnyConnection>,
+    batch: &[(Change, Reply)],
+) -> Result<Vec<Result<Committed>>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let open = match connection.as_mut() {
+            Some(open) => open,
+            None => connection.insert(connect(settings).await?),
         };
-        match outcomes {
-            Ok(outcomes) => {
-                for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = reply.send(outcome);
-                }
-            }
+        match commit_batch(open, settings.begin, batch).await {
+            Err(Error::Aborted { .. }) if attempt < BATCH_ATTEMPTS => continue,
             Err(error) => {
-                // The batch as a whole failed: none of it is written, every caller hears so.
-                tracing::warn!(changes = batch.len(), code = ?error.code(), "a batch of changes failed");
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(copy_of(&error)));
-                }
+                // The connection may be broken; the next batch opens a new one.
+                *connection = None;
+                return Err(error);
             }
+            outcomes => return outcomes,
         }
     }
 }

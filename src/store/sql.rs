@@ -57,9 +57,8 @@ pub fn sqlite_url_in(data_dir: &Path) -> String {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite's one writer: changes committed in batches (see `group_commit`). PostgreSQL
-    /// commits each change in its own transaction and lets its many connections write at once.
-    group_commit: Option<GroupCommitWriter>,
+    /// The writer: changes are committed in batches (see `group_commit`), on both backends.
+    group_commit: GroupCommitWriter,
     token_owners: Arc<TokenOwnerCache>,
     id_node: u16,
 }
@@ -134,14 +133,18 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
         };
         migrated.map_err(|error| format!("cannot migrate the database: {error}"))?;
-        let group_commit = match backend {
-            Backend::Sqlite => Some(GroupCommitWriter::start(WriterSettings {
+        let group_commit = GroupCommitWriter::start(match backend {
+            Backend::Sqlite => WriterSettings {
                 url: url.to_owned(),
-                setup: SQLITE_SETUP,
+                setup: Some(SQLITE_SETUP),
                 begin: "BEGIN IMMEDIATE",
-            })?),
-            Backend::Postgres => None,
-        };
+            },
+            Backend::Postgres => WriterSettings {
+                url: url.to_owned(),
+                setup: None,
+                begin: "BEGIN",
+            },
+        })?;
         let id_node = lease_id_node(&pool).await?;
         Ok(SqlStore {
             pool,
@@ -410,39 +413,6 @@ pub(super) async fn apply_change(
     })
 }
 
-/// How often a change that keeps meeting conflicts is tried before `Aborted` reaches the
-/// caller.
-const COMMIT_ATTEMPTS: u32 = 20;
-
-/// Commits one change in its own transaction, retrying on conflicts with other writers
-/// (PostgreSQL serialization failures and deadlocks, between processes too).
-async fn commit_with_retry(pool: &AnyPool, change: &Change) -> Result<Committed> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let outcome = async {
-            let mut transaction = pool.begin().await.map_err(internal("STORE-Bg4tx"))?;
-            let committed = apply_change(&mut transaction, change).await?;
-            transaction
-                .commit()
-                .await
-                .map_err(conflict_or_internal("STORE-Cm4tx"))?;
-            Ok(committed)
-        }
-        .await;
-        match outcome {
-            Err(Error::Aborted { .. }) if attempt < COMMIT_ATTEMPTS => {
-                tracing::debug!(user.id = %change.user_id, attempt, "conflict; retrying the change");
-                // A little random backoff keeps two retrying writers from meeting again.
-                let pause =
-                    u64::from(crate::domain::secret::random_u16() % 1000) * (attempt as u64);
-                tokio::time::sleep(Duration::from_micros(pause)).await;
-            }
-            outcome => return outcome,
-        }
-    }
-}
-
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
@@ -455,10 +425,7 @@ impl Store for SqlStore {
 
     async fn commit(&self, change: Change) -> Result<Committed> {
         let user_id = change.user_id.clone();
-        let committed = match &self.group_commit {
-            Some(writer) => writer.commit(change).await,
-            None => commit_with_retry(&self.pool, &change).await,
-        };
+        let committed = self.group_commit.commit(change).await;
         // A change to a token owner (its deletion, say) takes effect at once in this process.
         self.token_owners.forget_user(&user_id);
         committed
