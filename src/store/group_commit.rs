@@ -104,7 +104,13 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
         let mut attempt = 0;
         while !batch.is_empty() {
             attempt += 1;
+            let started = std::time::Instant::now();
             let outcomes = commit_with_retries(&settings, &mut connection, &batch).await;
+            tracing::debug!(
+                changes = batch.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "wrote a batch"
+            );
             let mut again = Vec::new();
             match outcomes {
                 Ok(outcomes) => {

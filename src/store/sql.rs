@@ -341,14 +341,27 @@ async fn append_event(
         .fetch_optional(&mut **transaction)
         .await
     } else {
+        // Three statements in one call to SQLite's worker thread (numbered parameters are
+        // shared): one hand-over instead of two. `changes()` is the row count of the previous
+        // statement, so nothing is appended or returned when the user is gone; the writer
+        // holds the write lock throughout.
         sqlx::query(
             "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-             WHERE id = $1 AND state <> 3 RETURNING sequence, org_id",
+             WHERE id = $1 AND state <> 3; \
+             INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+             SELECT $1, sequence, $3, $4, $5, $2 FROM users \
+             WHERE id = $1 AND state <> 3 AND changes() = 1; \
+             SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1",
         )
         .bind(&change.user_id)
         .bind(change.at.0)
-        .fetch_optional(&mut **transaction)
+        .bind(change.event_type)
+        .bind(&payload)
+        .bind(&change.actor)
+        // Not fetch_optional: it stops after the first statement's result.
+        .fetch_all(&mut **transaction)
         .await
+        .map(|rows| rows.into_iter().next())
     };
     let bumped = match bumped {
         // Cannot happen while the bump serializes writers; written again if it ever does.
@@ -363,27 +376,6 @@ async fn append_event(
         .try_get("sequence")
         .map_err(internal("STORE-Sq9dc"))?;
     let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
-    if transaction.backend_name() != "PostgreSQL" {
-        let event = sqlx::query(
-            "INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&change.user_id)
-        .bind(sequence)
-        .bind(change.event_type)
-        .bind(payload)
-        .bind(&change.actor)
-        .bind(change.at.0)
-        .execute(&mut **transaction)
-        .await;
-        match event {
-            Err(error) if is_unique_violation(&error) => {
-                return Err(Error::aborted("STORE-Ev7cf", CONFLICT));
-            }
-            Err(error) => return Err(conflict_or_internal("STORE-Ev5wr")(error)),
-            Ok(_) => {}
-        }
-    }
     Ok((sequence, org_id))
 }
 
