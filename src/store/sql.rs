@@ -110,10 +110,15 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let options = AnyPoolOptions::new()
+            // Readers only (the writer has its own connection). Each SQLite connection is a
+            // thread: on a small machine a few busy ones beat many that sleep and wake.
             .max_connections(match backend {
-                Backend::Sqlite => 8,
+                Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
+            // The default pings every connection on every acquire: a round trip per query.
+            // A broken connection fails its query instead, and the pool replaces it.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10));
         let options = match backend {
             Backend::Sqlite => options.after_connect(|connection, _| {
