@@ -1,15 +1,21 @@
-//! Group commit: one writer task takes the changes callers submit at the same moment and writes
-//! them in one transaction, so that many changes share one fsync.
+//! Group commit: one writer (a thread with its own connection) takes the changes callers
+//! submit at the same moment and writes them in one transaction, so that many changes share
+//! one fsync and, on PostgreSQL, one hold of a hot user's row lock.
 //!
-//! Each change runs inside its own SAVEPOINT: a change that fails (its user is gone, say) is
-//! rolled back alone and reported to its caller, while the others of the batch go on. Every
-//! caller is answered only after the batch's COMMIT has returned, so an acknowledged change is
-//! as durable as a change committed on its own. Batches form by themselves: while one batch
-//! commits, the next callers queue in the channel, so an idle server commits each change at
-//! once and a busy one commits many per fsync.
+//! A failing change (its user is gone, say) fails alone: the batch is first written without
+//! savepoints (the common case, one statement fewer per change); if a change fails, that pass
+//! is rolled back and the batch is written again with a SAVEPOINT before each change, where a
+//! rollback to the savepoint undoes only the failed change. Every caller is answered only after
+//! the batch's COMMIT has returned, so an acknowledged change is as durable as a change
+//! committed on its own (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit`). Batches
+//! form by themselves: while one batch commits, the next callers queue in the channel, so an
+//! idle server commits each change at once and a busy one commits many per fsync.
 //!
-//! SQLite takes one writer at a time anyway, so one writer connection loses nothing; other
-//! processes on the same file wait for its lock (busy timeout) and it waits for theirs.
+//! Several processes: SQLite admits one writer at a time anyway (`BEGIN IMMEDIATE` waits for
+//! another process's lock up to the busy timeout). On PostgreSQL each batch is sorted by user
+//! id, so two processes' batches lock rows in the same order and never deadlock; a change that
+//! still meets a deadlock or serialization failure is written again with the next pass, and a
+//! batch whose BEGIN or COMMIT meets a lock conflict is retried whole.
 
 use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
