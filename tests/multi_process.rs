@@ -350,3 +350,111 @@ async fn acknowledged_links_survive_kill_9_on_postgres() {
     let data_dir = tempfile::tempdir().unwrap();
     acknowledged_links_survive_kill_9(&database_url, data_dir.path()).await;
 }
+
+/// Runs an operator command of the real binary on `database_url`; returns stdout and stderr.
+fn operator_command(database_url: &str, arguments: &[&str]) -> (String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_passlink"));
+    command
+        .args(arguments)
+        .args(["--database-url", database_url]);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PASSLINK_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.output().expect("run the passlink binary");
+    assert!(
+        output.status.success(),
+        "passlink {arguments:?} failed: {output:?}"
+    );
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// A token revoked by another process stops working within the token cache's time to live.
+async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
+    database_url: &str,
+    data_dir: &Path,
+) {
+    let server = PasslinkProcess::start(database_url, data_dir);
+    let admin_token = std::fs::read_to_string(data_dir.join("admin.pat"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut client = server.client().await;
+    let user_id = add_user(&mut client, &admin_token).await;
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(database_url).await.unwrap();
+    let admin_user_id: String = sqlx::query("SELECT user_id FROM personal_access_tokens")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+        .get("user_id");
+    let (token, created) =
+        operator_command(database_url, &["token", "create", "--user", &admin_user_id]);
+    let token = token.trim().to_owned();
+    let token_id = created
+        .split_whitespace()
+        .nth(2)
+        .expect("`token create` names the token id")
+        .to_owned();
+    let get_user = |client: &mut Client| {
+        let mut client = client.clone();
+        let request = authorized(
+            user_pb::GetUserByIdRequest {
+                user_id: user_id.clone(),
+            },
+            &token,
+        );
+        async move { client.get_user_by_id(request).await }
+    };
+    get_user(&mut client)
+        .await
+        .expect("the new token works (and is now cached)");
+    operator_command(database_url, &["token", "revoke", "--id", &token_id]);
+    let revoked_at = Instant::now();
+    let ttl = passlink::store::TOKEN_CACHE_TTL;
+    loop {
+        match get_user(&mut client).await {
+            Err(status) if status.code() == tonic::Code::Unauthenticated => break,
+            Err(status) => panic!("unexpected error {status:?}"),
+            Ok(_) => assert!(
+                revoked_at.elapsed() < ttl + Duration::from_millis(500),
+                "a revoked token still works {:?} after the revocation",
+                revoked_at.elapsed()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "the revocation took effect after {:?} (cache TTL {ttl:?})",
+        revoked_at.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_token_revoked_by_another_process_stops_working_within_a_second_on_sqlite() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database_url = format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.path().join("passlink.db").display()
+    );
+    revocation_by_another_process_takes_effect_within_the_cache_ttl(&database_url, data_dir.path())
+        .await;
+}
+
+#[tokio::test]
+async fn a_token_revoked_by_another_process_stops_working_within_a_second_on_postgres() {
+    let Some(database_url) = postgres_database_or_skip(
+        "a_token_revoked_by_another_process_stops_working_within_a_second_on_postgres",
+    )
+    .await
+    else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    revocation_by_another_process_takes_effect_within_the_cache_ttl(&database_url, data_dir.path())
+        .await;
+}
