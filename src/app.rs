@@ -34,6 +34,7 @@ pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
 
 /// The use cases over a store.
 pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> Arc<Services> {
+    let id_node = store.id_node();
     Arc::new(Services::new(
         Arc::new(store),
         clock,
@@ -44,6 +45,7 @@ pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> 
             external_url: settings.external_url.clone(),
             passkeys: passkey_settings(settings),
             email_unavailable: settings.email_unavailable(),
+            id_node: Some(id_node),
         },
     ))
 }

@@ -1,9 +1,10 @@
 //! Decimal, time-ordered ids like `220526087715684609`, unique across passlink processes.
 //!
 //! Layout of the 63-bit value: milliseconds since 2020-01-01 (41 bits), a node number (10 bits)
-//! and a per-millisecond counter (12 bits). Each process draws its node number from the OS
-//! random source at start; primary keys in the database catch the rare clash of two processes
-//! with the same node number in the same millisecond, and the write is retried with a new id.
+//! and a per-millisecond counter (12 bits). Each process leases its node number from the
+//! database when it opens it (the store hands out 0, 1, …, 1023, 0, … in turn), so processes
+//! sharing a database differ; without a database the number is drawn at random. Primary keys
+//! still refuse an id used twice.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +28,15 @@ impl IdGenerator {
         IdGenerator {
             clock,
             node,
+            last: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Creates a generator with a given node number (only its low 10 bits count).
+    pub fn with_node(clock: Arc<dyn Clock>, node: u16) -> IdGenerator {
+        IdGenerator {
+            clock,
+            node: u64::from(node) & ((1 << NODE_BITS) - 1),
             last: Mutex::new((0, 0)),
         }
     }

@@ -41,6 +41,9 @@ pub struct ServiceSettings {
     /// Why email cannot be sent (the missing setting), or `None` when it can. Requests that
     /// need an email answer FailedPrecondition with this text and store nothing.
     pub email_unavailable: Option<String>,
+    /// The node number in generated ids, leased from the database so that processes sharing
+    /// it differ; a random one when `None`.
+    pub id_node: Option<u16>,
 }
 
 impl Default for ServiceSettings {
@@ -54,6 +57,7 @@ impl Default for ServiceSettings {
             external_url: "http://localhost:8080".into(),
             passkeys: PasskeySettings::default(),
             email_unavailable: None,
+            id_node: None,
         }
     }
 }
@@ -98,7 +102,10 @@ impl Services {
         clock: Arc<dyn Clock>,
         settings: ServiceSettings,
     ) -> Services {
-        let ids = IdGenerator::new(clock.clone());
+        let ids = match settings.id_node {
+            Some(node) => IdGenerator::with_node(clock.clone(), node),
+            None => IdGenerator::new(clock.clone()),
+        };
         Services {
             store,
             clock,

@@ -48,7 +48,7 @@ pub enum Effect {
         passkey_id: String,
     },
     /// Marks an outbox message sent and replaces its payload with `scrubbed_payload` (the
-    /// plain code removed); the change fails with Aborted unless the message is still pending
+    /// plain code removed); the change fails with FailedPrecondition unless the message is still pending
     /// and leased by `lease_owner`, so the event is written only by the lease holder.
     MarkMessageSent(MessageSent),
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +19,9 @@ use crate::service::ports::{
     PendingPasskeyRegistration, Store, StoredEvent, StoredMessage, StoredPasskeyCode,
     StoredPasskeyInfo, TokenOwner,
 };
+
+use super::group_commit::{GroupCommitWriter, WriterSettings};
+use super::token_cache::TokenOwnerCache;
 
 /// Which database a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +59,17 @@ pub fn sqlite_url_in(data_dir: &Path) -> String {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The writer: changes are committed in batches (see `group_commit`), on both backends.
+    group_commit: GroupCommitWriter,
+    token_owners: Arc<TokenOwnerCache>,
+    id_node: u16,
 }
+
+/// Run on every SQLite connection. WAL lets readers run beside the one writer; FULL makes
+/// every acknowledged commit survive a crash (fsync per commit); the busy timeout queues
+/// writers of other processes.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 const USER_NOT_FOUND: &str = "User could not be found";
 
@@ -67,28 +81,51 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database_error) if database_error.is_unique_violation())
 }
 
+const CONFLICT: &str = "The change met a concurrent change; try again";
+
+/// Whether another writer caused the error, so that trying again can succeed: PostgreSQL's
+/// serialization failure (40001) and deadlock (40P01), SQLite's busy and locked (5, 6).
+fn is_conflict(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(database_error) = error else {
+        return false;
+    };
+    matches!(
+        database_error.code().as_deref(),
+        Some("40001" | "40P01" | "5" | "6" | "517" | "262")
+    )
+}
+
+/// Maps a database error to `Aborted` when it is a conflict, to an internal error otherwise.
+pub(super) fn conflict_or_internal(id: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |cause| {
+        if is_conflict(&cause) {
+            Error::aborted(id, CONFLICT)
+        } else {
+            Error::internal(id, cause)
+        }
+    }
+}
+
 impl SqlStore {
     /// Connects, applies the backend's migrations and returns the store.
     pub async fn connect(url: &str) -> Result<SqlStore, String> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let options = AnyPoolOptions::new()
+            // Readers only (the writer has its own connection). Each SQLite connection is a
+            // thread: on a small machine a few busy ones beat many that sleep and wake.
             .max_connections(match backend {
-                Backend::Sqlite => 8,
+                Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
+            // The default pings every connection on every acquire: a round trip per query.
+            // A broken connection fails its query instead, and the pool replaces it.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10));
         let options = match backend {
             Backend::Sqlite => options.after_connect(|connection, _| {
                 Box::pin(async move {
-                    // WAL lets readers run beside the one writer; FULL makes every
-                    // acknowledged commit survive a crash; the busy timeout queues writers.
-                    connection
-                        .execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
+                    connection.execute(SQLITE_SETUP).await?;
                     Ok(())
                 })
             }),
@@ -103,7 +140,31 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
         };
         migrated.map_err(|error| format!("cannot migrate the database: {error}"))?;
-        Ok(SqlStore { pool, backend })
+        let group_commit = GroupCommitWriter::start(match backend {
+            Backend::Sqlite => WriterSettings {
+                url: url.to_owned(),
+                setup: Some(SQLITE_SETUP),
+                begin: "BEGIN IMMEDIATE",
+            },
+            Backend::Postgres => WriterSettings {
+                url: url.to_owned(),
+                setup: None,
+                begin: "BEGIN",
+            },
+        })?;
+        let id_node = lease_id_node(&pool).await?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            group_commit,
+            token_owners: Arc::default(),
+            id_node,
+        })
+    }
+
+    /// The id node number this store leased when it opened the database.
+    pub fn id_node(&self) -> u16 {
+        self.id_node
     }
 
     /// The backend this store runs on.
@@ -115,6 +176,21 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Leases a node number for id generation: each process that opens the database gets the next
+/// of 1024 numbers in turn, so processes running at the same time get distinct numbers (unless
+/// more than 1024 open it while the first still runs; primary keys still refuse a clash).
+async fn lease_id_node(pool: &AnyPool) -> Result<u16, String> {
+    let row =
+        sqlx::query("UPDATE id_node_counter SET next_node = next_node + 1 RETURNING next_node")
+            .fetch_one(pool)
+            .await
+            .map_err(|error| format!("cannot lease an id node number: {error}"))?;
+    let next: i64 = row
+        .try_get("next_node")
+        .map_err(|error| format!("cannot lease an id node number: {error}"))?;
+    Ok((next - 1).rem_euclid(1024) as u16)
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
@@ -204,7 +280,7 @@ async fn mark_message_sent(
     .bind(&sent.scrubbed_payload)
     .execute(executor)
     .await
-    .map_err(internal("STORE-Ms1up"))?;
+    .map_err(conflict_or_internal("STORE-Ms1up"))?;
     Ok(updated.rows_affected() == 1)
 }
 
@@ -298,8 +374,228 @@ async fn insert_passkey_registration(
     .bind(registration.expires_at.0)
     .execute(&mut **transaction)
     .await
-    .map_err(internal("STORE-Pr2in"))?;
+    .map_err(conflict_or_internal("STORE-Pr2in"))?;
     Ok(())
+}
+
+/// Bumps the user's sequence and appends the change's event with the new number; returns it
+/// and the user's organization. Bumping first serializes concurrent changes to one user:
+/// PostgreSQL locks the row (a concurrent writer waits, then reads the bumped value), SQLite
+/// holds its single write lock.
+async fn append_event(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    change: &Change,
+) -> Result<(i64, String)> {
+    let payload = change.payload.to_string();
+    let bumped = if transaction.backend_name() == "PostgreSQL" {
+        // One statement instead of two: a round trip to the server saved per change.
+        sqlx::query(
+            "WITH bumped AS (UPDATE users SET sequence = sequence + 1, changed_at = $2 \
+             WHERE id = $1 AND state <> 3 RETURNING sequence, org_id), \
+             event AS (INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+             SELECT $1, sequence, $3, $4, $5, $2 FROM bumped) \
+             SELECT sequence, org_id FROM bumped",
+        )
+        .bind(&change.user_id)
+        .bind(change.at.0)
+        .bind(change.event_type)
+        .bind(&payload)
+        .bind(&change.actor)
+        .fetch_optional(&mut **transaction)
+        .await
+    } else {
+        // Three statements in one call to SQLite's worker thread (numbered parameters are
+        // shared): one hand-over instead of two. `changes()` is the row count of the previous
+        // statement, so nothing is appended or returned when the user is gone; the writer
+        // holds the write lock throughout.
+        sqlx::query(
+            "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
+             WHERE id = $1 AND state <> 3; \
+             INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+             SELECT $1, sequence, $3, $4, $5, $2 FROM users \
+             WHERE id = $1 AND state <> 3 AND changes() = 1; \
+             SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1",
+        )
+        .bind(&change.user_id)
+        .bind(change.at.0)
+        .bind(change.event_type)
+        .bind(&payload)
+        .bind(&change.actor)
+        // Not fetch_optional: it stops after the first statement's result.
+        .fetch_all(&mut **transaction)
+        .await
+        .map(|rows| rows.into_iter().next())
+    };
+    let bumped = match bumped {
+        // Cannot happen while the bump serializes writers; written again if it ever does.
+        Err(error) if is_unique_violation(&error) => {
+            return Err(Error::aborted("STORE-Ev6cf", CONFLICT));
+        }
+        Err(error) => return Err(conflict_or_internal("STORE-Sq8vb")(error)),
+        Ok(None) => return Err(Error::not_found("STORE-Nf2us", USER_NOT_FOUND)),
+        Ok(Some(bumped)) => bumped,
+    };
+    let sequence: i64 = bumped
+        .try_get("sequence")
+        .map_err(internal("STORE-Sq9dc"))?;
+    let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
+    Ok((sequence, org_id))
+}
+
+/// Writes one change inside an open transaction or savepoint: (the new user,) the sequence
+/// bump, the event and the effects. Conflicts another writer can cause come back as `Aborted`,
+/// which callers retry; nothing here commits.
+pub(super) async fn apply_change(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    change: &Change,
+) -> Result<Committed> {
+    // The first statement writes, so that SQLite takes its write lock at once instead of
+    // upgrading a read lock later (which fails under contention instead of waiting).
+    for effect in &change.effects {
+        if let Effect::InsertUser(new_user) = effect {
+            insert_user(transaction, new_user).await?;
+        }
+    }
+    let (sequence, org_id) = append_event(transaction, change).await?;
+    for effect in &change.effects {
+        match effect {
+            Effect::InsertUser(_) => {}
+            Effect::DeleteUser => {
+                sqlx::query("UPDATE users SET state = 3 WHERE id = $1")
+                    .bind(&change.user_id)
+                    .execute(&mut **transaction)
+                    .await
+                    .map_err(conflict_or_internal("STORE-Dl6us"))?;
+            }
+            Effect::InsertPasskeyCode(code) => {
+                sqlx::query(
+                    "INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&code.id)
+                .bind(&change.user_id)
+                .bind(code.code_hash.clone())
+                .bind(change.at.0)
+                .bind(code.expires_at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Pc7in"))?;
+            }
+            Effect::EnqueueMessage(message) => {
+                sqlx::query(
+                    "INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(&message.id)
+                .bind(&change.user_id)
+                .bind(message.kind)
+                .bind(message.payload.clone())
+                .bind(change.at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Ob2in"))?;
+            }
+            Effect::ConsumePasskeyCode { code_id } => {
+                // The one conditional update that makes a code single-use: of two
+                // concurrent redemptions only one changes the row.
+                let consumed = sqlx::query(
+                    "UPDATE passkey_codes SET used_at = $3 WHERE id = $1 AND user_id = $2 \
+                     AND used_at IS NULL AND failures < 3 AND expires_at > $3",
+                )
+                .bind(code_id)
+                .bind(&change.user_id)
+                .bind(change.at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Pc8cs"))?;
+                if consumed.rows_affected() != 1 {
+                    return Err(Error::invalid_argument("COMMAND-Eeb2a", "Code is invalid"));
+                }
+            }
+            Effect::RecordPasskeyCodeFailure { code_id } => {
+                sqlx::query(
+                    "UPDATE passkey_codes SET failures = failures + 1 \
+                     WHERE id = $1 AND user_id = $2",
+                )
+                .bind(code_id)
+                .bind(&change.user_id)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Pc9fl"))?;
+            }
+            Effect::InsertPasskeyRegistration(registration) => {
+                // Expired registrations of the user are of no use any more.
+                sqlx::query(
+                    "DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2",
+                )
+                .bind(&change.user_id)
+                .bind(change.at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Pr1gc"))?;
+                insert_passkey_registration(transaction, &change.user_id, change.at, registration)
+                    .await?;
+            }
+            Effect::InsertPasskey(passkey) => {
+                let inserted = sqlx::query(
+                    "INSERT INTO passkeys (id, user_id, name, rp_id, credential_id, public_key, \
+                     algorithm, sign_count, aaguid, transports, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&passkey.id)
+                .bind(&change.user_id)
+                .bind(&passkey.name)
+                .bind(&passkey.rp_id)
+                .bind(passkey.credential_id.clone())
+                .bind(passkey.public_key.clone())
+                .bind(i64::from(passkey.algorithm))
+                .bind(i64::from(passkey.sign_count))
+                .bind(passkey.aaguid.clone())
+                .bind(passkey.transports.clone())
+                .bind(change.at.0)
+                .execute(&mut **transaction)
+                .await;
+                match inserted {
+                    Err(error) if is_unique_violation(&error) => {
+                        return Err(Error::already_exists(
+                            "COMMAND-Pk3dp",
+                            "The passkey is already registered",
+                        ));
+                    }
+                    Err(error) => return Err(conflict_or_internal("STORE-Pk1in")(error)),
+                    Ok(_) => {}
+                }
+            }
+            Effect::RemovePasskey { passkey_id } => {
+                let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+                    .bind(passkey_id)
+                    .bind(&change.user_id)
+                    .execute(&mut **transaction)
+                    .await
+                    .map_err(conflict_or_internal("STORE-Pk2rm"))?;
+                if removed.rows_affected() != 1 {
+                    return Err(Error::not_found(
+                        "COMMAND-Pk4nf",
+                        "WebAuthN Token could not be found",
+                    ));
+                }
+            }
+            Effect::MarkMessageSent(sent) => {
+                if !mark_message_sent(&mut **transaction, sent, change.at).await? {
+                    // Not Aborted: the batch writer retries Aborted, and a lost lease stays lost.
+                    return Err(Error::failed_precondition(
+                        "STORE-Ms3ls",
+                        "The message is no longer leased by this process",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Committed {
+        sequence: sequence as u64,
+        org_id,
+        at: change.at,
+    })
 }
 
 #[async_trait]
@@ -313,191 +609,11 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, change: Change) -> Result<Committed> {
-        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Bg4tx"))?;
-        // The first statement writes, so that SQLite takes its write lock at once instead of
-        // upgrading a read lock later (which fails under contention instead of waiting).
-        for effect in &change.effects {
-            if let Effect::InsertUser(new_user) = effect {
-                insert_user(&mut transaction, new_user).await?;
-            }
-        }
-        // Bumping the user's sequence serializes concurrent changes to one user: PostgreSQL
-        // locks the row, SQLite holds its single write lock.
-        let bumped = sqlx::query(
-            "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-             WHERE id = $1 AND state <> 3 RETURNING sequence, org_id",
-        )
-        .bind(&change.user_id)
-        .bind(change.at.0)
-        .fetch_optional(&mut *transaction)
-        .await
-        .map_err(internal("STORE-Sq8vb"))?
-        .ok_or_else(|| Error::not_found("STORE-Nf2us", USER_NOT_FOUND))?;
-        let sequence: i64 = bumped
-            .try_get("sequence")
-            .map_err(internal("STORE-Sq9dc"))?;
-        let org_id: String = bumped.try_get("org_id").map_err(internal("STORE-Or3dc"))?;
-        sqlx::query(
-            "INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&change.user_id)
-        .bind(sequence)
-        .bind(change.event_type)
-        .bind(change.payload.to_string())
-        .bind(&change.actor)
-        .bind(change.at.0)
-        .execute(&mut *transaction)
-        .await
-        .map_err(internal("STORE-Ev5wr"))?;
-        for effect in change.effects {
-            match effect {
-                Effect::InsertUser(_) => {}
-                Effect::DeleteUser => {
-                    sqlx::query("UPDATE users SET state = 3 WHERE id = $1")
-                        .bind(&change.user_id)
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(internal("STORE-Dl6us"))?;
-                }
-                Effect::InsertPasskeyCode(code) => {
-                    sqlx::query(
-                        "INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(&code.id)
-                    .bind(&change.user_id)
-                    .bind(code.code_hash)
-                    .bind(change.at.0)
-                    .bind(code.expires_at.0)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Pc7in"))?;
-                }
-                Effect::EnqueueMessage(message) => {
-                    sqlx::query(
-                        "INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $5)",
-                    )
-                    .bind(&message.id)
-                    .bind(&change.user_id)
-                    .bind(message.kind)
-                    .bind(message.payload)
-                    .bind(change.at.0)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Ob2in"))?;
-                }
-                Effect::ConsumePasskeyCode { code_id } => {
-                    // The one conditional update that makes a code single-use: of two
-                    // concurrent redemptions only one changes the row.
-                    let consumed = sqlx::query(
-                        "UPDATE passkey_codes SET used_at = $3 WHERE id = $1 AND user_id = $2 \
-                         AND used_at IS NULL AND failures < 3 AND expires_at > $3",
-                    )
-                    .bind(&code_id)
-                    .bind(&change.user_id)
-                    .bind(change.at.0)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Pc8cs"))?;
-                    if consumed.rows_affected() != 1 {
-                        return Err(Error::invalid_argument("COMMAND-Eeb2a", "Code is invalid"));
-                    }
-                }
-                Effect::RecordPasskeyCodeFailure { code_id } => {
-                    sqlx::query(
-                        "UPDATE passkey_codes SET failures = failures + 1 \
-                         WHERE id = $1 AND user_id = $2",
-                    )
-                    .bind(&code_id)
-                    .bind(&change.user_id)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Pc9fl"))?;
-                }
-                Effect::InsertPasskeyRegistration(registration) => {
-                    // Expired registrations of the user are of no use any more.
-                    sqlx::query(
-                        "DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2",
-                    )
-                    .bind(&change.user_id)
-                    .bind(change.at.0)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(internal("STORE-Pr1gc"))?;
-                    insert_passkey_registration(
-                        &mut transaction,
-                        &change.user_id,
-                        change.at,
-                        &registration,
-                    )
-                    .await?;
-                }
-                Effect::InsertPasskey(passkey) => {
-                    let inserted = sqlx::query(
-                        "INSERT INTO passkeys (id, user_id, name, rp_id, credential_id, public_key, \
-                         algorithm, sign_count, aaguid, transports, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    )
-                    .bind(&passkey.id)
-                    .bind(&change.user_id)
-                    .bind(&passkey.name)
-                    .bind(&passkey.rp_id)
-                    .bind(passkey.credential_id)
-                    .bind(passkey.public_key)
-                    .bind(i64::from(passkey.algorithm))
-                    .bind(i64::from(passkey.sign_count))
-                    .bind(passkey.aaguid)
-                    .bind(passkey.transports)
-                    .bind(change.at.0)
-                    .execute(&mut *transaction)
-                    .await;
-                    match inserted {
-                        Err(error) if is_unique_violation(&error) => {
-                            return Err(Error::already_exists(
-                                "COMMAND-Pk3dp",
-                                "The passkey is already registered",
-                            ));
-                        }
-                        Err(error) => return Err(Error::internal("STORE-Pk1in", error)),
-                        Ok(_) => {}
-                    }
-                }
-                Effect::RemovePasskey { passkey_id } => {
-                    let removed =
-                        sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
-                            .bind(&passkey_id)
-                            .bind(&change.user_id)
-                            .execute(&mut *transaction)
-                            .await
-                            .map_err(internal("STORE-Pk2rm"))?;
-                    if removed.rows_affected() != 1 {
-                        return Err(Error::not_found(
-                            "COMMAND-Pk4nf",
-                            "WebAuthN Token could not be found",
-                        ));
-                    }
-                }
-                Effect::MarkMessageSent(sent) => {
-                    if !mark_message_sent(&mut *transaction, &sent, change.at).await? {
-                        return Err(Error::aborted(
-                            "STORE-Ms3ls",
-                            "The message is no longer leased by this process",
-                        ));
-                    }
-                }
-            }
-        }
-        transaction
-            .commit()
-            .await
-            .map_err(internal("STORE-Cm4tx"))?;
-        Ok(Committed {
-            sequence: sequence as u64,
-            org_id,
-            at: change.at,
-        })
+        let user_id = change.user_id.clone();
+        let committed = self.group_commit.commit(change).await;
+        // A change to a token owner (its deletion, say) takes effect at once in this process.
+        self.token_owners.forget_user(&user_id);
+        committed
     }
 
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
@@ -516,8 +632,11 @@ impl Store for SqlStore {
         token_hash: &[u8],
         now: Timestamp,
     ) -> Result<Option<TokenOwner>> {
+        if let Some(owner) = self.token_owners.get(token_hash, now) {
+            return Ok(Some(owner));
+        }
         let owner = sqlx::query(
-            "SELECT users.id, users.org_id FROM personal_access_tokens AS tokens \
+            "SELECT users.id, users.org_id, tokens.expires_at FROM personal_access_tokens AS tokens \
              JOIN users ON users.id = tokens.user_id \
              WHERE tokens.token_hash = $1 AND tokens.revoked_at IS NULL \
              AND (tokens.expires_at IS NULL OR tokens.expires_at > $2) AND users.state = 1",
@@ -532,6 +651,9 @@ impl Store for SqlStore {
         };
         let user_id: String = owner.try_get("id").map_err(internal("STORE-Tk2dc"))?;
         let org_id: String = owner.try_get("org_id").map_err(internal("STORE-Tk3dc"))?;
+        let token_expires_at: Option<i64> = owner
+            .try_get("expires_at")
+            .map_err(internal("STORE-Tk4dc"))?;
         let rows = sqlx::query("SELECT role, org_id FROM role_grants WHERE user_id = $1")
             .bind(&user_id)
             .fetch_all(&self.pool)
@@ -548,11 +670,14 @@ impl Store for SqlStore {
                 org_id: (!grant_org.is_empty()).then_some(grant_org),
             });
         }
-        Ok(Some(TokenOwner {
+        let owner = TokenOwner {
             user_id,
             org_id,
             grants,
-        }))
+        };
+        self.token_owners
+            .insert(token_hash, owner.clone(), token_expires_at.map(Timestamp));
+        Ok(Some(owner))
     }
 
     async fn get_org(&self, org_id: &str) -> Result<Option<Org>> {
@@ -632,6 +757,7 @@ impl Store for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(internal("STORE-Tr1up"))?;
+        self.token_owners.clear();
         if revoked.rows_affected() == 1 {
             Ok(())
         } else {
@@ -640,6 +766,7 @@ impl Store for SqlStore {
     }
 
     async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<()> {
+        self.token_owners.forget_user(user_id);
         let inserted =
             sqlx::query("INSERT INTO role_grants (user_id, role, org_id) VALUES ($1, $2, $3)")
                 .bind(user_id)

@@ -67,6 +67,7 @@ pub async fn fresh_postgres_database() -> Option<String> {
     Some(url.to_string())
 }
 
+/// A name part unique to this test run.
 pub fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()

@@ -1,0 +1,348 @@
+//! Group commit: one writer (a thread with its own connection) takes the changes callers
+//! submit at the same moment and writes them in one transaction, so that many changes share
+//! one fsync and, on PostgreSQL, one hold of a hot user's row lock.
+//!
+//! A failing change (its user is gone, say) fails alone: the batch is first written without
+//! savepoints (the common case, one statement fewer per change); if a change fails, that pass
+//! is rolled back and the batch is written again with a SAVEPOINT before each change, where a
+//! rollback to the savepoint undoes only the failed change. Every caller is answered only after
+//! the batch's COMMIT has returned, so an acknowledged change is as durable as a change
+//! committed on its own (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit`). Batches
+//! form by themselves: while one batch commits, the next callers queue in the channel, so an
+//! idle server commits each change at once and a busy one commits many per fsync.
+//!
+//! Several processes: SQLite admits one writer at a time anyway (`BEGIN IMMEDIATE` waits for
+//! another process's lock up to the busy timeout). On PostgreSQL each batch is sorted by user
+//! id, so two processes' batches lock rows in the same order and never deadlock; a change that
+//! still meets a deadlock or serialization failure is written again with the next pass, and a
+//! batch whose BEGIN or COMMIT meets a lock conflict is retried whole.
+
+use sqlx::{AnyConnection, Connection, Executor};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::service::ports::{Change, Committed};
+
+use super::sql::{apply_change, conflict_or_internal};
+
+/// The most changes one transaction takes.
+const MAX_BATCH: usize = 512;
+
+/// How many changes may wait for the writer before callers wait to submit.
+const QUEUE_CAPACITY: usize = 4096;
+
+/// How often a batch whose BEGIN or COMMIT meets another process's lock is tried, and how
+/// often a change that meets another process's change (deadlock, serialization failure).
+const BATCH_ATTEMPTS: u32 = 5;
+
+type Reply = oneshot::Sender<Result<Committed>>;
+
+/// How one connection is opened and each batch begun.
+pub struct WriterSettings {
+    /// The database URL.
+    pub url: String,
+    /// Statements run once on the new connection (SQLite's PRAGMAs), if any.
+    pub setup: Option<&'static str>,
+    /// Opens each batch's transaction (for SQLite `BEGIN IMMEDIATE`, which takes the write
+    /// lock at once or waits for it, so no statement of the batch fails on a lock upgrade).
+    pub begin: &'static str,
+}
+
+/// A handle to the writer; cheap to clone. The writer ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct GroupCommitWriter {
+    queue: mpsc::Sender<(Change, Reply)>,
+}
+
+impl GroupCommitWriter {
+    /// Starts the writer on a thread of its own, with its own connection. A thread of its own
+    /// matters on a busy machine: the writer awaits one statement after another, and as a task
+    /// on the shared runtime each of those wake-ups would queue behind the request tasks.
+    pub fn start(settings: WriterSettings) -> Result<GroupCommitWriter, String> {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start the writer's runtime: {error}"))?;
+        std::thread::Builder::new()
+            .name("passlink-writer".into())
+            .spawn(move || runtime.block_on(run_writer(settings, receiver)))
+            .map_err(|error| format!("cannot start the writer thread: {error}"))?;
+        Ok(GroupCommitWriter { queue })
+    }
+
+    /// Commits a change with the next batch and answers once that batch is durable.
+    pub async fn commit(&self, change: Change) -> Result<Committed> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((change, reply))
+            .await
+            .map_err(|_| Error::internal("STORE-Gc1st", "the writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("STORE-Gc2rp", "the writer dropped a change"))?
+    }
+}
+
+async fn connect(settings: &WriterSettings) -> Result<AnyConnection> {
+    let mut connection = AnyConnection::connect(&settings.url)
+        .await
+        .map_err(|error| Error::internal("STORE-Gc7cn", error))?;
+    if let Some(setup) = settings.setup {
+        connection
+            .execute(setup)
+            .await
+            .map_err(|error| Error::internal("STORE-Gc8pr", error))?;
+    }
+    Ok(connection)
+}
+
+async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Change, Reply)>) {
+    let mut connection: Option<AnyConnection> = None;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Callers that gave up (a cancelled request) need no write.
+        batch.retain(|(_, reply): &(Change, Reply)| !reply.is_closed());
+        // Row locks are taken in user id order in every process, so that two processes'
+        // batches never wait for each other in a cycle (PostgreSQL). The sort is stable: the
+        // changes to one user keep the order they were submitted in.
+        batch.sort_by(|(first, _), (second, _)| first.user_id.cmp(&second.user_id));
+        let mut attempt = 0;
+        while !batch.is_empty() {
+            attempt += 1;
+            let started = std::time::Instant::now();
+            let outcomes = commit_with_retries(&settings, &mut connection, &batch).await;
+            tracing::debug!(
+                changes = batch.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "wrote a batch"
+            );
+            let mut again = Vec::new();
+            match outcomes {
+                Ok(outcomes) => {
+                    for ((change, reply), outcome) in batch.drain(..).zip(outcomes) {
+                        // A change that met another process's change is written again.
+                        if matches!(outcome, Err(Error::Aborted { .. })) && attempt < BATCH_ATTEMPTS
+                        {
+                            again.push((change, reply));
+                        } else {
+                            let _ = reply.send(outcome);
+                        }
+                    }
+                }
+                Err(error) => {
+                    // The batch as a whole failed: none of it is written, every caller hears so.
+                    tracing::warn!(changes = batch.len(), code = ?error.code(), "a batch of changes failed");
+                    for (_, reply) in batch.drain(..) {
+                        let _ = reply.send(Err(copy_of(&error)));
+                    }
+                }
+            }
+            batch = again;
+        }
+    }
+}
+
+/// Commits a batch, opening the connection when needed and trying again when BEGIN or COMMIT
+/// meets another process's lock.
+async fn commit_with_retries(
+    settings: &WriterSettings,
+    connection: &mut Option<AnyConnection>,
+    batch: &[(Change, Reply)],
+) -> Result<Vec<Result<Committed>>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let open = match connection.as_mut() {
+            Some(open) => open,
+            None => connection.insert(connect(settings).await?),
+        };
+        match commit_batch(open, settings.begin, batch).await {
+            Err(Error::Aborted { .. }) if attempt < BATCH_ATTEMPTS => continue,
+            Err(error) => {
+                // The connection may be broken; the next batch opens a new one.
+                *connection = None;
+                return Err(error);
+            }
+            outcomes => return outcomes,
+        }
+    }
+}
+
+/// Writes a batch in one transaction; the outer error means nothing was committed, the inner
+/// results are each change's own outcome.
+///
+/// The first pass writes the changes one after another without savepoints, the cheap common
+/// case. If any change fails, that pass is rolled back and the batch is written again with a
+/// SAVEPOINT before each change, so that a failing change is undone alone.
+async fn commit_batch(
+    connection: &mut AnyConnection,
+    begin: &'static str,
+    batch: &[(Change, Reply)],
+) -> Result<Vec<Result<Committed>>> {
+    if let Some(outcomes) = write_batch(connection, begin, batch, false).await? {
+        return Ok(outcomes);
+    }
+    Ok(write_batch(connection, begin, batch, true)
+        .await?
+        .expect("with savepoints every change has its own outcome"))
+}
+
+/// One pass over the batch; `None` when a change failed without savepoints (nothing is then
+/// committed).
+async fn write_batch(
+    connection: &mut AnyConnection,
+    begin: &'static str,
+    batch: &[(Change, Reply)],
+    savepoints: bool,
+) -> Result<Option<Vec<Result<Committed>>>> {
+    let mut transaction = connection
+        .begin_with(begin)
+        .await
+        .map_err(conflict_or_internal("STORE-Gc3bg"))?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (change, _) in batch {
+        if savepoints {
+            // Savepoints are never released: a rollback to the newest one undoes only the
+            // change that failed, and COMMIT releases them all.
+            sqlx::query("SAVEPOINT change")
+                .execute(&mut *transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Gc4sp"))?;
+        }
+        let outcome = apply_change(&mut transaction, change).await;
+        if outcome.is_err() {
+            if !savepoints {
+                transaction
+                    .rollback()
+                    .await
+                    .map_err(conflict_or_internal("STORE-Gc9rb"))?;
+                return Ok(None);
+            }
+            sqlx::query("ROLLBACK TO SAVEPOINT change")
+                .execute(&mut *transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Gc5rb"))?;
+        }
+        outcomes.push(outcome);
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(conflict_or_internal("STORE-Gc6cm"))?;
+    Ok(Some(outcomes))
+}
+
+/// The same error again, for each caller of a failed batch (internal causes are logged once
+/// and not repeated).
+fn copy_of(error: &Error) -> Error {
+    match error {
+        Error::Aborted { id, text } => Error::Aborted {
+            id,
+            text: text.clone(),
+        },
+        other => Error::Internal {
+            id: other.id(),
+            cause: "the batch this change was part of failed".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::time::Timestamp;
+    use crate::domain::user::{Org, User, UserKind, UserState};
+    use crate::error::Error;
+    use crate::service::ports::{Change, Effect, NewUser, Store};
+    use crate::store::SqlStore;
+
+    fn change(user_id: &str, effects: Vec<Effect>) -> Change {
+        Change {
+            user_id: user_id.to_owned(),
+            event_type: "test.changed",
+            payload: serde_json::json!({}),
+            actor: "system".into(),
+            at: Timestamp(1_700_000_000_000_000),
+            effects,
+        }
+    }
+
+    fn new_machine_user(id: &str) -> Effect {
+        Effect::InsertUser(Box::new(NewUser {
+            user: User {
+                id: id.to_owned(),
+                org_id: "org".into(),
+                state: UserState::Active,
+                username: id.to_owned(),
+                sequence: 0,
+                created_at: Timestamp(1),
+                changed_at: Timestamp(1),
+                kind: UserKind::Machine {
+                    name: id.to_owned(),
+                    description: String::new(),
+                },
+            },
+            metadata: Vec::new(),
+            email_code_hash: None,
+            phone_code_hash: None,
+        }))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_change_in_a_batch_leaves_the_others_committed() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = SqlStore::connect(&crate::store::sqlite_url_in(directory.path()))
+            .await
+            .unwrap();
+        let org = Org {
+            id: "org".into(),
+            name: "Org".into(),
+            domain: "org.localhost".into(),
+        };
+        store.create_org(&org, Timestamp(1)).await.unwrap();
+        store
+            .commit(change("alice", vec![new_machine_user("alice")]))
+            .await
+            .unwrap();
+        // Submitted together, these share batches: the changes to a user that does not exist
+        // and the second insert of an existing user fail, the others must not.
+        let mut submitted = Vec::new();
+        for index in 0..60 {
+            let store = store.clone();
+            submitted.push(tokio::spawn(async move {
+                let change = match index % 3 {
+                    0 => change("nobody", Vec::new()),
+                    1 => change("alice", Vec::new()),
+                    _ => change("alice", vec![new_machine_user("alice")]),
+                };
+                store.commit(change).await
+            }));
+        }
+        let mut sequences = Vec::new();
+        for (index, task) in submitted.into_iter().enumerate() {
+            let outcome = task.await.unwrap();
+            match index % 3 {
+                0 => assert!(
+                    matches!(outcome, Err(Error::NotFound { .. })),
+                    "{outcome:?}"
+                ),
+                1 => sequences.push(outcome.unwrap().sequence),
+                _ => assert!(
+                    matches!(outcome, Err(Error::AlreadyExists { .. })),
+                    "{outcome:?}"
+                ),
+            }
+        }
+        sequences.sort_unstable();
+        assert_eq!(sequences, (2..=21).collect::<Vec<u64>>());
+        let events = store.list_events("alice").await.unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|event| event.sequence)
+                .collect::<Vec<_>>(),
+            (1..=21).collect::<Vec<u64>>()
+        );
+        assert!(store.list_events("nobody").await.unwrap().is_empty());
+    }
+}
