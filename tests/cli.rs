@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, authorized, human};
 use passlink::pb::zitadel::user::v2 as user_pb;
+use passlink::store::TOKEN_CACHE_TTL;
 
 /// Runs `passlink ARGS… --data-dir/--database-url` against the server's database and returns stdout.
 fn passlink(server: &TestServer, args: &[&str]) -> String {
@@ -81,11 +82,25 @@ async fn operator_creates_org_machine_user_token_and_grant_that_the_api_accepts(
             &org_id,
         ],
     );
-    let added = client
-        .add_human_user(authorized(human("Eve", "eve@example.com"), &token))
-        .await
-        .unwrap()
-        .into_inner();
+    // The server caches token owners for at most TOKEN_CACHE_TTL: a grant made by another
+    // process (this CLI) must take effect within that bound.
+    let granted_at = Instant::now();
+    let added = loop {
+        match client
+            .add_human_user(authorized(human("Eve", "eve@example.com"), &token))
+            .await
+        {
+            Ok(answer) => break answer.into_inner(),
+            Err(status) if status.code() == tonic::Code::PermissionDenied => {
+                assert!(
+                    granted_at.elapsed() < TOKEN_CACHE_TTL + Duration::from_millis(500),
+                    "the grant did not take effect within the cache bound"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("AddHumanUser failed: {status:?}"),
+        }
+    };
     assert_eq!(added.details.unwrap().resource_owner, org_id);
     let link = client
         .create_passkey_registration_link(authorized(
@@ -129,10 +144,22 @@ async fn operator_creates_org_machine_user_token_and_grant_that_the_api_accepts(
         (id, second_token)
     };
     passlink(&server, &["token", "revoke", "--id", &token_id.0]);
-    let revoked = client
-        .add_human_user(authorized(human("Mal", "mal@example.com"), &token_id.1))
-        .await
-        .unwrap_err();
+    let revoked_at = Instant::now();
+    let revoked = loop {
+        match client
+            .add_human_user(authorized(human("Mal", "mal@example.com"), &token_id.1))
+            .await
+        {
+            Err(status) => break status,
+            Ok(_) => {
+                assert!(
+                    revoked_at.elapsed() < TOKEN_CACHE_TTL + Duration::from_millis(500),
+                    "the revocation did not take effect within the cache bound"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
     assert_eq!(revoked.code(), tonic::Code::Unauthenticated);
     assert!(revoked.message().starts_with("Token is invalid"));
     server.stop().await;
