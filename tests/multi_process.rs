@@ -40,6 +40,11 @@ impl PasslinkProcess {
             ])
             .arg("--data-dir")
             .arg(data_dir)
+            // send_link needs a way to mail; the worker stays off so that the only events are
+            // the ones the test's requests make.
+            .arg("--mail-dir")
+            .arg(data_dir.join("mail"))
+            .args(["--outbox-worker", "false"])
             .args([
                 "--log-format",
                 "json",
