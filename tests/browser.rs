@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TestServer, add_human, authorized, required_by_ci};
+use common::{TestServer, add_human, authorized, create_code, required_by_ci};
 use passlink::domain::template::{LinkValues, UrlTemplate, default_link_template};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
@@ -249,26 +249,4 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         .collect();
     assert_eq!(names, ["Chromium virtual key", "second key"]);
     server.stop().await;
-}
-
-async fn create_code(server: &TestServer, user_id: &str) -> user_pb::PasskeyRegistrationCode {
-    server
-        .grpc_client()
-        .await
-        .create_passkey_registration_link(authorized(
-            user_pb::CreatePasskeyRegistrationLinkRequest {
-                user_id: user_id.into(),
-                medium: Some(
-                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                        user_pb::ReturnPasskeyRegistrationCode {},
-                    ),
-                ),
-            },
-            &server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .code
-        .unwrap()
 }

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{TestServer, add_human, authorized};
+use common::{TestServer, add_human, authorized, create_code};
 use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
 use passkey_client::Client;
 use passkey_types::Passkey;
@@ -411,29 +411,6 @@ impl<'a> Api<'a> {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// Creates a registration code for a user (as the admin, over gRPC) and returns it.
-async fn create_code(server: &TestServer, user_id: &str) -> user_pb::PasskeyRegistrationCode {
-    server
-        .grpc_client()
-        .await
-        .create_passkey_registration_link(authorized(
-            user_pb::CreatePasskeyRegistrationLinkRequest {
-                user_id: user_id.into(),
-                medium: Some(
-                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                        user_pb::ReturnPasskeyRegistrationCode {},
-                    ),
-                ),
-            },
-            &server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .code
-        .unwrap()
-}
 
 fn register_with_code(
     user_id: &str,

@@ -1,7 +1,6 @@
 mod common;
 
-use common::{TestServer, add_human, authorized};
-use passlink::pb::zitadel::user::v2 as user_pb;
+use common::{TestServer, add_human, authorized, return_code_request};
 
 #[tokio::test]
 async fn harness_starts_a_server_that_creates_codes() {
@@ -11,14 +10,7 @@ async fn harness_starts_a_server_that_creates_codes() {
         .grpc_client()
         .await
         .create_passkey_registration_link(authorized(
-            user_pb::CreatePasskeyRegistrationLinkRequest {
-                user_id,
-                medium: Some(
-                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                        user_pb::ReturnPasskeyRegistrationCode {},
-                    ),
-                ),
-            },
+            return_code_request(&user_id),
             &server.admin_token,
         ))
         .await

@@ -331,3 +331,31 @@ pub async fn add_human(server: &TestServer, token: &str, given_name: &str) -> St
         .into_inner()
         .user_id
 }
+
+/// A CreatePasskeyRegistrationLinkRequest with `return_code`.
+pub fn return_code_request(user_id: &str) -> user_pb::CreatePasskeyRegistrationLinkRequest {
+    user_pb::CreatePasskeyRegistrationLinkRequest {
+        user_id: user_id.into(),
+        medium: Some(
+            user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
+                user_pb::ReturnPasskeyRegistrationCode {},
+            ),
+        ),
+    }
+}
+
+/// Creates a registration code for a user (as the admin, over gRPC) and returns it.
+pub async fn create_code(server: &TestServer, user_id: &str) -> user_pb::PasskeyRegistrationCode {
+    server
+        .grpc_client()
+        .await
+        .create_passkey_registration_link(authorized(
+            return_code_request(user_id),
+            &server.admin_token,
+        ))
+        .await
+        .expect("CreatePasskeyRegistrationLink")
+        .into_inner()
+        .code
+        .expect("return_code answers carry the code")
+}
