@@ -66,21 +66,18 @@ impl UserServiceApi {
     /// Runs one call: errors become statuses, and a panic becomes Internal instead of taking
     /// the connection down.
     async fn run<T>(&self, call: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
-        match AssertUnwindSafe(call).catch_unwind().await {
-            Ok(Ok(answer)) => Ok(Response::new(answer)),
-            Ok(Err(error)) => Err(status::to_status(&error)),
-            Err(panic) => {
-                let reason = panic
-                    .downcast_ref::<&str>()
-                    .map(|reason| reason.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(status::to_status(&Error::internal(
-                    "API-Pn4cx",
-                    format!("handler panicked: {reason}"),
-                )))
-            }
-        }
+        run_call(call).await
+    }
+}
+
+async fn run_call<T>(call: impl Future<Output = Result<T>>) -> Result<Response<T>, Status> {
+    match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(Ok(answer)) => Ok(Response::new(answer)),
+        Ok(Err(error)) => Err(status::to_status(&error)),
+        Err(panic) => Err(status::to_status(&Error::internal(
+            "API-Pn4cx",
+            format!("handler panicked: {}", status::panic_reason(panic.as_ref())),
+        ))),
     }
 }
 
@@ -232,5 +229,23 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_with_an_error_detail() {
+        let status = run_call::<()>(async { panic!("boom") }).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), "An internal error occurred (API-Pn4cx)");
+        assert!(
+            !status.details().is_empty(),
+            "the status carries the ErrorDetail"
+        );
+        // The panic's text stays in the log, never in the answer.
+        assert!(!status.message().contains("boom"));
     }
 }

@@ -264,14 +264,9 @@ async fn not_found(request: Request) -> Response {
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let reason = panic
-        .downcast_ref::<&str>()
-        .map(|reason| reason.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
     status::rest_error(&status::to_status(&Error::internal(
         "API-Pn5cs",
-        format!("request panicked: {reason}"),
+        format!("request panicked: {}", status::panic_reason(panic.as_ref())),
     )))
 }
 

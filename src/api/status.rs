@@ -136,3 +136,12 @@ pub fn grpc_error(status: &tonic::Status) -> Response {
     }
     response
 }
+
+/// The text of a panic payload (`panic!("…")` gives a `&str` or a `String`), for the log.
+pub fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|reason| reason.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
