@@ -8,16 +8,15 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{TestServer, add_human, authorized, create_code};
+use common::wire::{ApiClient, Failure, Protocol};
+use common::{TestServer, add_human, create_code};
 use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
 use passkey_client::Client;
 use passkey_types::Passkey;
 use passkey_types::ctap2::{Aaguid, Ctap2Error};
 use passlink::api::convert::{json_to_struct, struct_to_json};
-use passlink::api::json;
 use passlink::domain::permission::Role;
 use passlink::pb::zitadel::user::v2 as user_pb;
-use prost::Message;
 use serde_json::{Value, json};
 use tonic::Code;
 
@@ -126,288 +125,15 @@ fn credential_id(credential: &Value) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One client, four protocols
+// The protocols
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Protocol {
-    Grpc,
-    GrpcWeb,
-    Connect,
-    Rest,
-}
-
+/// Every protocol the full flow runs over (Connect with JSON, gRPC-Web in binary).
 const ALL_PROTOCOLS: [Protocol; 4] = [
     Protocol::Grpc,
     Protocol::GrpcWeb,
-    Protocol::Connect,
+    Protocol::ConnectJson,
     Protocol::Rest,
 ];
-
-/// An error as any protocol reports it.
-#[derive(Debug)]
-struct Failure {
-    code: Code,
-    message: String,
-}
-
-fn connect_code(name: &str) -> Code {
-    match name {
-        "invalid_argument" => Code::InvalidArgument,
-        "not_found" => Code::NotFound,
-        "already_exists" => Code::AlreadyExists,
-        "permission_denied" => Code::PermissionDenied,
-        "unauthenticated" => Code::Unauthenticated,
-        "failed_precondition" => Code::FailedPrecondition,
-        "internal" => Code::Internal,
-        "unimplemented" => Code::Unimplemented,
-        _ => Code::Unknown,
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && index + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&text[index + 1..index + 3], 16)
-        {
-            decoded.push(byte);
-            index += 3;
-            continue;
-        }
-        decoded.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
-struct Api<'a> {
-    server: &'a TestServer,
-    protocol: Protocol,
-    http: reqwest::Client,
-}
-
-impl<'a> Api<'a> {
-    fn new(server: &'a TestServer, protocol: Protocol) -> Api<'a> {
-        Api {
-            server,
-            protocol,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// Calls `method`; REST uses `rest` (HTTP method and path) and sends the message as body.
-    async fn call<Request, Response>(
-        &self,
-        method: &str,
-        rest: (reqwest::Method, String),
-        request: Request,
-        token: Option<&str>,
-    ) -> Result<Response, Failure>
-    where
-        Request: Message + Default + Send + Sync + 'static,
-        Response: Message + Default + Send + Sync + 'static,
-    {
-        let (input, output) = json::method_messages(method).expect("a known method");
-        let rpc_path = format!("/zitadel.user.v2.UserService/{method}");
-        match self.protocol {
-            Protocol::Grpc => {
-                let channel = tonic::transport::Channel::from_shared(format!(
-                    "http://{}",
-                    self.server.address
-                ))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-                let mut grpc = tonic::client::Grpc::new(channel);
-                grpc.ready().await.unwrap();
-                let request = match token {
-                    Some(token) => authorized(request, token),
-                    None => tonic::Request::new(request),
-                };
-                grpc.unary(
-                    request,
-                    http::uri::PathAndQuery::try_from(rpc_path).unwrap(),
-                    tonic_prost::ProstCodec::<Request, Response>::default(),
-                )
-                .await
-                .map(tonic::Response::into_inner)
-                .map_err(|status| Failure {
-                    code: status.code(),
-                    message: status.message().to_owned(),
-                })
-            }
-            Protocol::GrpcWeb => {
-                let message = request.encode_to_vec();
-                let mut body = vec![0u8];
-                body.extend_from_slice(&(message.len() as u32).to_be_bytes());
-                body.extend_from_slice(&message);
-                let mut builder = self
-                    .http
-                    .post(self.server.url(&rpc_path))
-                    .header("content-type", "application/grpc-web+proto")
-                    .header("x-grpc-web", "1")
-                    .body(body);
-                if let Some(token) = token {
-                    builder = builder.bearer_auth(token);
-                }
-                let answer = builder.send().await.unwrap();
-                assert_eq!(answer.status(), 200, "gRPC-Web answers HTTP 200");
-                let header = |name: &str| {
-                    answer
-                        .headers()
-                        .get(name)
-                        .map(|value| value.to_str().unwrap().to_owned())
-                };
-                let mut status = header("grpc-status");
-                let mut status_message = header("grpc-message");
-                let bytes = answer.bytes().await.unwrap();
-                let mut data = None;
-                let mut rest = &bytes[..];
-                while rest.len() >= 5 {
-                    let flag = rest[0];
-                    let length = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
-                    let frame = &rest[5..5 + length];
-                    if flag & 0x80 != 0 {
-                        for line in String::from_utf8_lossy(frame).split("\r\n") {
-                            if let Some((name, value)) = line.split_once(':') {
-                                match name.trim().to_ascii_lowercase().as_str() {
-                                    "grpc-status" => status = Some(value.trim().to_owned()),
-                                    "grpc-message" => {
-                                        status_message = Some(value.trim().to_owned())
-                                    }
-                                    _ => {}
-                                }
-                            }
-                        }
-                    } else {
-                        data = Some(frame.to_vec());
-                    }
-                    rest = &rest[5 + length..];
-                }
-                let code = Code::from_i32(status.expect("a grpc-status").parse().unwrap());
-                if code == Code::Ok {
-                    Ok(Response::decode(data.expect("a message").as_slice()).unwrap())
-                } else {
-                    Err(Failure {
-                        code,
-                        message: percent_decode(&status_message.unwrap_or_default()),
-                    })
-                }
-            }
-            Protocol::Connect | Protocol::Rest => {
-                let body = json::to_json(input, &request).unwrap();
-                let mut builder = match self.protocol {
-                    Protocol::Connect => self.http.post(self.server.url(&rpc_path)),
-                    _ => self.http.request(rest.0.clone(), self.server.url(&rest.1)),
-                };
-                if self.protocol == Protocol::Connect || rest.0 != reqwest::Method::DELETE {
-                    builder = builder
-                        .header("content-type", "application/json")
-                        .body(body);
-                }
-                if let Some(token) = token {
-                    builder = builder.bearer_auth(token);
-                }
-                let answer = builder.send().await.unwrap();
-                let status = answer.status();
-                let bytes = answer.bytes().await.unwrap();
-                if status.is_success() {
-                    Ok(json::from_json_bytes(output, &bytes).unwrap())
-                } else {
-                    let error: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                        panic!("a JSON error body, got {}", String::from_utf8_lossy(&bytes))
-                    });
-                    let code = match &error["code"] {
-                        Value::String(name) => connect_code(name),
-                        Value::Number(number) => Code::from_i32(number.as_i64().unwrap() as i32),
-                        other => panic!("no error code in {other}"),
-                    };
-                    Err(Failure {
-                        code,
-                        message: error["message"].as_str().unwrap_or_default().to_owned(),
-                    })
-                }
-            }
-        }
-    }
-
-    async fn register_passkey(
-        &self,
-        request: user_pb::RegisterPasskeyRequest,
-        token: Option<&str>,
-    ) -> Result<user_pb::RegisterPasskeyResponse, Failure> {
-        let path = format!("/v2/users/{}/passkeys", request.user_id);
-        self.call(
-            "RegisterPasskey",
-            (reqwest::Method::POST, path),
-            request,
-            token,
-        )
-        .await
-    }
-
-    async fn verify_passkey_registration(
-        &self,
-        request: user_pb::VerifyPasskeyRegistrationRequest,
-        token: Option<&str>,
-    ) -> Result<user_pb::VerifyPasskeyRegistrationResponse, Failure> {
-        let path = format!(
-            "/v2/users/{}/passkeys/{}",
-            request.user_id, request.passkey_id
-        );
-        self.call(
-            "VerifyPasskeyRegistration",
-            (reqwest::Method::POST, path),
-            request,
-            token,
-        )
-        .await
-    }
-
-    async fn list_passkeys(
-        &self,
-        user_id: &str,
-        token: Option<&str>,
-    ) -> Result<user_pb::ListPasskeysResponse, Failure> {
-        self.call(
-            "ListPasskeys",
-            (
-                reqwest::Method::POST,
-                format!("/v2/users/{user_id}/passkeys/_search"),
-            ),
-            user_pb::ListPasskeysRequest {
-                user_id: user_id.into(),
-            },
-            token,
-        )
-        .await
-    }
-
-    async fn remove_passkey(
-        &self,
-        user_id: &str,
-        passkey_id: &str,
-        token: Option<&str>,
-    ) -> Result<user_pb::RemovePasskeyResponse, Failure> {
-        self.call(
-            "RemovePasskey",
-            (
-                reqwest::Method::DELETE,
-                format!("/v2/users/{user_id}/passkeys/{passkey_id}"),
-            ),
-            user_pb::RemovePasskeyRequest {
-                user_id: user_id.into(),
-                passkey_id: passkey_id.into(),
-            },
-            token,
-        )
-        .await
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -456,25 +182,32 @@ fn assert_code_invalid(result: Result<user_pb::RegisterPasskeyResponse, Failure>
 }
 
 /// Starts a registration with a fresh code and returns the answer.
-async fn start_with_code(api: &Api<'_>, user_id: &str) -> user_pb::RegisterPasskeyResponse {
-    let code = create_code(api.server, user_id).await;
-    api.register_passkey(register_with_code(user_id, &code), None)
+async fn start_with_code(
+    server: &TestServer,
+    api: &ApiClient,
+    user_id: &str,
+) -> user_pb::RegisterPasskeyResponse {
+    let code = create_code(server, user_id).await;
+    api.register_passkey(register_with_code(user_id, &code))
         .await
         .expect("RegisterPasskey with a code")
 }
 
 /// Registers a passkey for a user with a fresh code; returns the passkey id and credential.
 async fn register_passkey_for(
-    api: &Api<'_>,
+    server: &TestServer,
+    api: &ApiClient,
     user_id: &str,
     authenticator: &mut SoftwareClient,
 ) -> (String, Value) {
-    let started = start_with_code(api, user_id).await;
+    let started = start_with_code(server, api, user_id).await;
     let credential = create_credential(authenticator, ORIGIN, &options_of(&started)).await;
-    api.verify_passkey_registration(
-        verify_request(user_id, &started.passkey_id, &credential, "laptop"),
-        None,
-    )
+    api.verify_passkey_registration(verify_request(
+        user_id,
+        &started.passkey_id,
+        &credential,
+        "laptop",
+    ))
     .await
     .expect("VerifyPasskeyRegistration");
     (started.passkey_id, credential)
@@ -499,11 +232,11 @@ async fn event_types(server: &TestServer, user_id: &str) -> Vec<String> {
 async fn a_link_code_registers_a_passkey_without_a_token_over_every_protocol() {
     let server = TestServer::start().await;
     for protocol in ALL_PROTOCOLS {
-        let api = Api::new(&server, protocol);
+        let api = server.client(protocol).await;
         let user_id = add_human(&server, &server.admin_token, "Ada").await;
         let code = create_code(&server, &user_id).await;
         let started = api
-            .register_passkey(register_with_code(&user_id, &code), None)
+            .register_passkey(register_with_code(&user_id, &code))
             .await
             .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
         assert_eq!(
@@ -515,15 +248,18 @@ async fn a_link_code_registers_a_passkey_without_a_token_over_every_protocol() {
         let mut authenticator = software_authenticator();
         let credential = create_credential(&mut authenticator, ORIGIN, &options).await;
         let verified = api
-            .verify_passkey_registration(
-                verify_request(&user_id, &started.passkey_id, &credential, "my laptop"),
-                None,
-            )
+            .verify_passkey_registration(verify_request(
+                &user_id,
+                &started.passkey_id,
+                &credential,
+                "my laptop",
+            ))
             .await
             .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
         assert_eq!(verified.details.unwrap().sequence, 4, "{protocol:?}");
         let listed = api
-            .list_passkeys(&user_id, Some(&server.admin_token))
+            .with_token(&server.admin_token)
+            .list_passkeys(&user_id)
             .await
             .unwrap();
         assert_eq!(
@@ -536,11 +272,13 @@ async fn a_link_code_registers_a_passkey_without_a_token_over_every_protocol() {
             "{protocol:?}"
         );
         assert_eq!(listed.details.unwrap().total_result, 1);
-        api.remove_passkey(&user_id, &started.passkey_id, Some(&server.admin_token))
+        api.with_token(&server.admin_token)
+            .remove_passkey(&user_id, &started.passkey_id)
             .await
             .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
         let listed = api
-            .list_passkeys(&user_id, Some(&server.admin_token))
+            .with_token(&server.admin_token)
+            .list_passkeys(&user_id)
             .await
             .unwrap();
         assert!(listed.result.is_empty(), "{protocol:?}");
@@ -562,20 +300,17 @@ async fn a_link_code_registers_a_passkey_without_a_token_over_every_protocol() {
 #[tokio::test]
 async fn creation_options_follow_the_contract() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Grpc);
+    let api = server.client(Protocol::Grpc).await;
     let user_id = add_human(&server, &server.admin_token, "Grace").await;
     let mut authenticator = software_authenticator();
-    let (_, first) = register_passkey_for(&api, &user_id, &mut authenticator).await;
+    let (_, first) = register_passkey_for(&server, &api, &user_id, &mut authenticator).await;
     let code = create_code(&server, &user_id).await;
     let started = api
-        .register_passkey(
-            user_pb::RegisterPasskeyRequest {
-                authenticator: user_pb::PasskeyAuthenticator::CrossPlatform as i32,
-                domain: "localhost".into(),
-                ..register_with_code(&user_id, &code)
-            },
-            None,
-        )
+        .register_passkey(user_pb::RegisterPasskeyRequest {
+            authenticator: user_pb::PasskeyAuthenticator::CrossPlatform as i32,
+            domain: "localhost".into(),
+            ..register_with_code(&user_id, &code)
+        })
         .await
         .unwrap();
     let options = options_of(&started);
@@ -609,13 +344,10 @@ async fn creation_options_follow_the_contract() {
     // A domain that fits no allowed origin is refused.
     let code = create_code(&server, &user_id).await;
     let failure = api
-        .register_passkey(
-            user_pb::RegisterPasskeyRequest {
-                domain: "example.com".into(),
-                ..register_with_code(&user_id, &code)
-            },
-            None,
-        )
+        .register_passkey(user_pb::RegisterPasskeyRequest {
+            domain: "example.com".into(),
+            ..register_with_code(&user_id, &code)
+        })
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::InvalidArgument, "{failure:?}");
@@ -625,7 +357,7 @@ async fn creation_options_follow_the_contract() {
 #[tokio::test]
 async fn wrong_unknown_expired_used_and_foreign_codes_are_all_invalid() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Rest);
+    let api = server.client(Protocol::Rest).await;
     let user_id = add_human(&server, &server.admin_token, "Alan").await;
     let other_user = add_human(&server, &server.admin_token, "Kurt").await;
 
@@ -636,7 +368,7 @@ async fn wrong_unknown_expired_used_and_foreign_codes_are_all_invalid() {
         ..code.clone()
     };
     assert_code_invalid(
-        api.register_passkey(register_with_code(&user_id, &wrong), None)
+        api.register_passkey(register_with_code(&user_id, &wrong))
             .await,
     );
     // Unknown code id.
@@ -645,32 +377,29 @@ async fn wrong_unknown_expired_used_and_foreign_codes_are_all_invalid() {
         ..code.clone()
     };
     assert_code_invalid(
-        api.register_passkey(register_with_code(&user_id, &unknown), None)
+        api.register_passkey(register_with_code(&user_id, &unknown))
             .await,
     );
     // Another user's code.
     assert_code_invalid(
-        api.register_passkey(register_with_code(&other_user, &code), None)
+        api.register_passkey(register_with_code(&other_user, &code))
             .await,
     );
     // Unknown user.
-    assert_code_invalid(
-        api.register_passkey(register_with_code("404", &code), None)
-            .await,
-    );
+    assert_code_invalid(api.register_passkey(register_with_code("404", &code)).await);
     // Used code: the first redemption works, the second does not.
-    api.register_passkey(register_with_code(&user_id, &code), None)
+    api.register_passkey(register_with_code(&user_id, &code))
         .await
         .expect("the right code works once");
     assert_code_invalid(
-        api.register_passkey(register_with_code(&user_id, &code), None)
+        api.register_passkey(register_with_code(&user_id, &code))
             .await,
     );
     // Expired code: codes live one hour.
     let code = create_code(&server, &user_id).await;
     server.clock.advance(Duration::from_secs(3601));
     assert_code_invalid(
-        api.register_passkey(register_with_code(&user_id, &code), None)
+        api.register_passkey(register_with_code(&user_id, &code))
             .await,
     );
     let events = event_types(&server, &user_id).await;
@@ -688,7 +417,7 @@ async fn wrong_unknown_expired_used_and_foreign_codes_are_all_invalid() {
 #[tokio::test]
 async fn the_third_failure_kills_a_correct_code() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Grpc);
+    let api = server.client(Protocol::Grpc).await;
     let user_id = add_human(&server, &server.admin_token, "Barbara").await;
     // Two failures do not kill a code.
     let code = create_code(&server, &user_id).await;
@@ -698,11 +427,11 @@ async fn the_third_failure_kills_a_correct_code() {
     };
     for _ in 0..2 {
         assert_code_invalid(
-            api.register_passkey(register_with_code(&user_id, &wrong), None)
+            api.register_passkey(register_with_code(&user_id, &wrong))
                 .await,
         );
     }
-    api.register_passkey(register_with_code(&user_id, &code), None)
+    api.register_passkey(register_with_code(&user_id, &code))
         .await
         .expect("a code survives two failures");
     // The third does.
@@ -713,12 +442,12 @@ async fn the_third_failure_kills_a_correct_code() {
     };
     for _ in 0..3 {
         assert_code_invalid(
-            api.register_passkey(register_with_code(&user_id, &wrong), None)
+            api.register_passkey(register_with_code(&user_id, &wrong))
                 .await,
         );
     }
     assert_code_invalid(
-        api.register_passkey(register_with_code(&user_id, &code), None)
+        api.register_passkey(register_with_code(&user_id, &code))
             .await,
     );
     server.stop().await;
@@ -730,11 +459,11 @@ async fn two_concurrent_redemptions_of_one_code_let_exactly_one_succeed() {
     let user_id = add_human(&server, &server.admin_token, "Edsger").await;
     for round in 0..5 {
         let code = create_code(&server, &user_id).await;
-        let first = Api::new(&server, Protocol::Grpc);
-        let second = Api::new(&server, Protocol::Connect);
+        let first = server.client(Protocol::Grpc).await;
+        let second = server.client(Protocol::ConnectJson).await;
         let (a, b) = tokio::join!(
-            first.register_passkey(register_with_code(&user_id, &code), None),
-            second.register_passkey(register_with_code(&user_id, &code), None),
+            first.register_passkey(register_with_code(&user_id, &code)),
+            second.register_passkey(register_with_code(&user_id, &code)),
         );
         let successes = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
         assert_eq!(successes, 1, "round {round}: {a:?} / {b:?}");
@@ -748,18 +477,20 @@ async fn two_concurrent_redemptions_of_one_code_let_exactly_one_succeed() {
 #[tokio::test]
 async fn a_pending_registration_expires_after_five_minutes_and_works_once() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Grpc);
+    let api = server.client(Protocol::Grpc).await;
     let user_id = add_human(&server, &server.admin_token, "Donald").await;
     let mut authenticator = software_authenticator();
 
-    let started = start_with_code(&api, &user_id).await;
+    let started = start_with_code(&server, &api, &user_id).await;
     let credential = create_credential(&mut authenticator, ORIGIN, &options_of(&started)).await;
     server.clock.advance(Duration::from_secs(5 * 60 + 1));
     let failure = api
-        .verify_passkey_registration(
-            verify_request(&user_id, &started.passkey_id, &credential, "late"),
-            None,
-        )
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &started.passkey_id,
+            &credential,
+            "late",
+        ))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::NotFound, "{failure:?}");
@@ -771,35 +502,41 @@ async fn a_pending_registration_expires_after_five_minutes_and_works_once() {
 
     // A fresh one: a bad credential fails and leaves it usable; the good one then works once.
     let mut authenticator = software_authenticator();
-    let started = start_with_code(&api, &user_id).await;
+    let started = start_with_code(&server, &api, &user_id).await;
     let credential = create_credential(&mut authenticator, ORIGIN, &options_of(&started)).await;
     let mut broken = credential.clone();
     broken["response"]["clientDataJSON"] = Value::String(b64(b"{}"));
     let failure = api
-        .verify_passkey_registration(
-            verify_request(&user_id, &started.passkey_id, &broken, "phone"),
-            None,
-        )
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &started.passkey_id,
+            &broken,
+            "phone",
+        ))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::InvalidArgument, "{failure:?}");
-    api.verify_passkey_registration(
-        verify_request(&user_id, &started.passkey_id, &credential, "phone"),
-        None,
-    )
+    api.verify_passkey_registration(verify_request(
+        &user_id,
+        &started.passkey_id,
+        &credential,
+        "phone",
+    ))
     .await
     .expect("the registration survives a failed attempt");
     let failure = api
-        .verify_passkey_registration(
-            verify_request(&user_id, &started.passkey_id, &credential, "phone"),
-            None,
-        )
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &started.passkey_id,
+            &credential,
+            "phone",
+        ))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::NotFound, "a registration works once");
     // An unknown passkey id.
     let failure = api
-        .verify_passkey_registration(verify_request(&user_id, "42", &credential, "x"), None)
+        .verify_passkey_registration(verify_request(&user_id, "42", &credential, "x"))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::NotFound);
@@ -809,28 +546,31 @@ async fn a_pending_registration_expires_after_five_minutes_and_works_once() {
 #[tokio::test]
 async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Connect);
+    let api = server.client(Protocol::ConnectJson).await;
     let user_id = add_human(&server, &server.admin_token, "Frances").await;
 
     async fn expect_rejected(
-        api: &Api<'_>,
+        server: &TestServer,
+        api: &ApiClient,
         user_id: &str,
         what: &str,
         tamper_options: impl FnOnce(&mut Value),
         origin: &str,
         tamper_credential: impl FnOnce(&mut Value),
     ) {
-        let started = start_with_code(api, user_id).await;
+        let started = start_with_code(server, api, user_id).await;
         let mut options = options_of(&started);
         tamper_options(&mut options);
         let mut authenticator = software_authenticator();
         let mut credential = create_credential(&mut authenticator, origin, &options).await;
         tamper_credential(&mut credential);
         let failure = api
-            .verify_passkey_registration(
-                verify_request(user_id, &started.passkey_id, &credential, what),
-                None,
-            )
+            .verify_passkey_registration(verify_request(
+                user_id,
+                &started.passkey_id,
+                &credential,
+                what,
+            ))
             .await
             .expect_err(what);
         assert_eq!(failure.code, Code::InvalidArgument, "{what}: {failure:?}");
@@ -838,6 +578,7 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     }
 
     expect_rejected(
+        &server,
         &api,
         &user_id,
         "tampered challenge",
@@ -847,6 +588,7 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     )
     .await;
     expect_rejected(
+        &server,
         &api,
         &user_id,
         "foreign origin",
@@ -856,6 +598,7 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     )
     .await;
     expect_rejected(
+        &server,
         &api,
         &user_id,
         "tampered RP ID hash",
@@ -865,6 +608,7 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     )
     .await;
     expect_rejected(
+        &server,
         &api,
         &user_id,
         "user not verified",
@@ -874,6 +618,7 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     )
     .await;
     expect_rejected(
+        &server,
         &api,
         &user_id,
         "algorithm not offered (ML-DSA-44, -48)",
@@ -885,6 +630,7 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     )
     .await;
     expect_rejected(
+        &server,
         &api,
         &user_id,
         "not a credential",
@@ -894,14 +640,16 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     )
     .await;
     // EdDSA, offered, works.
-    let started = start_with_code(&api, &user_id).await;
+    let started = start_with_code(&server, &api, &user_id).await;
     let mut options = options_of(&started);
     options["publicKey"]["pubKeyCredParams"] = json!([{"type": "public-key", "alg": -8}]);
     let credential = create_credential(&mut software_authenticator(), ORIGIN, &options).await;
-    api.verify_passkey_registration(
-        verify_request(&user_id, &started.passkey_id, &credential, "eddsa"),
-        None,
-    )
+    api.verify_passkey_registration(verify_request(
+        &user_id,
+        &started.passkey_id,
+        &credential,
+        "eddsa",
+    ))
     .await
     .expect("an EdDSA key is accepted");
     server.stop().await;
@@ -910,13 +658,14 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
 #[tokio::test]
 async fn a_credential_id_registered_anywhere_is_rejected() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Grpc);
+    let api = server.client(Protocol::Grpc).await;
     let first_user = add_human(&server, &server.admin_token, "Ken").await;
     let second_user = add_human(&server, &server.admin_token, "Dennis").await;
-    let (_, first) = register_passkey_for(&api, &first_user, &mut software_authenticator()).await;
+    let (_, first) =
+        register_passkey_for(&server, &api, &first_user, &mut software_authenticator()).await;
     let taken_id = credential_id(&first);
 
-    let started = start_with_code(&api, &second_user).await;
+    let started = start_with_code(&server, &api, &second_user).await;
     let mut credential =
         create_credential(&mut software_authenticator(), ORIGIN, &options_of(&started)).await;
     let own_id = credential_id(&credential);
@@ -927,15 +676,18 @@ async fn a_credential_id_registered_anywhere_is_rejected() {
     credential["rawId"] = Value::String(b64(&taken_id));
     credential["id"] = Value::String(b64(&taken_id));
     let failure = api
-        .verify_passkey_registration(
-            verify_request(&second_user, &started.passkey_id, &credential, "copy"),
-            None,
-        )
+        .verify_passkey_registration(verify_request(
+            &second_user,
+            &started.passkey_id,
+            &credential,
+            "copy",
+        ))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::AlreadyExists, "{failure:?}");
     let listed = api
-        .list_passkeys(&second_user, Some(&server.admin_token))
+        .with_token(&server.admin_token)
+        .list_passkeys(&second_user)
         .await
         .unwrap();
     assert!(listed.result.is_empty());
@@ -945,20 +697,23 @@ async fn a_credential_id_registered_anywhere_is_rejected() {
 #[tokio::test]
 async fn list_passkeys_shows_only_ready_ones_and_remove_takes_them_away() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::GrpcWeb);
+    let api = server.client(Protocol::GrpcWeb).await;
     let user_id = add_human(&server, &server.admin_token, "Margaret").await;
-    let admin = Some(server.admin_token.as_str());
-    let pending = start_with_code(&api, &user_id).await;
+    let admin = api.with_token(&server.admin_token);
+    let pending = start_with_code(&server, &api, &user_id).await;
     assert!(
-        api.list_passkeys(&user_id, admin)
+        admin
+            .list_passkeys(&user_id)
             .await
             .unwrap()
             .result
             .is_empty()
     );
-    let (first, _) = register_passkey_for(&api, &user_id, &mut software_authenticator()).await;
-    let (second, _) = register_passkey_for(&api, &user_id, &mut software_authenticator()).await;
-    let listed = api.list_passkeys(&user_id, admin).await.unwrap();
+    let (first, _) =
+        register_passkey_for(&server, &api, &user_id, &mut software_authenticator()).await;
+    let (second, _) =
+        register_passkey_for(&server, &api, &user_id, &mut software_authenticator()).await;
+    let listed = admin.list_passkeys(&user_id).await.unwrap();
     let ids: Vec<&str> = listed
         .result
         .iter()
@@ -966,17 +721,14 @@ async fn list_passkeys_shows_only_ready_ones_and_remove_takes_them_away() {
         .collect();
     assert_eq!(ids, [first.as_str(), second.as_str()]);
     assert!(!ids.contains(&pending.passkey_id.as_str()));
-    api.remove_passkey(&user_id, &first, admin).await.unwrap();
-    let listed = api.list_passkeys(&user_id, admin).await.unwrap();
+    admin.remove_passkey(&user_id, &first).await.unwrap();
+    let listed = admin.list_passkeys(&user_id).await.unwrap();
     assert_eq!(listed.result.len(), 1);
     assert_eq!(listed.result[0].id, second);
-    let failure = api
-        .remove_passkey(&user_id, &first, admin)
-        .await
-        .unwrap_err();
+    let failure = admin.remove_passkey(&user_id, &first).await.unwrap_err();
     assert_eq!(failure.code, Code::NotFound);
-    let failure = api
-        .remove_passkey(&user_id, &pending.passkey_id, admin)
+    let failure = admin
+        .remove_passkey(&user_id, &pending.passkey_id)
         .await
         .unwrap_err();
     assert_eq!(
@@ -990,7 +742,7 @@ async fn list_passkeys_shows_only_ready_ones_and_remove_takes_them_away() {
 #[tokio::test]
 async fn permissions_follow_the_contract() {
     let server = TestServer::start().await;
-    let api = Api::new(&server, Protocol::Rest);
+    let api = server.client(Protocol::Rest).await;
     let org = server.default_org_id().await;
     let other_org = server.create_org("Elsewhere").await;
     let user_id = add_human(&server, &server.admin_token, "Hedy").await;
@@ -1015,13 +767,10 @@ async fn permissions_follow_the_contract() {
     };
 
     // RegisterPasskey without a code needs a token with user.credential.write, or self.
-    let failure = api
-        .register_passkey(without_code(), None)
-        .await
-        .unwrap_err();
+    let failure = api.register_passkey(without_code()).await.unwrap_err();
     assert_eq!(failure.code, Code::Unauthenticated, "{failure:?}");
     let failure = api
-        .register_passkey(user_pb::RegisterPasskeyRequest::default(), None)
+        .register_passkey(user_pb::RegisterPasskeyRequest::default())
         .await
         .unwrap_err();
     assert_eq!(
@@ -1031,23 +780,27 @@ async fn permissions_follow_the_contract() {
     );
     for token in [&nobody, &foreign_manager] {
         let failure = api
-            .register_passkey(without_code(), Some(token))
+            .with_token(token)
+            .register_passkey(without_code())
             .await
             .unwrap_err();
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:?}");
     }
     let by_manager = api
-        .register_passkey(without_code(), Some(&manager))
+        .with_token(&manager)
+        .register_passkey(without_code())
         .await
         .expect("ORG_USER_MANAGER holds user.credential.write");
     let by_self = api
-        .register_passkey(without_code(), Some(&own_token))
+        .with_token(&own_token)
+        .register_passkey(without_code())
         .await
         .expect("a user registers its own passkeys");
     // A present but invalid token is refused, even with a code.
     let code = create_code(&server, &user_id).await;
     let failure = api
-        .register_passkey(register_with_code(&user_id, &code), Some("pl_nonsense"))
+        .with_token("pl_nonsense")
+        .register_passkey(register_with_code(&user_id, &code))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::Unauthenticated);
@@ -1061,54 +814,71 @@ async fn permissions_follow_the_contract() {
     )
     .await;
     let failure = api
-        .verify_passkey_registration(
-            verify_request(&user_id, &by_manager.passkey_id, &credential, "key"),
-            None,
-        )
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &by_manager.passkey_id,
+            &credential,
+            "key",
+        ))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::Unauthenticated, "{failure:?}");
     let failure = api
-        .verify_passkey_registration(
-            verify_request(&user_id, &by_manager.passkey_id, &credential, "key"),
-            Some(&nobody),
-        )
+        .with_token(&nobody)
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &by_manager.passkey_id,
+            &credential,
+            "key",
+        ))
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::PermissionDenied, "{failure:?}");
-    api.verify_passkey_registration(
-        verify_request(&user_id, &by_manager.passkey_id, &credential, "key"),
-        Some(&manager),
-    )
-    .await
-    .expect("the manager finishes what it started");
+    api.with_token(&manager)
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &by_manager.passkey_id,
+            &credential,
+            "key",
+        ))
+        .await
+        .expect("the manager finishes what it started");
     let credential =
         create_credential(&mut software_authenticator(), ORIGIN, &options_of(&by_self)).await;
-    api.verify_passkey_registration(
-        verify_request(&user_id, &by_self.passkey_id, &credential, "own"),
-        Some(&own_token),
-    )
-    .await
-    .expect("the user finishes its own registration");
+    api.with_token(&own_token)
+        .verify_passkey_registration(verify_request(
+            &user_id,
+            &by_self.passkey_id,
+            &credential,
+            "own",
+        ))
+        .await
+        .expect("the user finishes its own registration");
 
     // ListPasskeys: user.read or self.
     assert_eq!(
-        api.list_passkeys(&user_id, None).await.unwrap_err().code,
+        api.list_passkeys(&user_id).await.unwrap_err().code,
         Code::Unauthenticated
     );
     for token in [&nobody, &foreign_manager] {
         assert_eq!(
-            api.list_passkeys(&user_id, Some(token))
+            api.with_token(token)
+                .list_passkeys(&user_id)
                 .await
                 .unwrap_err()
                 .code,
             Code::PermissionDenied
         );
     }
-    let listed = api.list_passkeys(&user_id, Some(&own_token)).await.unwrap();
+    let listed = api
+        .with_token(&own_token)
+        .list_passkeys(&user_id)
+        .await
+        .unwrap();
     assert_eq!(listed.result.len(), 2);
     assert_eq!(
-        api.list_passkeys(&user_id, Some(&manager))
+        api.with_token(&manager)
+            .list_passkeys(&user_id)
             .await
             .unwrap()
             .result
@@ -1119,7 +889,7 @@ async fn permissions_follow_the_contract() {
     // RemovePasskey: user.write or self.
     let passkey_id = listed.result[0].id.clone();
     assert_eq!(
-        api.remove_passkey(&user_id, &passkey_id, None)
+        api.remove_passkey(&user_id, &passkey_id)
             .await
             .unwrap_err()
             .code,
@@ -1127,23 +897,27 @@ async fn permissions_follow_the_contract() {
     );
     for token in [&nobody, &foreign_manager] {
         assert_eq!(
-            api.remove_passkey(&user_id, &passkey_id, Some(token))
+            api.with_token(token)
+                .remove_passkey(&user_id, &passkey_id)
                 .await
                 .unwrap_err()
                 .code,
             Code::PermissionDenied
         );
     }
-    api.remove_passkey(&user_id, &passkey_id, Some(&manager))
+    api.with_token(&manager)
+        .remove_passkey(&user_id, &passkey_id)
         .await
         .expect("ORG_USER_MANAGER holds user.write");
     let passkey_id = listed.result[1].id.clone();
-    api.remove_passkey(&user_id, &passkey_id, Some(&own_token))
+    api.with_token(&own_token)
+        .remove_passkey(&user_id, &passkey_id)
         .await
         .expect("a user removes its own passkeys");
     // Unknown users.
     assert_eq!(
-        api.list_passkeys("404", Some(&server.admin_token))
+        api.with_token(&server.admin_token)
+            .list_passkeys("404")
             .await
             .unwrap_err()
             .code,

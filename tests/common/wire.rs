@@ -363,6 +363,42 @@ impl ApiClient {
         self.call("CreatePasskeyRegistrationLink", &request).await
     }
 
+    pub async fn register_passkey(
+        &self,
+        request: user_pb::RegisterPasskeyRequest,
+    ) -> Result<user_pb::RegisterPasskeyResponse, Failure> {
+        self.call("RegisterPasskey", &request).await
+    }
+
+    pub async fn verify_passkey_registration(
+        &self,
+        request: user_pb::VerifyPasskeyRegistrationRequest,
+    ) -> Result<user_pb::VerifyPasskeyRegistrationResponse, Failure> {
+        self.call("VerifyPasskeyRegistration", &request).await
+    }
+
+    pub async fn list_passkeys(
+        &self,
+        user_id: &str,
+    ) -> Result<user_pb::ListPasskeysResponse, Failure> {
+        let request = user_pb::ListPasskeysRequest {
+            user_id: user_id.into(),
+        };
+        self.call("ListPasskeys", &request).await
+    }
+
+    pub async fn remove_passkey(
+        &self,
+        user_id: &str,
+        passkey_id: &str,
+    ) -> Result<user_pb::RemovePasskeyResponse, Failure> {
+        let request = user_pb::RemovePasskeyRequest {
+            user_id: user_id.into(),
+            passkey_id: passkey_id.into(),
+        };
+        self.call("RemovePasskey", &request).await
+    }
+
     /// Calls `method` of the user service over this client's protocol.
     pub async fn call<Req, Resp>(&self, method: &str, request: &Req) -> Result<Resp, Failure>
     where
