@@ -102,7 +102,8 @@ impl Drop for PasslinkProcess {
 }
 
 /// The PostgreSQL database for a test, or `None` (with a notice) when none is configured;
-/// in CI a missing database fails the test.
+/// in CI a missing database fails the test. (`.ci/run` runs the `_on_postgres` tests in its
+/// PostgreSQL pass only and skips them by name in the SQLite pass.)
 async fn postgres_database_or_skip(test: &str) -> Option<String> {
     match common::fresh_postgres_database().await {
         Some(url) => Some(url),
@@ -233,11 +234,10 @@ async fn two_processes_keep_events_gap_free(database_url: &str, data_root: &Path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_on_one_postgres_database_keep_every_users_events_gap_free() {
-    let Some(database_url) = postgres_database_or_skip(
-        "two_processes_on_one_postgres_database_keep_every_users_events_gap_free",
-    )
-    .await
+async fn two_processes_keep_every_users_events_gap_free_on_postgres() {
+    let Some(database_url) =
+        postgres_database_or_skip("two_processes_keep_every_users_events_gap_free_on_postgres")
+            .await
     else {
         return;
     };
