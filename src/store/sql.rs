@@ -172,6 +172,14 @@ impl SqlStore {
         self.backend
     }
 
+    /// `sqlite` or `postgres`, for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
     /// Closes every connection; pending writes are finished first.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -822,7 +830,26 @@ impl Store for SqlStore {
     }
 
     async fn get_passkey_code(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>> {
-        self.get_passkey_code_row(code_id).await
+        let row = sqlx::query(
+            "SELECT id, user_id, code_hash, expires_at, failures, used_at FROM passkey_codes \
+             WHERE id = $1",
+        )
+        .bind(code_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal("STORE-Pc1sr"))?;
+        row.map(|row| {
+            Ok(StoredPasskeyCode {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                code_hash: row.try_get("code_hash")?,
+                expires_at: Timestamp(row.try_get("expires_at")?),
+                failures: row.try_get("failures")?,
+                used: row.try_get::<Option<i64>, _>("used_at")?.is_some(),
+            })
+        })
+        .transpose()
+        .map_err(internal("STORE-Pc2dc"))
     }
 
     async fn take_passkey_registration(
@@ -831,22 +858,79 @@ impl Store for SqlStore {
         user_id: &str,
         now: Timestamp,
     ) -> Result<Option<PendingPasskeyRegistration>> {
-        self.take_registration_row(passkey_id, user_id, now).await
+        // DELETE … RETURNING takes the row atomically: of two concurrent callers only one
+        // gets it, on SQLite and PostgreSQL alike.
+        let row = sqlx::query(
+            "DELETE FROM passkey_registrations WHERE id = $1 AND user_id = $2 AND expires_at > $3 \
+             RETURNING id, user_id, rp_id, state, code_id, created_at, expires_at",
+        )
+        .bind(passkey_id)
+        .bind(user_id)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal("STORE-Pr3tk"))?;
+        row.map(|row| {
+            Ok(PendingPasskeyRegistration {
+                user_id: row.try_get("user_id")?,
+                created_at: Timestamp(row.try_get("created_at")?),
+                registration: NewPasskeyRegistration {
+                    id: row.try_get("id")?,
+                    rp_id: row.try_get("rp_id")?,
+                    state: row.try_get("state")?,
+                    code_id: row.try_get("code_id")?,
+                    expires_at: Timestamp(row.try_get("expires_at")?),
+                },
+            })
+        })
+        .transpose()
+        .map_err(internal("STORE-Pr4dc"))
     }
 
     async fn restore_passkey_registration(
         &self,
         pending: &PendingPasskeyRegistration,
     ) -> Result<()> {
-        self.restore_registration_row(pending).await
+        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Pr5bg"))?;
+        insert_passkey_registration(
+            &mut transaction,
+            &pending.user_id,
+            pending.created_at,
+            &pending.registration,
+        )
+        .await?;
+        transaction.commit().await.map_err(internal("STORE-Pr6cm"))
     }
 
     async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
-        self.list_passkey_rows(user_id).await
+        let rows = sqlx::query(
+            "SELECT id, name, credential_id, transports FROM passkeys WHERE user_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal("STORE-Pk5sr"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredPasskeyInfo {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    credential_id: row.try_get("credential_id")?,
+                    transports: row.try_get("transports")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(internal("STORE-Pk6dc"))
     }
 
     async fn passkey_credential_exists(&self, credential_id: &[u8]) -> Result<bool> {
-        self.credential_exists(credential_id).await
+        let row = sqlx::query("SELECT id FROM passkeys WHERE credential_id = $1")
+            .bind(credential_id.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Pk7sr"))?;
+        Ok(row.is_some())
     }
     async fn claim_message(
         &self,
@@ -952,116 +1036,5 @@ impl Store for SqlStore {
             .map(|row| Ok((row.try_get("id")?, row.try_get("code_hash")?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(internal("STORE-Pl2dc"))
-    }
-}
-
-impl SqlStore {
-    async fn get_passkey_code_row(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>> {
-        let row = sqlx::query(
-            "SELECT id, user_id, code_hash, expires_at, failures, used_at FROM passkey_codes \
-             WHERE id = $1",
-        )
-        .bind(code_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Pc1sr"))?;
-        row.map(|row| {
-            Ok(StoredPasskeyCode {
-                id: row.try_get("id")?,
-                user_id: row.try_get("user_id")?,
-                code_hash: row.try_get("code_hash")?,
-                expires_at: Timestamp(row.try_get("expires_at")?),
-                failures: row.try_get("failures")?,
-                used: row.try_get::<Option<i64>, _>("used_at")?.is_some(),
-            })
-        })
-        .transpose()
-        .map_err(internal("STORE-Pc2dc"))
-    }
-
-    async fn take_registration_row(
-        &self,
-        passkey_id: &str,
-        user_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<PendingPasskeyRegistration>> {
-        // DELETE … RETURNING takes the row atomically: of two concurrent callers only one
-        // gets it, on SQLite and PostgreSQL alike.
-        let row = sqlx::query(
-            "DELETE FROM passkey_registrations WHERE id = $1 AND user_id = $2 AND expires_at > $3 \
-             RETURNING id, user_id, rp_id, state, code_id, created_at, expires_at",
-        )
-        .bind(passkey_id)
-        .bind(user_id)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Pr3tk"))?;
-        row.map(|row| {
-            Ok(PendingPasskeyRegistration {
-                user_id: row.try_get("user_id")?,
-                created_at: Timestamp(row.try_get("created_at")?),
-                registration: NewPasskeyRegistration {
-                    id: row.try_get("id")?,
-                    rp_id: row.try_get("rp_id")?,
-                    state: row.try_get("state")?,
-                    code_id: row.try_get("code_id")?,
-                    expires_at: Timestamp(row.try_get("expires_at")?),
-                },
-            })
-        })
-        .transpose()
-        .map_err(internal("STORE-Pr4dc"))
-    }
-
-    async fn restore_registration_row(&self, pending: &PendingPasskeyRegistration) -> Result<()> {
-        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Pr5bg"))?;
-        insert_passkey_registration(
-            &mut transaction,
-            &pending.user_id,
-            pending.created_at,
-            &pending.registration,
-        )
-        .await?;
-        transaction.commit().await.map_err(internal("STORE-Pr6cm"))
-    }
-
-    async fn list_passkey_rows(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, name, credential_id, transports FROM passkeys WHERE user_id = $1 \
-             ORDER BY created_at, id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-Pk5sr"))?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredPasskeyInfo {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    credential_id: row.try_get("credential_id")?,
-                    transports: row.try_get("transports")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(internal("STORE-Pk6dc"))
-    }
-
-    async fn credential_exists(&self, credential_id: &[u8]) -> Result<bool> {
-        let row = sqlx::query("SELECT id FROM passkeys WHERE credential_id = $1")
-            .bind(credential_id.to_vec())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal("STORE-Pk7sr"))?;
-        Ok(row.is_some())
-    }
-
-    /// `sqlite` or `postgres`, for logs.
-    pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
     }
 }
