@@ -416,56 +416,37 @@ impl MailArgs {
             outbox_worker => settings.outbox.worker,
         }
         // The password has no flag: flags show in the process list.
-        if let Ok(password) = std::env::var("PASSLINK_SMTP_PASSWORD") {
+        if let Ok(password) = std::env::var(SMTP_PASSWORD_VARIABLE) {
             settings.smtp.password = Some(password);
         }
     }
 }
 
-/// Every `PASSLINK_*` variable passlink reads.
-const KNOWN_VARIABLES: &[&str] = &[
-    "PASSLINK_CONFIG",
-    "PASSLINK_DATA_DIR",
-    "PASSLINK_DATABASE_URL",
-    "PASSLINK_LISTEN",
-    "PASSLINK_EXTERNAL_URL",
-    "PASSLINK_LOG_FORMAT",
-    "PASSLINK_LOG_LEVEL",
-    "PASSLINK_MAX_REQUEST_BYTES",
-    "PASSLINK_SHUTDOWN_GRACE",
-    "PASSLINK_CODE_LENGTH",
-    "PASSLINK_CODE_ALPHABET",
-    "PASSLINK_CODE_LIFETIME",
-    "PASSLINK_WEBAUTHN_RP_ID",
-    "PASSLINK_WEBAUTHN_RP_NAME",
-    "PASSLINK_WEBAUTHN_ALLOWED_ORIGINS",
-    "PASSLINK_WEBAUTHN_REGISTRATION_LIFETIME",
-    "PASSLINK_SMTP_HOST",
-    "PASSLINK_SMTP_PORT",
-    "PASSLINK_SMTP_TLS",
-    "PASSLINK_SMTP_USERNAME",
-    "PASSLINK_SMTP_PASSWORD",
-    "PASSLINK_SMTP_PASSWORD_FILE",
-    "PASSLINK_SMTP_TIMEOUT",
-    "PASSLINK_MAIL_FROM",
-    "PASSLINK_MAIL_DIR",
-    "PASSLINK_MAIL_TEMPLATES_DIR",
-    "PASSLINK_OUTBOX_MAX_ATTEMPTS",
-    "PASSLINK_OUTBOX_RETRY_INITIAL",
-    "PASSLINK_OUTBOX_RETRY_MAX",
-    "PASSLINK_OUTBOX_POLL_INTERVAL",
-    "PASSLINK_OUTBOX_LEASE",
-    "PASSLINK_OUTBOX_WORKER",
-];
+/// The SMTP password is read from the environment only: flags show in the process list.
+const SMTP_PASSWORD_VARIABLE: &str = "PASSLINK_SMTP_PASSWORD";
+
+/// Every `PASSLINK_*` variable passlink reads: those clap binds to `serve`'s flags, and the
+/// SMTP password.
+fn known_variables() -> Vec<String> {
+    use clap::Args as _;
+    let serve = ServeArgs::augment_args(clap::Command::new("serve"));
+    serve
+        .get_arguments()
+        .filter_map(|argument| argument.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .chain([SMTP_PASSWORD_VARIABLE.to_owned()])
+        .collect()
+}
 
 fn reject_unknown_variables() -> Result<(), String> {
+    let known = known_variables();
     let unknown: Vec<String> = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
         .filter(|name| {
             name.starts_with("PASSLINK_")
                 // The test suite's own variables (e.g. PASSLINK_TEST_POSTGRES_URL) are not settings.
                 && !name.starts_with("PASSLINK_TEST_")
-                && !KNOWN_VARIABLES.contains(&name.as_str())
+                && !known.contains(name)
         })
         .collect();
     if unknown.is_empty() {
@@ -474,7 +455,7 @@ fn reject_unknown_variables() -> Result<(), String> {
         Err(format!(
             "unknown environment variable(s) {}; known ones are {}",
             unknown.join(", "),
-            KNOWN_VARIABLES.join(", ")
+            known.join(", ")
         ))
     }
 }
@@ -835,5 +816,30 @@ mod example_file_tests {
     fn the_example_file_parses_and_holds_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("passlink.example.toml");
         assert_eq!(Settings::from_file(&path).unwrap(), Settings::default());
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    use super::*;
+
+    #[test]
+    fn known_variables_come_from_every_flag_group_and_the_smtp_password() {
+        let known = known_variables();
+        for name in [
+            "PASSLINK_CONFIG",
+            "PASSLINK_LISTEN",
+            "PASSLINK_CODE_LIFETIME",
+            "PASSLINK_WEBAUTHN_RP_ID",
+            "PASSLINK_SMTP_HOST",
+            "PASSLINK_OUTBOX_WORKER",
+            "PASSLINK_SMTP_PASSWORD",
+        ] {
+            assert!(
+                known.iter().any(|known| known == name),
+                "{name} missing from {known:?}"
+            );
+        }
+        assert_eq!(known.len(), 32, "{known:?}");
     }
 }

@@ -73,16 +73,9 @@ async fn handle(State(state): State<HttpState>, request: Request) -> Response {
         let metadata = metadata(request.headers());
         let body = read_body(request.into_body(), state.max_request_bytes).await?;
         let message = match format {
-            Format::Json => RequestMessage::Json(if body.iter().all(u8::is_ascii_whitespace) {
-                serde_json::Value::Object(Default::default())
-            } else {
-                serde_json::from_slice(&body).map_err(|error| {
-                    status::to_status(&Error::invalid_argument(
-                        "CONNECT-Js2by",
-                        format!("invalid JSON body: {error}"),
-                    ))
-                })?
-            }),
+            Format::Json => RequestMessage::Json(serde_json::Value::Object(
+                json::parse_json_object(&body).map_err(|error| status::to_status(&error))?,
+            )),
             Format::Proto => RequestMessage::Proto(body),
         };
         call_method(&state.api, &method, metadata, message, format).await

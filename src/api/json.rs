@@ -42,19 +42,22 @@ pub fn from_json_value<M: Message + Default>(
         .map_err(|error| Error::internal("JSON-Rt2cd", error))
 }
 
-/// Decodes JSON bytes into a generated message of the given descriptor.
-pub fn from_json_bytes<M: Message + Default>(
-    descriptor: MessageDescriptor,
-    body: &[u8],
-) -> Result<M> {
-    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(body).map_err(|error| {
-            Error::invalid_argument("JSON-Pr3sy", format!("invalid JSON body: {error}"))
-        })?
-    };
-    from_json_value(descriptor, value)
+/// Reads a JSON request body as an object; an empty body is an empty object.
+pub fn parse_json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Error::invalid_argument(
+            "JSON-Ob4js",
+            "the request body must be a JSON object",
+        )),
+        Err(error) => Err(Error::invalid_argument(
+            "JSON-Pr3sy",
+            format!("invalid JSON body: {error}"),
+        )),
+    }
 }
 
 /// Encodes a generated message of the given descriptor as canonical JSON.

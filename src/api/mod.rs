@@ -243,24 +243,23 @@ async fn ready(State(state): State<HttpState>) -> Response {
     }
 }
 
-/// Unknown paths: a gRPC Unimplemented for gRPC clients, a REST NotFound for everyone else.
+/// Unknown paths: Unimplemented for gRPC and gRPC-Web clients (in their framing), a REST
+/// NotFound for everyone else.
 async fn not_found(request: Request) -> Response {
     let is_grpc = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/grpc"));
-    if is_grpc {
-        status::grpc_error(&status::to_status(&Error::unimplemented(
+    let error = if is_grpc {
+        Error::unimplemented(
             "API-Gu1nk",
             format!("unknown method {}", request.uri().path()),
-        )))
+        )
     } else {
-        status::rest_error(&status::to_status(&Error::not_found(
-            "API-Nf4rt",
-            "Not Found",
-        )))
-    }
+        Error::not_found("API-Nf4rt", "Not Found")
+    };
+    error_answer_for(&request)(&status::to_status(&error))
 }
 
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -8,10 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::error::Error;
-
 use super::http::{Format, RequestMessage, call_method, metadata, read_body};
-use super::{HttpState, status};
+use super::{HttpState, json, status};
 
 /// The REST routes of the contract.
 pub fn router(state: HttpState) -> Router {
@@ -43,27 +41,13 @@ async fn call(
     body: Option<Body>,
 ) -> Response {
     let answer = async {
-        let mut fields = serde_json::Map::new();
-        if let Some(body) = body {
-            let body = read_body(body, state.max_request_bytes).await?;
-            if !body.iter().all(u8::is_ascii_whitespace) {
-                match serde_json::from_slice(&body) {
-                    Ok(serde_json::Value::Object(object)) => fields = object,
-                    Ok(_) => {
-                        return Err(status::to_status(&Error::invalid_argument(
-                            "REST-Ob4js",
-                            "the request body must be a JSON object",
-                        )));
-                    }
-                    Err(error) => {
-                        return Err(status::to_status(&Error::invalid_argument(
-                            "REST-Js5by",
-                            format!("invalid JSON body: {error}"),
-                        )));
-                    }
-                }
+        let mut fields = match body {
+            Some(body) => {
+                let body = read_body(body, state.max_request_bytes).await?;
+                json::parse_json_object(&body).map_err(|error| status::to_status(&error))?
             }
-        }
+            None => serde_json::Map::new(),
+        };
         for (json_name, proto_name, value) in path_fields {
             fields.remove(*proto_name);
             fields.insert(

@@ -9,6 +9,11 @@ use super::Services;
 /// The owner id personal access tokens are hashed with.
 pub(crate) const TOKEN_HASH_OWNER: &str = "personal-access-token";
 
+/// The error for a call that needs a bearer token and came without one.
+pub(crate) fn missing_authorization() -> Error {
+    Error::unauthenticated("AUTH-7skfu", "Authorization header is missing")
+}
+
 impl Services {
     /// Authenticates a bearer token. A missing token and an unknown, revoked or expired one are
     /// both Unauthenticated, with different messages.
@@ -17,9 +22,7 @@ impl Services {
         token: Option<&str>,
         org_hint: Option<String>,
     ) -> Result<Caller> {
-        let token = token.ok_or_else(|| {
-            Error::unauthenticated("AUTH-7skfu", "Authorization header is missing")
-        })?;
+        let token = token.ok_or_else(missing_authorization)?;
         let owner = self
             .store
             .find_token_owner(&hash_secret(TOKEN_HASH_OWNER, token), self.now())

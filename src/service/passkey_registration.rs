@@ -23,6 +23,7 @@ use crate::domain::user::{User, UserKind, UserState};
 use crate::domain::webauthn::{self, AuthenticatorAttachment, ExistingCredential, RelyingParty};
 use crate::error::{Error, Result};
 
+use super::auth::missing_authorization;
 use super::ports::{Change, Effect, NewPasskey, NewPasskeyRegistration, StoredPasskeyInfo};
 use super::{ChangeDetails, Services};
 
@@ -111,10 +112,6 @@ fn code_invalid() -> Error {
 
 fn is_code_invalid(error: &Error) -> bool {
     error.id() == CODE_INVALID_ID
-}
-
-fn unauthenticated() -> Error {
-    Error::unauthenticated("AUTH-7skfu", "Authorization header is missing")
 }
 
 fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredential> {
@@ -251,7 +248,7 @@ impl Services {
                     .await?
             }
             None => {
-                let caller = caller.ok_or_else(unauthenticated)?;
+                let caller = caller.ok_or_else(missing_authorization)?;
                 self.load_target_user(
                     caller,
                     &request.user_id,
@@ -379,7 +376,7 @@ impl Services {
     ) -> Result<ChangeDetails> {
         let registration = &pending.registration;
         if registration.code_id.is_none() {
-            let caller = caller.ok_or_else(unauthenticated)?;
+            let caller = caller.ok_or_else(missing_authorization)?;
             self.load_target_user(
                 caller,
                 &request.user_id,

@@ -167,11 +167,6 @@ impl SqlStore {
         self.id_node
     }
 
-    /// The backend this store runs on.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// `sqlite` or `postgres`, for logs.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
