@@ -175,31 +175,35 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
 
 /// Runs `passlink serve`: bootstraps, serves until SIGTERM or Ctrl-C, then drains.
 pub async fn run(settings: Settings) -> Result<(), String> {
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
-    let address = listener
-        .local_addr()
-        .map_err(|error| format!("cannot read the bound address: {error}"))?;
-    let shutdown = shutdown_signal()?;
-    let store = open_store(&settings).await?;
-    let services = services(&settings, store.clone(), Arc::new(SystemClock));
-    bootstrap(&settings, &services).await?;
-    let worker = start_outbox_worker(&settings, &services)?;
+    // Installed before the server announces itself, so that an early SIGTERM is not lost.
+    let signal = shutdown_signal()?;
+    let database = crate::store::Backend::of_url(&settings.database_url())?.name();
+    let external_url = settings.external_url.clone();
+    let RunningServer {
+        address,
+        shutdown,
+        mut finished,
+        ..
+    } = start(settings, Arc::new(SystemClock)).await?;
     tracing::info!(
         listen = %address,
-        database = store.backend_name(),
-        external_url = %settings.external_url,
+        database,
+        %external_url,
         "passlink is serving gRPC, gRPC-Web, Connect and REST"
     );
-    let served = serve(&settings, services, listener, shutdown).await;
-    if let Some(worker) = worker {
-        worker.stop().await;
+    tokio::select! {
+        // The server stopped on its own: that is an error worth reporting.
+        stopped = &mut finished => return joined(stopped),
+        () = signal => {}
     }
-    served?;
-    store.close().await;
+    let _ = shutdown.send(());
+    joined(finished.await)?;
     tracing::info!("passlink stopped");
     Ok(())
+}
+
+fn joined(result: Result<Result<(), String>, tokio::task::JoinError>) -> Result<(), String> {
+    result.map_err(|error| format!("the server task failed: {error}"))?
 }
 
 /// Registers SIGTERM and SIGINT handlers now (so a signal that arrives before the server is

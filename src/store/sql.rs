@@ -31,6 +31,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `sqlite` or `postgres`, for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
     /// The backend of a `sqlite:` or `postgres:` URL.
     pub fn of_url(url: &str) -> Result<Backend, String> {
         if url.starts_with("sqlite:") {
@@ -165,14 +173,6 @@ impl SqlStore {
     /// The id node number this store leased when it opened the database.
     pub fn id_node(&self) -> u16 {
         self.id_node
-    }
-
-    /// `sqlite` or `postgres`, for logs.
-    pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
     }
 
     /// Closes every connection; pending writes are finished first.
