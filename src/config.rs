@@ -10,6 +10,13 @@ use serde::Deserialize;
 
 use crate::domain::secret::DEFAULT_CODE_ALPHABET;
 
+/// Lays every flag (or environment variable) that was given over its setting.
+macro_rules! overlay {
+    ($args:expr; $($field:ident => $target:expr),* $(,)?) => {
+        $(if let Some(value) = &$args.$field { $target = value.clone().into(); })*
+    };
+}
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -393,12 +400,7 @@ pub struct MailArgs {
 
 impl MailArgs {
     fn apply(&self, settings: &mut Settings) {
-        macro_rules! overlay {
-            ($($field:ident => $target:expr),* $(,)?) => {
-                $(if let Some(value) = &self.$field { $target = value.clone().into(); })*
-            };
-        }
-        overlay! {
+        overlay! { self;
             smtp_host => settings.smtp.host,
             smtp_port => settings.smtp.port,
             smtp_tls => settings.smtp.tls,
@@ -472,18 +474,8 @@ impl Settings {
     /// Defaults, then the file, then environment variables and flags (clap has already put
     /// flags over environment variables).
     pub fn load(args: &ServeArgs) -> Result<Settings, String> {
-        reject_unknown_variables()?;
-        let mut settings = match &args.storage.config {
-            Some(path) => Settings::from_file(path)?,
-            None => Settings::default(),
-        };
-        settings.apply_storage(&args.storage);
-        macro_rules! overlay {
-            ($($field:ident => $target:expr),* $(,)?) => {
-                $(if let Some(value) = &args.$field { $target = value.clone(); })*
-            };
-        }
-        overlay! {
+        let mut settings = Settings::layered(&args.storage)?;
+        overlay! { args;
             listen => settings.listen,
             external_url => settings.external_url,
             log_format => settings.log_format,
@@ -493,18 +485,10 @@ impl Settings {
             code_length => settings.code.length,
             code_alphabet => settings.code.alphabet,
             code_lifetime => settings.code.lifetime,
-        }
-        if let Some(rp_id) = &args.webauthn_rp_id {
-            settings.webauthn.rp_id = Some(rp_id.clone());
-        }
-        if let Some(rp_name) = &args.webauthn_rp_name {
-            settings.webauthn.rp_name = Some(rp_name.clone());
-        }
-        if let Some(origins) = &args.webauthn_allowed_origins {
-            settings.webauthn.allowed_origins = origins.clone();
-        }
-        if let Some(lifetime) = args.webauthn_registration_lifetime {
-            settings.webauthn.registration_lifetime = Some(lifetime);
+            webauthn_rp_id => settings.webauthn.rp_id,
+            webauthn_rp_name => settings.webauthn.rp_name,
+            webauthn_allowed_origins => settings.webauthn.allowed_origins,
+            webauthn_registration_lifetime => settings.webauthn.registration_lifetime,
         }
         args.mail.apply(&mut settings);
         settings.validate()?;
@@ -513,13 +497,19 @@ impl Settings {
 
     /// Settings for the operator commands, which need only the storage.
     pub fn load_storage(args: &StorageArgs) -> Result<Settings, String> {
+        let settings = Settings::layered(args)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Defaults, then the file, then the storage flags; unknown variables refused.
+    fn layered(args: &StorageArgs) -> Result<Settings, String> {
         reject_unknown_variables()?;
         let mut settings = match &args.config {
             Some(path) => Settings::from_file(path)?,
             None => Settings::default(),
         };
         settings.apply_storage(args);
-        settings.validate()?;
         Ok(settings)
     }
 
