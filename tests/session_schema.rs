@@ -281,11 +281,17 @@ fn lower_camel_case(name: &str) -> String {
     camel
 }
 
-#[test]
-fn every_session_message_has_exactly_the_fields_of_the_contract() {
-    let mut problems = Vec::new();
-    let mut current: Option<(String, Vec<(u32, String, String)>, Vec<String>)> = None;
-    let mut blocks = Vec::new();
+/// One `message` or `enum` of the schema: its header line, its fields (number, name, expected
+/// description; for an enum: number and value name) and its reserved numbers and names.
+#[derive(Default)]
+struct SchemaBlock {
+    header: String,
+    fields: Vec<(u32, String, String)>,
+    reserved: Vec<String>,
+}
+
+fn schema_blocks() -> Vec<SchemaBlock> {
+    let mut blocks: Vec<SchemaBlock> = Vec::new();
     for line in SCHEMA
         .lines()
         .map(str::trim)
@@ -293,19 +299,19 @@ fn every_session_message_has_exactly_the_fields_of_the_contract() {
     {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words[0] {
-            "message" | "enum" => {
-                blocks.extend(current.take());
-                current = Some((line.to_owned(), Vec::new(), Vec::new()));
-            }
+            "message" | "enum" => blocks.push(SchemaBlock {
+                header: line.to_owned(),
+                ..SchemaBlock::default()
+            }),
             "reserved" => {
-                let block = current.as_mut().unwrap();
+                let block = blocks.last_mut().unwrap();
                 block
-                    .2
+                    .reserved
                     .extend(words[1..].iter().map(|word| word.to_string()));
             }
             number => {
-                let block = current.as_mut().unwrap();
-                block.1.push((
+                let block = blocks.last_mut().unwrap();
+                block.fields.push((
                     number.parse().unwrap(),
                     words[1].to_owned(),
                     expected_field(&words[2..]),
@@ -313,9 +319,18 @@ fn every_session_message_has_exactly_the_fields_of_the_contract() {
             }
         }
     }
-    blocks.extend(current);
+    blocks
+}
 
-    for (header, fields, reserved) in blocks {
+#[test]
+fn every_session_message_has_exactly_the_fields_of_the_contract() {
+    let mut problems = Vec::new();
+    for SchemaBlock {
+        header,
+        fields,
+        reserved,
+    } in schema_blocks()
+    {
         let (kind, name) = header.split_once(' ').unwrap();
         if kind == "enum" {
             let full_name = qualified(name);
