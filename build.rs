@@ -1,13 +1,20 @@
 //! Compiles `proto/` with protox (no system `protoc`) into tonic/prost code and writes the
-//! encoded descriptor set next to it for server reflection and JSON transcoding.
+//! encoded descriptor set next to it for server reflection and JSON transcoding. The written
+//! set keeps the custom method options (`google.api.http`, `passlink.api.v1.http_success_code`),
+//! which `prost_types` would drop.
 
 use std::{env, fs, path::PathBuf};
 
-use prost::Message;
-
 const PROTO_FILES: &[&str] = &[
+    "google/api/annotations.proto",
+    "google/api/http.proto",
+    "passlink/api/v1/options.proto",
     "zitadel/message.proto",
+    "zitadel/object.proto",
     "zitadel/object/v2/object.proto",
+    "zitadel/session/v2/challenge.proto",
+    "zitadel/session/v2/session.proto",
+    "zitadel/session/v2/session_service.proto",
     "zitadel/user/v2/auth.proto",
     "zitadel/user/v2/user.proto",
     "zitadel/user/v2/user_service.proto",
@@ -15,15 +22,21 @@ const PROTO_FILES: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    let descriptor_set = protox::compile(PROTO_FILES, ["proto"])?;
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(PROTO_FILES)?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    // `encode_file_descriptor_set` keeps extension options; `file_descriptor_set()` (what the
+    // code generator takes) is `prost_types`, which has no room for them.
     fs::write(
         out_dir.join("passlink_descriptor.bin"),
-        descriptor_set.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_fds(descriptor_set)?;
+        .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

@@ -3,6 +3,13 @@
 
 #![allow(clippy::all, missing_docs)]
 
+pub mod google {
+    /// `google.api.HttpRule`, the type of the `google.api.http` method option.
+    pub mod api {
+        tonic::include_proto!("google.api");
+    }
+}
+
 pub mod zitadel {
     pub mod v1 {
         tonic::include_proto!("zitadel.v1");
@@ -12,6 +19,11 @@ pub mod zitadel {
             tonic::include_proto!("zitadel.object.v2");
         }
     }
+    pub mod session {
+        pub mod v2 {
+            tonic::include_proto!("zitadel.session.v2");
+        }
+    }
     pub mod user {
         pub mod v2 {
             tonic::include_proto!("zitadel.user.v2");
@@ -19,6 +31,7 @@ pub mod zitadel {
     }
 }
 
-/// The encoded `FileDescriptorSet` of every file in `proto/`, with its imports.
+/// The encoded `FileDescriptorSet` of every file in `proto/`, with its imports, source info and
+/// custom method options (`google.api.http`, `passlink.api.v1.http_success_code`).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/passlink_descriptor.bin"));

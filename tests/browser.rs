@@ -6,12 +6,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::{TestServer, add_human, authorized, create_code, required_by_ci};
 use passlink::domain::template::{LinkValues, UrlTemplate, default_link_template};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 fn chromium() -> PathBuf {
     std::env::var_os("PASSLINK_TEST_CHROMIUM")
@@ -47,47 +49,109 @@ struct PageOutcome {
     message: String,
     /// In "cancel-first" mode, what the page said after the cancelled prompt.
     first_message: String,
+    /// The passkey name the page suggested before anything was typed.
+    suggested_name: String,
     authenticator_credentials: u64,
 }
 
-fn drive_page(url: &str, screenshot: &Path, passkey_name: &str) -> PageOutcome {
-    drive_page_in_mode(url, screenshot, passkey_name, None)
+/// `web/tests/register-page.mjs` running against one link; it prints one JSON line per event.
+struct PageDriver {
+    child: tokio::process::Child,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 }
 
-fn drive_page_in_mode(
-    url: &str,
-    screenshot: &Path,
-    passkey_name: &str,
-    mode: Option<&str>,
-) -> PageOutcome {
-    let output = Command::new("node")
-        .arg(web_dir().join("tests/register-page.mjs"))
-        .arg(chromium())
-        .arg(url)
-        .arg(screenshot)
-        .arg(passkey_name)
-        .args(mode)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the page driver failed: {}\n{}",
-        stdout,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = stdout.lines().last().expect("a JSON line");
-    let outcome: Value = serde_json::from_str(line).expect("JSON from the driver");
-    println!("page logs: {}", outcome["logs"]);
-    PageOutcome {
-        state: outcome["state"].as_str().unwrap_or_default().to_owned(),
-        message: outcome["message"].as_str().unwrap_or_default().to_owned(),
-        first_message: outcome["firstMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        authenticator_credentials: outcome["authenticatorCredentials"].as_u64().unwrap_or(0),
+impl PageDriver {
+    fn start(url: &str, screenshot: &Path, passkey_name: &str, mode: Option<&str>) -> Self {
+        let mut child = tokio::process::Command::new("node")
+            .arg(web_dir().join("tests/register-page.mjs"))
+            .arg(chromium())
+            .arg(url)
+            .arg(screenshot)
+            .arg(passkey_name)
+            .args(mode)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run node");
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, stdout }
     }
+
+    /// The driver's next JSON line; fails the test with its error output when it ends instead.
+    async fn next_event(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(120), self.stdout.next_line())
+            .await
+            .expect("the page driver answers within two minutes")
+            .expect("read the driver's output");
+        match line {
+            Some(line) => serde_json::from_str(&line)
+                .unwrap_or_else(|error| panic!("not JSON from the driver ({error}): {line}")),
+            None => {
+                let status = self.child.wait().await.unwrap();
+                let mut stderr = String::new();
+                if let Some(mut pipe) = self.child.stderr.take() {
+                    pipe.read_to_string(&mut stderr).await.unwrap();
+                }
+                panic!("the page driver failed ({status}):\n{stderr}");
+            }
+        }
+    }
+
+    /// Lets a driver waiting after an event go on.
+    async fn resume(&mut self) {
+        let stdin = self.child.stdin.as_mut().expect("the driver's stdin");
+        stdin.write_all(b"go on\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Reads the final line and waits for the driver to exit.
+    async fn finish(mut self) -> PageOutcome {
+        // The driver reads standard input only when told to wait; closing it ends any wait.
+        drop(self.child.stdin.take());
+        let outcome = self.next_event().await;
+        let status = self.child.wait().await.unwrap();
+        assert!(status.success(), "the page driver exited with {status}");
+        println!("page logs: {}", outcome["logs"]);
+        let text = |key: &str| outcome[key].as_str().unwrap_or_default().to_owned();
+        PageOutcome {
+            state: text("state"),
+            message: text("message"),
+            first_message: text("firstMessage"),
+            suggested_name: text("suggestedName"),
+            authenticator_credentials: outcome["authenticatorCredentials"].as_u64().unwrap_or(0),
+        }
+    }
+}
+
+async fn drive_page(url: &str, screenshot: &Path, passkey_name: &str) -> PageOutcome {
+    PageDriver::start(url, screenshot, passkey_name, None)
+        .finish()
+        .await
+}
+
+/// The names of the user's ready passkeys, as ListPasskeys answers.
+async fn passkey_names(server: &TestServer, user_id: &str) -> Vec<String> {
+    server
+        .grpc_client()
+        .await
+        .list_passkeys(authorized(
+            user_pb::ListPasskeysRequest {
+                user_id: user_id.to_owned(),
+            },
+            &server.admin_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .into_iter()
+        .map(|passkey| {
+            assert_eq!(passkey.state, user_pb::AuthFactorState::Ready as i32);
+            passkey.name
+        })
+        .collect()
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -137,45 +201,26 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
     assert!(link.starts_with(&server.url("/ui/passkey/register?")));
 
     let registered_png = screenshot_dir().join("registered.png");
-    let outcome = tokio::task::spawn_blocking({
-        let link = link.clone();
-        let screenshot = registered_png.clone();
-        move || drive_page(&link, &screenshot, "Chromium virtual key")
-    })
-    .await
-    .unwrap();
+    let outcome = drive_page(&link, &registered_png, "Chromium virtual key").await;
     println!(
         "screenshot of the registered page: {}",
         registered_png.display()
     );
+    assert_eq!(
+        outcome.suggested_name, "Chrome on Linux",
+        "the page suggests a name from the browser and platform"
+    );
     assert_eq!(outcome.state, "success", "{outcome:?}");
     assert!(outcome.message.contains("is ready"), "{outcome:?}");
     assert_eq!(outcome.authenticator_credentials, 1);
-
-    let listed = client
-        .list_passkeys(authorized(
-            user_pb::ListPasskeysRequest {
-                user_id: user_id.clone(),
-            },
-            &server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.result.len(), 1, "{listed:?}");
-    assert_eq!(listed.result[0].name, "Chromium virtual key");
+    // The name typed before the browser prompt is the stored name.
     assert_eq!(
-        listed.result[0].state,
-        user_pb::AuthFactorState::Ready as i32
+        passkey_names(&server, &user_id).await,
+        ["Chromium virtual key"]
     );
 
     let used_png = screenshot_dir().join("used-link.png");
-    let outcome = tokio::task::spawn_blocking({
-        let screenshot = used_png.clone();
-        move || drive_page(&link, &screenshot, "second try")
-    })
-    .await
-    .unwrap();
+    let outcome = drive_page(&link, &used_png, "second try").await;
     println!("screenshot of the used link's page: {}", used_png.display());
     assert_eq!(outcome.state, "error", "{outcome:?}");
     assert!(outcome.message.contains("no longer valid"), "{outcome:?}");
@@ -191,12 +236,9 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         server.settings.external_url, code.id, code.code
     );
     let unsupported_png = screenshot_dir().join("no-webauthn.png");
-    let outcome = tokio::task::spawn_blocking({
-        let screenshot = unsupported_png.clone();
-        move || drive_page_in_mode(&link, &screenshot, "unused", Some("no-webauthn"))
-    })
-    .await
-    .unwrap();
+    let outcome = PageDriver::start(&link, &unsupported_png, "unused", Some("no-webauthn"))
+        .finish()
+        .await;
     println!(
         "screenshot of the page without WebAuthn: {}",
         unsupported_png.display()
@@ -213,40 +255,40 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         "opening the page spends nothing"
     );
 
-    // The same, still unspent link: the user cancels the first prompt, then tries again and
-    // finishes with the registration already started.
-    let link = format!(
-        "{}/ui/passkey/register?userID={user_id}&orgID={org_id}&codeID={}&code={}",
-        server.settings.external_url, code.id, code.code
-    );
+    // The same, still unspent link: the user names the passkey, cancels the prompt, which
+    // stores nothing; then renames it, tries again and finishes with the registration already
+    // started, under the name typed before the second prompt.
     let retried_png = screenshot_dir().join("cancelled-then-registered.png");
-    let outcome = tokio::task::spawn_blocking({
-        let screenshot = retried_png.clone();
-        move || drive_page_in_mode(&link, &screenshot, "second key", Some("cancel-first"))
-    })
-    .await
-    .unwrap();
+    let mut driver = PageDriver::start(&link, &retried_png, "second key", Some("cancel-first"));
+    let cancelled = driver.next_event().await;
+    assert_eq!(cancelled["event"], "cancelled", "{cancelled}");
+    assert!(
+        cancelled["message"].as_str().unwrap().contains("cancelled"),
+        "{cancelled}"
+    );
+    assert_eq!(cancelled["authenticatorCredentials"], 0, "{cancelled}");
+    assert_eq!(
+        passkey_names(&server, &user_id).await,
+        ["Chromium virtual key"],
+        "a cancelled prompt stores no passkey"
+    );
+    assert_eq!(
+        (&cancelled["nameEditable"], &cancelled["buttonEnabled"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "the user can rename and try again: {cancelled}"
+    );
+    driver.resume().await;
+    let outcome = driver.finish().await;
     println!(
         "screenshot after a cancelled prompt and a retry: {}",
         retried_png.display()
     );
     assert!(outcome.first_message.contains("cancelled"), "{outcome:?}");
     assert_eq!(outcome.state, "success", "{outcome:?}");
-    let listed = client
-        .list_passkeys(authorized(
-            user_pb::ListPasskeysRequest {
-                user_id: user_id.clone(),
-            },
-            &server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let names: Vec<&str> = listed
-        .result
-        .iter()
-        .map(|passkey| passkey.name.as_str())
-        .collect();
-    assert_eq!(names, ["Chromium virtual key", "second key"]);
+    assert_eq!(outcome.authenticator_credentials, 1, "{outcome:?}");
+    assert_eq!(
+        passkey_names(&server, &user_id).await,
+        ["Chromium virtual key", "second key"]
+    );
     server.stop().await;
 }

@@ -88,8 +88,17 @@ async fn unknown_grpc_method_is_unimplemented() {
     assert_eq!(failure.code, tonic::Code::Unimplemented, "{failure:?}");
 }
 
+/// The services the port serves, as reflection must list them (and nothing it does not serve:
+/// the descriptor set also holds zitadel.session.v2.SessionService, which is not served yet).
+const SERVED_SERVICES: [&str; 4] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "zitadel.user.v2.UserService",
+];
+
 #[tokio::test]
-async fn reflection_v1_and_v1alpha_both_list_the_user_service() {
+async fn reflection_v1_and_v1alpha_list_exactly_the_served_services() {
     use tonic_reflection::pb::{v1, v1alpha};
     let server = TestServer::start().await;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
@@ -115,15 +124,13 @@ async fn reflection_v1_and_v1alpha_both_list_the_user_service() {
     else {
         panic!("a service list: {answer:?}");
     };
-    let names: Vec<String> = listed
+    let mut names: Vec<String> = listed
         .service
         .into_iter()
         .map(|service| service.name)
         .collect();
-    assert!(
-        names.contains(&"zitadel.user.v2.UserService".to_owned()),
-        "{names:?}"
-    );
+    names.sort();
+    assert_eq!(names, SERVED_SERVICES, "reflection v1");
 
     let request = v1alpha::ServerReflectionRequest {
         host: String::new(),
@@ -142,12 +149,101 @@ async fn reflection_v1_and_v1alpha_both_list_the_user_service() {
     else {
         panic!("a service list: {answer:?}");
     };
-    assert!(
-        listed
-            .service
-            .iter()
-            .any(|service| service.name == "zitadel.user.v2.UserService")
-    );
+    let mut names: Vec<String> = listed
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, SERVED_SERVICES, "reflection v1alpha");
+}
+
+fn passlink_pool() -> prost_reflect::DescriptorPool {
+    prost_reflect::DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).unwrap()
+}
+
+#[tokio::test]
+async fn reflection_serves_the_user_service_file_with_its_google_api_http_routes() {
+    use tonic_reflection::pb::v1;
+    let server = TestServer::start().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "zitadel.user.v2.UserService".into(),
+            ),
+        ),
+    };
+    let mut answers = v1::server_reflection_client::ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection v1")
+        .into_inner();
+    let answer = answers.message().await.unwrap().expect("an answer");
+    let Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
+        answer.message_response
+    else {
+        panic!("file descriptors: {answer:?}");
+    };
+    // Read the served bytes of user_service.proto as a client like grpcurl does: as a
+    // FileDescriptorProto whose method options may hold the google.api.http extension.
+    let served = files
+        .file_descriptor_proto
+        .iter()
+        .map(|bytes| {
+            prost_reflect::DynamicMessage::decode(
+                passlink_pool()
+                    .get_message_by_name("google.protobuf.FileDescriptorProto")
+                    .unwrap(),
+                bytes.as_slice(),
+            )
+            .unwrap()
+        })
+        .find(|file| {
+            file.get_field_by_name("name").unwrap().as_str()
+                == Some("zitadel/user/v2/user_service.proto")
+        })
+        .expect("reflection sends user_service.proto");
+    let service = served.get_field_by_name("service").unwrap();
+    let method = service.as_list().unwrap()[0]
+        .as_message()
+        .unwrap()
+        .get_field_by_name("method")
+        .unwrap()
+        .as_list()
+        .unwrap()
+        .iter()
+        .find(|method| {
+            method
+                .as_message()
+                .unwrap()
+                .get_field_by_name("name")
+                .unwrap()
+                .as_str()
+                == Some("ListPasskeys")
+        })
+        .expect("ListPasskeys")
+        .as_message()
+        .unwrap()
+        .clone();
+    let options = method.get_field_by_name("options").unwrap();
+    let options = options.as_message().unwrap();
+    let extension = passlink_pool()
+        .get_extension_by_name("google.api.http")
+        .unwrap();
+    assert!(options.has_extension(&extension), "{options:?}");
+    let rule = options.get_extension(&extension);
+    let post = rule
+        .as_message()
+        .unwrap()
+        .get_field_by_name("post")
+        .unwrap();
+    assert_eq!(post.as_str(), Some("/v2/users/{user_id}/passkeys/_search"));
 }
 
 #[tokio::test]

@@ -40,7 +40,12 @@ async fn grpcurl_lists_describes_and_creates_a_link_through_reflection() {
     let user_id = add_human(&server, &server.admin_token, "Ada").await;
 
     let listed = stdout(&grpcurl(&["-plaintext", &address, "list"]).await.unwrap());
+    eprintln!("grpcurl list:\n{listed}");
     let services: Vec<&str> = listed.lines().collect();
+    assert!(
+        !services.contains(&"zitadel.session.v2.SessionService"),
+        "the session service is described but not served yet: {listed}"
+    );
     for service in [
         "zitadel.user.v2.UserService",
         "grpc.health.v1.Health",
@@ -64,7 +69,14 @@ async fn grpcurl_lists_describes_and_creates_a_link_through_reflection() {
     );
     assert!(
         described.contains(
-            "rpc CreatePasskeyRegistrationLink ( .zitadel.user.v2.CreatePasskeyRegistrationLinkRequest ) returns ( .zitadel.user.v2.CreatePasskeyRegistrationLinkResponse );"
+            "rpc CreatePasskeyRegistrationLink ( .zitadel.user.v2.CreatePasskeyRegistrationLinkRequest ) returns ( .zitadel.user.v2.CreatePasskeyRegistrationLinkResponse ) {"
+        ),
+        "{described}"
+    );
+    // The REST route travels with the method as the standard annotation.
+    assert!(
+        described.contains(
+            r#"option (.google.api.http) = { post:"/v2/users/{user_id}/passkeys/registration_link" body:"*"  };"#
         ),
         "{described}"
     );

@@ -59,10 +59,20 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
     health
         .set_serving::<UserServiceServer<UserServiceApi>>()
         .await;
+    // Reflection describes every file of the descriptor set but lists only the services this
+    // router serves: the set also holds zitadel.session.v2.SessionService, not served yet.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+            .with_service_name(json::SERVICE_NAME)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
     };
     let reflection_v1 = reflection()
         .build_v1()

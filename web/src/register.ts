@@ -1,12 +1,18 @@
 // passlink's passkey registration page: redeems the registration link in the address bar.
 //
 // 1. Reads userID, orgID, codeID and code from the query string.
-// 2. On "Create passkey": RegisterPasskey over gRPC-Web (the code is the credential, no
-//    login), then navigator.credentials.create with the options it returns.
-// 3. Asks for a name, then VerifyPasskeyRegistration; shows success or a clear error.
+// 2. Asks for the passkey's name first (prefilled with the browser and platform, editable).
+// 3. On "Create passkey": RegisterPasskey over gRPC-Web (the code is the credential, no
+//    login), navigator.credentials.create with the options it returns, and at once
+//    VerifyPasskeyRegistration with that name; shows success or a clear error.
+//
+// Naming before the prompt keeps the time between the authenticator creating the credential
+// and the server storing it as short as one call: nothing waits for the user in between, so a
+// closed tab rarely leaves a credential the server never stored.
 //
 // The code works once, so RegisterPasskey runs on the click, not on page load, and a retry
-// after a cancelled prompt reuses the registration already started.
+// after a cancelled prompt reuses the registration already started; a retry after a failed
+// save (the server was unreachable) stores the credential already created.
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -27,10 +33,9 @@ function element<T extends HTMLElement>(id: string): T {
 }
 
 const statusBox = element<HTMLParagraphElement>("status");
-const startButton = element<HTMLButtonElement>("start");
-const nameForm = element<HTMLFormElement>("name-form");
+const form = element<HTMLFormElement>("register-form");
 const nameInput = element<HTMLInputElement>("passkey-name");
-const saveButton = element<HTMLButtonElement>("save");
+const startButton = element<HTMLButtonElement>("start");
 
 /** Shows a message; `kind` is "info", "error" or "success" and sets data-state on <body>. */
 function show(kind: "info" | "error" | "success", message: string): void {
@@ -153,20 +158,59 @@ function webauthnSupported(): boolean {
   );
 }
 
+/** The first pattern that matches `text`, as its label; `fallback` when none does. */
+function firstMatch(text: string, patterns: Array<[RegExp, string]>, fallback: string): string {
+  for (const [pattern, label] of patterns) {
+    if (pattern.test(text)) return label;
+  }
+  return fallback;
+}
+
+/** A name that tells this passkey apart, e.g. "Chrome on Linux" or "Safari on iPhone". */
 function defaultPasskeyName(): string {
   const agent = navigator.userAgent;
-  const platform = /Android/.test(agent)
-    ? "Android"
-    : /iPhone|iPad/.test(agent)
-      ? "iPhone"
-      : /Mac OS X/.test(agent)
-        ? "Mac"
-        : /Windows/.test(agent)
-          ? "Windows"
-          : /Linux/.test(agent)
-            ? "Linux"
-            : "this device";
-  return `Passkey on ${platform}`;
+  // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", and iPhones and
+  // Android phones also say "Mac OS X" and "Linux".
+  const browser = firstMatch(
+    agent,
+    [
+      [/Edg(e|A|iOS)?\//, "Edge"],
+      [/OPR\/|Opera/, "Opera"],
+      [/Firefox\/|FxiOS\//, "Firefox"],
+      [/SamsungBrowser\//, "Samsung Internet"],
+      [/Chrome\/|Chromium\/|CriOS\//, "Chrome"],
+      [/Safari\//, "Safari"],
+    ],
+    "",
+  );
+  const platform = firstMatch(
+    agent,
+    [
+      [/Android/, "Android"],
+      [/iPhone/, "iPhone"],
+      [/iPad/, "iPad"],
+      [/CrOS/, "ChromeOS"],
+      [/Mac OS X|Macintosh/, "Mac"],
+      [/Windows/, "Windows"],
+      [/Linux/, "Linux"],
+    ],
+    "",
+  );
+  if (browser && platform) return `${browser} on ${platform}`;
+  if (browser || platform) return `Passkey on ${browser || platform}`;
+  return "My passkey";
+}
+
+/** Whether the same button press may be tried again after `error`. */
+function retryable(error: unknown, started: boolean): boolean {
+  // A cancelled or refused prompt: the registration already started can be used again, with
+  // another authenticator if need be.
+  if (error instanceof DOMException) return started;
+  // The server was not reached: what was done so far is kept and the next press goes on.
+  return (
+    error instanceof ConnectError &&
+    (error.code === Code.Unavailable || error.code === Code.Unknown)
+  );
 }
 
 function main(): void {
@@ -183,12 +227,27 @@ function main(): void {
     return;
   }
   let started: Started | undefined;
+  // The credential the authenticator made and the server has not stored yet.
   let credential: JsonObject | undefined;
-  startButton.hidden = false;
-  show("info", "Create a passkey to sign in without a password.");
+  const busy = (yes: boolean): void => {
+    nameInput.disabled = yes;
+    startButton.disabled = yes;
+  };
+  nameInput.value = defaultPasskeyName();
+  form.hidden = false;
+  show("info", "Name your new passkey, then create it. Your browser will ask you to confirm.");
 
-  startButton.addEventListener("click", async () => {
-    startButton.disabled = true;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = nameInput.value.trim();
+    // The server counts runes (code points), not UTF-16 units.
+    const length = [...name].length;
+    if (length < 1 || length > 200) {
+      show("error", "Please enter a name of 1 to 200 characters.");
+      nameInput.focus();
+      return;
+    }
+    busy(true);
     try {
       if (!started) {
         show("info", "Preparing your passkey…");
@@ -201,38 +260,14 @@ function main(): void {
           options: creationOptions(answer.publicKeyCredentialCreationOptions ?? {}),
         };
       }
-      show("info", "Follow your browser's prompt to create the passkey.");
-      const created = await navigator.credentials.create(started.options);
-      if (!(created instanceof PublicKeyCredential)) {
-        throw new DOMException("no credential was returned", "NotAllowedError");
+      if (!credential) {
+        show("info", "Follow your browser's prompt to create the passkey.");
+        const created = await navigator.credentials.create(started.options);
+        if (!(created instanceof PublicKeyCredential)) {
+          throw new DOMException("no credential was returned", "NotAllowedError");
+        }
+        credential = credentialJson(created);
       }
-      credential = credentialJson(created);
-      startButton.hidden = true;
-      nameForm.hidden = false;
-      nameInput.value = defaultPasskeyName();
-      nameInput.focus();
-      nameInput.select();
-      show("info", "Almost done: give your passkey a name you will recognize.");
-    } catch (error) {
-      show("error", explain(error));
-      // A cancelled prompt can be retried with the registration already started; a refused
-      // link cannot be retried at all.
-      const retryable = started !== undefined && error instanceof DOMException;
-      startButton.disabled = !retryable;
-      startButton.hidden = !retryable;
-    }
-  });
-
-  nameForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!started || !credential) return;
-    const name = nameInput.value.trim();
-    if (name.length < 1 || name.length > 200) {
-      show("error", "Please enter a name of 1 to 200 characters.");
-      return;
-    }
-    saveButton.disabled = true;
-    try {
       show("info", "Saving your passkey…");
       await client.verifyPasskeyRegistration({
         userId,
@@ -240,11 +275,16 @@ function main(): void {
         publicKeyCredential: credential,
         passkeyName: name,
       });
-      nameForm.hidden = true;
+      form.hidden = true;
       show("success", `Your passkey “${name}” is ready. You can close this page and sign in with it.`);
     } catch (error) {
       show("error", explain(error));
-      saveButton.disabled = false;
+      if (retryable(error, started !== undefined)) {
+        busy(false);
+      } else {
+        // A refused link or a refused credential cannot be tried again on this page.
+        form.hidden = true;
+      }
     }
   });
 }
