@@ -402,6 +402,13 @@ pub async fn invalid_url_templates_are_rejected_before_anything_is_stored(protoc
             "https://example.com/register?secret={{.Password}}",
             "URL Template is invalid",
         ),
+        // The rendered link must be an absolute URL with a scheme that is not a script.
+        (
+            "/ui/passkey/register?code={{.Code}}",
+            "URL Template is invalid",
+        ),
+        ("javascript:alert('{{.Code}}')", "URL Template is invalid"),
+        ("data:text/html,{{.Code}}", "URL Template is invalid"),
     ];
     for (template, text) in cases {
         let failure = scene
