@@ -80,7 +80,7 @@ pub fn start_outbox_worker(
     let worker = OutboxWorker::new(
         services.store().clone(),
         services.clock().clone(),
-        mailer,
+        Arc::new(mailer),
         templates,
         WorkerSettings::from(&settings.outbox),
         services.message_queued(),

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
@@ -26,6 +27,13 @@ pub struct Email {
 pub struct SendError {
     pub message: String,
     pub permanent: bool,
+}
+
+/// Sends one email; the outbox worker delivers through it. `Mailer` is passlink's.
+#[async_trait]
+pub trait MailTransport: Send + Sync + 'static {
+    /// Sends one email, or says why not and whether trying again can help.
+    async fn send(&self, email: Email) -> Result<(), SendError>;
 }
 
 /// Where messages go.
@@ -120,8 +128,11 @@ impl Mailer {
             .map_err(|error| permanent(format!("cannot build the message: {error}")))
     }
 
-    /// Sends one email.
-    pub async fn send(&self, email: Email) -> Result<(), SendError> {
+}
+
+#[async_trait]
+impl MailTransport for Mailer {
+    async fn send(&self, email: Email) -> Result<(), SendError> {
         let id = email.id.clone();
         let message = self.build(email)?;
         match self {

@@ -17,7 +17,7 @@ use crate::error::{Code, Result};
 use crate::service::ports::{Change, Effect, MessageFailure, MessageSent, Store, StoredMessage};
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
-use super::mailer::{Email, Mailer, SendError};
+use super::mailer::{Email, MailTransport, SendError};
 use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
 /// The event written on the user when a registration link email is sent.
@@ -49,7 +49,7 @@ impl From<&crate::config::OutboxSettings> for WorkerSettings {
 pub struct OutboxWorker {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    mailer: Mailer,
+    mailer: Arc<dyn MailTransport>,
     templates: PasskeyLinkTemplates,
     settings: WorkerSettings,
     /// This process's lease owner id: process id plus a random part (pids repeat).
@@ -85,7 +85,7 @@ impl OutboxWorker {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        mailer: Mailer,
+        mailer: Arc<dyn MailTransport>,
         templates: PasskeyLinkTemplates,
         settings: WorkerSettings,
         wakeup: Arc<Notify>,
