@@ -3,9 +3,11 @@
 //! `user.passkey.code.sent` event, in one transaction) only after the transport accepted it,
 //! and a crashed process's leases run out so another process picks its messages up.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -17,7 +19,7 @@ use crate::error::{Code, Result};
 use crate::service::ports::{Change, Effect, MessageFailure, MessageSent, Store, StoredMessage};
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
-use super::mailer::{Email, MailTransport, SendError};
+use super::mailer::{Email, MailTransport, SendError, panic_text};
 use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
 /// The event written on the user when a registration link email is sent.
@@ -164,7 +166,34 @@ impl OutboxWorker {
         else {
             return Ok(None);
         };
-        let outcome = match self.deliver(&message).await {
+        let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+        if attempts > self.settings.max_attempts {
+            // Claiming counted an attempt that never reported back: the process holding the
+            // lease died (or lost it) on every earlier claim. Trying again could kill this
+            // process too, so the message is dead.
+            let error = SendError {
+                message: format!(
+                    "gave up after {} attempts: the last one never finished (the process                      delivering it stopped or its lease ran out)",
+                    self.settings.max_attempts
+                ),
+                permanent: true,
+            };
+            return Ok(Some(self.record_failure(&message, error).await?));
+        }
+        // A panic while delivering one message (a bug anywhere below) fails that message
+        // instead of ending the worker, which would leave every later message undelivered.
+        let delivered = AssertUnwindSafe(self.deliver(&message))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let text = panic_text(panic.as_ref());
+                tracing::error!(message.id = %message.id, panic = %text, "delivering the message panicked");
+                Err(SendError {
+                    message: format!("delivery panicked: {text}"),
+                    permanent: false,
+                })
+            });
+        let outcome = match delivered {
             Ok(()) => Outcome::Sent,
             Err(error) => self.record_failure(&message, error).await?,
         };
