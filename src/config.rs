@@ -240,6 +240,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; the SQLite file `passlink.db` in `data_dir` when unset.
     pub database_url: Option<String>,
+    /// File holding the 32-byte key that seals secrets at rest (the codes of queued emails);
+    /// it must exist, hold exactly 32 bytes and be private to its owner (mode 0600 or 0400).
+    /// When unset, `data_dir/secret.key` is used and created at first start. Processes sharing
+    /// one database must share the key (`PASSLINK_SECRET_KEY_FILE`, `--secret-key-file`).
+    pub secret_key_file: Option<PathBuf>,
     /// Where users reach passlink; the default registration link points here.
     pub external_url: String,
     /// `human` or `json`.
@@ -267,6 +272,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            secret_key_file: None,
             external_url: "http://localhost:8080".into(),
             log_format: LogFormat::Human,
             log_level: "info".into(),
@@ -293,6 +299,10 @@ pub struct StorageArgs {
     /// Database URL, `sqlite://…` or `postgres://…` [default: DIR/passlink.db].
     #[arg(long, env = "PASSLINK_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
+    /// File with the 32-byte key sealing secrets at rest; shared by processes sharing a
+    /// database [default: DIR/secret.key, created at first start].
+    #[arg(long, env = "PASSLINK_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// The settings `passlink serve` takes as flags or environment variables.
@@ -519,6 +529,9 @@ impl Settings {
         }
         if let Some(database_url) = &args.database_url {
             self.database_url = Some(database_url.clone());
+        }
+        if let Some(secret_key_file) = &args.secret_key_file {
+            self.secret_key_file = Some(secret_key_file.clone());
         }
     }
 
@@ -824,12 +837,13 @@ mod variable_tests {
             "PASSLINK_SMTP_HOST",
             "PASSLINK_OUTBOX_WORKER",
             "PASSLINK_SMTP_PASSWORD",
+            "PASSLINK_SECRET_KEY_FILE",
         ] {
             assert!(
                 known.iter().any(|known| known == name),
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 32, "{known:?}");
+        assert_eq!(known.len(), 33, "{known:?}");
     }
 }

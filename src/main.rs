@@ -165,7 +165,13 @@ async fn operator_services(storage: &StorageArgs) -> Result<Arc<Services>, Strin
     let settings = Settings::load_storage(storage)?;
     init_tracing(settings.log_format, "warn");
     let store = app::open_store(&settings).await?;
-    Ok(app::services(&settings, store, Arc::new(SystemClock)))
+    let sealer = app::open_sealer(&settings)?;
+    Ok(app::services(
+        &settings,
+        store,
+        sealer,
+        Arc::new(SystemClock),
+    ))
 }
 
 async fn run(command: Command) -> Result<(), String> {

@@ -115,6 +115,7 @@ fn worker_with(
         server.services.store().clone(),
         server.clock.clone(),
         transport,
+        server.services.sealer().clone(),
         PasskeyLinkTemplates::load(None).unwrap(),
         WorkerSettings {
             max_attempts,

@@ -91,9 +91,7 @@ impl Mailer {
             }));
         }
         if let Some(directory) = &settings.mail.dir {
-            std::fs::create_dir_all(directory).map_err(|error| {
-                format!("cannot create mail.dir {}: {error}", directory.display())
-            })?;
+            crate::private_files::create_private_dir(directory, "mail.dir")?;
             return Ok(Some(Mailer::Directory {
                 directory: directory.clone(),
                 from,
@@ -156,8 +154,21 @@ impl MailTransport for Mailer {
             Mailer::Directory { directory, .. } => {
                 let temporary = directory.join(format!(".{id}.eml.tmp"));
                 let path = directory.join(format!("{id}.eml"));
+                // Only the owner may read it: the message carries a live code.
                 let write = async {
-                    tokio::fs::write(&temporary, message.formatted()).await?;
+                    use tokio::io::AsyncWriteExt;
+                    let mut file = tokio::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&temporary)
+                        .await?;
+                    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                        .await?;
+                    file.write_all(&message.formatted()).await?;
+                    file.flush().await?;
+                    drop(file);
                     tokio::fs::rename(&temporary, &path).await
                 };
                 write.await.map_err(|error| SendError {

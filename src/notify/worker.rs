@@ -16,7 +16,9 @@ use crate::domain::template::{LinkValues, UrlTemplate};
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::user::UserState;
 use crate::error::{Code, Result};
-use crate::service::ports::{Change, Effect, MessageFailure, MessageSent, Store, StoredMessage};
+use crate::service::ports::{
+    Change, Effect, MessageFailure, MessageSent, SecretSealer, Store, StoredMessage,
+};
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
@@ -52,6 +54,8 @@ pub struct OutboxWorker {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn MailTransport>,
+    /// Opens the sealed codes of the payloads.
+    sealer: Arc<dyn SecretSealer>,
     templates: PasskeyLinkTemplates,
     settings: WorkerSettings,
     /// This process's lease owner id: process id plus a random part (pids repeat).
@@ -82,12 +86,13 @@ enum Outcome {
 }
 
 impl OutboxWorker {
-    /// A worker over `store` sending with `mailer`; `wakeup` is signalled when a request
-    /// queued a message.
+    /// A worker over `store` sending with `mailer` and opening sealed codes with `sealer`;
+    /// `wakeup` is signalled when a request queued a message.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         mailer: Arc<dyn MailTransport>,
+        sealer: Arc<dyn SecretSealer>,
         templates: PasskeyLinkTemplates,
         settings: WorkerSettings,
         wakeup: Arc<Notify>,
@@ -102,6 +107,7 @@ impl OutboxWorker {
             store,
             clock,
             mailer,
+            sealer,
             templates,
             settings,
             owner,
@@ -214,9 +220,13 @@ impl OutboxWorker {
         }
         let payload: PasskeyLinkMessage = serde_json::from_str(&message.payload)
             .map_err(|error| permanent(format!("unreadable payload: {error}")))?;
-        if payload.code.is_empty() {
+        if payload.sealed_code.is_empty() {
             return Err(permanent("the payload holds no code".into()));
         }
+        let code = self
+            .sealer
+            .open(&payload.sealed_code, &payload.code_id)
+            .map_err(|reason| permanent(format!("cannot open the sealed code: {reason}")))?;
         let user = self
             .store
             .get_user(&message.user_id)
@@ -234,7 +244,7 @@ impl OutboxWorker {
                 user_id: &payload.user_id,
                 org_id: &payload.org_id,
                 code_id: &payload.code_id,
-                code: &payload.code,
+                code: code.expose(),
             });
         let expires_at = chrono::DateTime::from_timestamp_micros(payload.expires_at)
             .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -256,7 +266,7 @@ impl OutboxWorker {
             })
             .await?;
         let scrubbed = PasskeyLinkMessage {
-            code: String::new(),
+            sealed_code: String::new(),
             ..payload.clone()
         };
         let sent = MessageSent {

@@ -248,9 +248,15 @@ pub async fn send_link_with_template_queues_one_email_and_returns_no_code(protoc
     assert_eq!(message.user_id, scene.user_id);
     assert_eq!(message.org_id, scene.org_id);
     assert!(message.email.starts_with("ada-"), "{message:?}");
+    let code = scene
+        .server
+        .services
+        .sealer()
+        .open(&message.sealed_code, &message.code_id)
+        .expect("the sealed code opens");
     assert_well_formed_code(&user_pb::PasskeyRegistrationCode {
         id: message.code_id,
-        code: message.code,
+        code: code.expose().to_owned(),
     });
 }
 
