@@ -41,15 +41,6 @@ pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
 /// data directory.
 pub fn open_sealer(settings: &Settings) -> Result<Arc<dyn SecretSealer>, String> {
     let key = load_secret_key(settings.secret_key_file.as_deref(), &settings.data_dir)?;
-    if settings.secret_key_file.is_none()
-        && Backend::of_url(&settings.database_url()) == Ok(Backend::Postgres)
-    {
-        tracing::warn!(
-            key.id = %key.id(),
-            "secret_key_file is unset: the key is data_dir's own; every process sharing this \
-             database must use the same key file, or the emails it queues cannot be sent by the others"
-        );
-    }
     Ok(Arc::new(XChaCha20Poly1305Sealer::new(&key)))
 }
 
@@ -161,6 +152,14 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
         .map_err(|error| format!("cannot read the bound address: {error}"))?;
     let store = open_store(&settings).await?;
     let sealer = open_sealer(&settings)?;
+    if settings.secret_key_file.is_none()
+        && Backend::of_url(&settings.database_url()) == Ok(Backend::Postgres)
+    {
+        tracing::warn!(
+            "secret_key_file is unset, so the key is this data_dir's own: every process sharing \
+             the database needs the same key file, or the emails one queues cannot be sent by the others"
+        );
+    }
     let services = services(&settings, store.clone(), sealer, clock);
     bootstrap(&settings, &services).await?;
     let worker = start_outbox_worker(&settings, &services)?;

@@ -299,10 +299,6 @@ pub struct StorageArgs {
     /// Database URL, `sqlite://…` or `postgres://…` [default: DIR/passlink.db].
     #[arg(long, env = "PASSLINK_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
-    /// File with the 32-byte key sealing secrets at rest; shared by processes sharing a
-    /// database [default: DIR/secret.key, created at first start].
-    #[arg(long, env = "PASSLINK_SECRET_KEY_FILE", value_name = "FILE")]
-    pub secret_key_file: Option<PathBuf>,
 }
 
 /// The settings `passlink serve` takes as flags or environment variables.
@@ -313,6 +309,10 @@ pub struct ServeArgs {
     /// Listen address [default: 127.0.0.1:8080].
     #[arg(long, env = "PASSLINK_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// File with the 32-byte key sealing secrets at rest; shared by processes sharing a
+    /// database [default: DIR/secret.key, created at first start].
+    #[arg(long, env = "PASSLINK_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// Public base URL of passlink [default: http://localhost:8080].
     #[arg(long, env = "PASSLINK_EXTERNAL_URL", value_name = "URL")]
     pub external_url: Option<String>,
@@ -487,6 +487,7 @@ impl Settings {
         let mut settings = Settings::layered(&args.storage)?;
         overlay! { args;
             listen => settings.listen,
+            secret_key_file => settings.secret_key_file,
             external_url => settings.external_url,
             log_format => settings.log_format,
             log_level => settings.log_level,
@@ -529,9 +530,6 @@ impl Settings {
         }
         if let Some(database_url) = &args.database_url {
             self.database_url = Some(database_url.clone());
-        }
-        if let Some(secret_key_file) = &args.secret_key_file {
-            self.secret_key_file = Some(secret_key_file.clone());
         }
     }
 

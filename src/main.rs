@@ -165,11 +165,11 @@ async fn operator_services(storage: &StorageArgs) -> Result<Arc<Services>, Strin
     let settings = Settings::load_storage(storage)?;
     init_tracing(settings.log_format, "warn");
     let store = app::open_store(&settings).await?;
-    let sealer = app::open_sealer(&settings)?;
+    // No operator command seals or opens a code: the key file is left alone.
     Ok(app::services(
         &settings,
         store,
-        sealer,
+        Arc::new(passlink::sealing::NoSecretKey),
         Arc::new(SystemClock),
     ))
 }
