@@ -2,9 +2,8 @@
 //! the first admin, and serves one listener until shutdown.
 
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -15,29 +14,48 @@ use crate::config::Settings;
 use crate::domain::time::{Clock, SystemClock};
 use crate::notify::template::PasskeyLinkTemplates;
 use crate::notify::{Mailer, OutboxWorker, RunningWorker, WorkerSettings};
+use crate::private_files::{
+    create_private_dir, prepare_private_sqlite_file, sqlite_file_of, write_private_file,
+};
+use crate::sealing::{XChaCha20Poly1305Sealer, load_secret_key};
+use crate::service::ports::SecretSealer;
 use crate::service::{ServiceSettings, Services};
-use crate::store::SqlStore;
+use crate::store::{Backend, SqlStore};
 
 /// The file in the data directory that receives the first admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin.pat";
 
-/// Opens (and migrates) the database the settings name, creating the data directory.
+/// Opens (and migrates) the database the settings name, creating the data directory (0700)
+/// and a SQLite database file (0600) private to their owner.
 pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|error| {
-        format!(
-            "cannot create data_dir {}: {error}",
-            settings.data_dir.display()
-        )
-    })?;
-    SqlStore::connect(&settings.database_url()).await
+    create_private_dir(&settings.data_dir, "data_dir")?;
+    let url = settings.database_url();
+    if let Some(file) = sqlite_file_of(&url) {
+        prepare_private_sqlite_file(&file)?;
+    }
+    SqlStore::connect(&url).await
 }
 
-/// The use cases over a store.
-pub fn services(settings: &Settings, store: SqlStore, clock: Arc<dyn Clock>) -> Arc<Services> {
+/// The sealer of secrets at rest, under the key of `secret_key_file` or of
+/// `data_dir/secret.key` (created at first start). Call after `open_store`, which creates the
+/// data directory.
+pub fn open_sealer(settings: &Settings) -> Result<Arc<dyn SecretSealer>, String> {
+    let key = load_secret_key(settings.secret_key_file.as_deref(), &settings.data_dir)?;
+    Ok(Arc::new(XChaCha20Poly1305Sealer::new(&key)))
+}
+
+/// The use cases over a store, sealing secrets with `sealer`.
+pub fn services(
+    settings: &Settings,
+    store: SqlStore,
+    sealer: Arc<dyn SecretSealer>,
+    clock: Arc<dyn Clock>,
+) -> Arc<Services> {
     let id_node = store.id_node();
     Arc::new(Services::new(
         Arc::new(store),
         clock,
+        sealer,
         ServiceSettings {
             code_alphabet: settings.code.alphabet.chars().collect(),
             code_length: settings.code.length,
@@ -80,28 +98,13 @@ pub fn start_outbox_worker(
     let worker = OutboxWorker::new(
         services.store().clone(),
         services.clock().clone(),
-        mailer,
+        Arc::new(mailer),
+        services.sealer().clone(),
         templates,
         WorkerSettings::from(&settings.outbox),
         services.message_queued(),
     );
     Ok(Some(worker.spawn()))
-}
-
-/// Writes a secret to a new file only its owner can read.
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // The mode above applies only to new files; an old file keeps its mode unless reset.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }
 
 /// On an empty database, creates the default organization and admin and writes the admin
@@ -148,7 +151,16 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
         .local_addr()
         .map_err(|error| format!("cannot read the bound address: {error}"))?;
     let store = open_store(&settings).await?;
-    let services = services(&settings, store.clone(), clock);
+    let sealer = open_sealer(&settings)?;
+    if settings.secret_key_file.is_none()
+        && Backend::of_url(&settings.database_url()) == Ok(Backend::Postgres)
+    {
+        tracing::warn!(
+            "secret_key_file is unset, so the key is this data_dir's own: every process sharing \
+             the database needs the same key file, or the emails one queues cannot be sent by the others"
+        );
+    }
+    let services = services(&settings, store.clone(), sealer, clock);
     bootstrap(&settings, &services).await?;
     let worker = start_outbox_worker(&settings, &services)?;
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();

@@ -240,6 +240,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; the SQLite file `passlink.db` in `data_dir` when unset.
     pub database_url: Option<String>,
+    /// File holding the 32-byte key that seals secrets at rest (the codes of queued emails);
+    /// it must exist, hold exactly 32 bytes and be private to its owner (mode 0600 or 0400).
+    /// When unset, `data_dir/secret.key` is used and created at first start. Processes sharing
+    /// one database must share the key (`PASSLINK_SECRET_KEY_FILE`, `--secret-key-file`).
+    pub secret_key_file: Option<PathBuf>,
     /// Where users reach passlink; the default registration link points here.
     pub external_url: String,
     /// `human` or `json`.
@@ -267,6 +272,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            secret_key_file: None,
             external_url: "http://localhost:8080".into(),
             log_format: LogFormat::Human,
             log_level: "info".into(),
@@ -303,6 +309,10 @@ pub struct ServeArgs {
     /// Listen address [default: 127.0.0.1:8080].
     #[arg(long, env = "PASSLINK_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// File with the 32-byte key sealing secrets at rest; shared by processes sharing a
+    /// database [default: DIR/secret.key, created at first start].
+    #[arg(long, env = "PASSLINK_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// Public base URL of passlink [default: http://localhost:8080].
     #[arg(long, env = "PASSLINK_EXTERNAL_URL", value_name = "URL")]
     pub external_url: Option<String>,
@@ -477,6 +487,7 @@ impl Settings {
         let mut settings = Settings::layered(&args.storage)?;
         overlay! { args;
             listen => settings.listen,
+            secret_key_file => settings.secret_key_file,
             external_url => settings.external_url,
             log_format => settings.log_format,
             log_level => settings.log_level,
@@ -824,12 +835,13 @@ mod variable_tests {
             "PASSLINK_SMTP_HOST",
             "PASSLINK_OUTBOX_WORKER",
             "PASSLINK_SMTP_PASSWORD",
+            "PASSLINK_SECRET_KEY_FILE",
         ] {
             assert!(
                 known.iter().any(|known| known == name),
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 32, "{known:?}");
+        assert_eq!(known.len(), 33, "{known:?}");
     }
 }

@@ -165,7 +165,13 @@ async fn operator_services(storage: &StorageArgs) -> Result<Arc<Services>, Strin
     let settings = Settings::load_storage(storage)?;
     init_tracing(settings.log_format, "warn");
     let store = app::open_store(&settings).await?;
-    Ok(app::services(&settings, store, Arc::new(SystemClock)))
+    // No operator command seals or opens a code: the key file is left alone.
+    Ok(app::services(
+        &settings,
+        store,
+        Arc::new(passlink::sealing::NoSecretKey),
+        Arc::new(SystemClock),
+    ))
 }
 
 async fn run(command: Command) -> Result<(), String> {

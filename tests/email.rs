@@ -253,7 +253,10 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
     for stored in server.services.store().list_messages().await.unwrap() {
         assert_eq!(stored.state, "sent");
         let payload: PasskeyLinkMessage = serde_json::from_str(&stored.payload).unwrap();
-        assert_eq!(payload.code, "", "the plain code is scrubbed once sent");
+        assert_eq!(
+            payload.sealed_code, "",
+            "the sealed code is scrubbed once sent"
+        );
     }
     server.stop().await;
 }
@@ -351,7 +354,15 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
     let first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
     // The second process starts once the first has bootstrapped the shared database.
     let token = admin_token(directory.path()).await;
-    let second = PasslinkProcess::start(second_directory.path(), &database_url, &flags).await;
+    // Processes sharing a database share the secret key that seals the queued codes.
+    let shared_key = directory.path().join("secret.key");
+    let second_flags = [
+        &flags[..],
+        &["--secret-key-file", shared_key.to_str().unwrap()],
+    ]
+    .concat();
+    let second =
+        PasslinkProcess::start(second_directory.path(), &database_url, &second_flags).await;
     let (user_id, _) = add_person(&mut client_at(first.port).await, &token, None).await;
     // Four callers per process, each asking its process for 25 links.
     let mut callers = Vec::new();
@@ -453,13 +464,18 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
         )),
         "{listed}"
     );
-    assert!(
-        !listed.contains(
-            &serde_json::from_str::<PasskeyLinkMessage>(&dead.payload)
-                .unwrap()
-                .code
-        )
-    );
+    let sealed_code = serde_json::from_str::<PasskeyLinkMessage>(&dead.payload)
+        .unwrap()
+        .sealed_code;
+    let code_id = serde_json::from_str::<PasskeyLinkMessage>(&dead.payload)
+        .unwrap()
+        .code_id;
+    let code = server
+        .services
+        .sealer()
+        .open(&sealed_code, &code_id)
+        .unwrap();
+    assert!(!listed.contains(&sealed_code) && !listed.contains(code.expose()));
     eprintln!("passlink outbox list --state dead:\n{listed}");
 
     let smtp = SmtpServer::start_on(port).await;

@@ -123,6 +123,67 @@ async fn invalid_profiles_and_addresses_name_the_field_and_rule() {
 }
 
 #[tokio::test]
+async fn control_characters_in_names_username_user_id_and_email_are_refused_by_field() {
+    let server = TestServer::start().await;
+    let email = unique_email("Ada");
+    let base = || human("Ada", &email);
+    let profile = |edit: fn(&mut user_pb::SetHumanProfile)| {
+        let mut request = base();
+        edit(request.profile.as_mut().unwrap());
+        request
+    };
+    let rule = "value must not contain control characters";
+    let cases: Vec<(String, user_pb::AddHumanUserRequest)> = vec![
+        (
+            format!("invalid SetHumanProfile.GivenName: {rule}"),
+            profile(|profile| profile.given_name = "Ada\nBcc: eve@example.com".into()),
+        ),
+        (
+            format!("invalid SetHumanProfile.FamilyName: {rule}"),
+            profile(|profile| profile.family_name = "Love\rlace".into()),
+        ),
+        (
+            format!("invalid SetHumanProfile.NickName: {rule}"),
+            profile(|profile| profile.nick_name = Some("Ada\u{0}".into())),
+        ),
+        (
+            format!("invalid SetHumanProfile.DisplayName: {rule}"),
+            profile(|profile| profile.display_name = Some("Ada\r\nLovelace".into())),
+        ),
+        (
+            format!("invalid SetHumanProfile.PreferredLanguage: {rule}"),
+            profile(|profile| profile.preferred_language = Some("en\n".into())),
+        ),
+        (format!("invalid AddHumanUserRequest.Username: {rule}"), {
+            let mut request = base();
+            request.username = Some("ada\tlovelace".into());
+            request
+        }),
+        (format!("invalid AddHumanUserRequest.UserId: {rule}"), {
+            let mut request = base();
+            request.user_id = Some("ada\n1".into());
+            request
+        }),
+        ("invalid SetHumanEmail.Email: ".into(), {
+            let mut request = base();
+            request.email.as_mut().unwrap().email = "\"ada\nbcc\"@example.com".into();
+            request
+        }),
+    ];
+    for (text, request) in cases {
+        add(&server, &server.admin_token, &request)
+            .await
+            .expect_err(&text)
+            .assert_error(Code::InvalidArgument, &text);
+    }
+    // None of them stored the user: the same address is still free.
+    add(&server, &server.admin_token, &base())
+        .await
+        .expect("the plain request succeeds afterwards");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_taken_user_id_or_username_is_already_exists() {
     let server = TestServer::start().await;
     let mut first = human("Ada", &unique_email("ada"));

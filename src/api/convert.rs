@@ -42,6 +42,21 @@ impl Validator {
         Ok(())
     }
 
+    /// Refuses control characters (line breaks, tabs, NUL, …): names end up in email headers
+    /// and greetings, where they would break the message or smuggle in a header.
+    fn printable(&self, field: &str, value: &str) -> Result<()> {
+        if value.chars().any(char::is_control) {
+            return Err(self.violation(field, "value must not contain control characters"));
+        }
+        Ok(())
+    }
+
+    /// `runes` and `printable` together.
+    fn printable_runes(&self, field: &str, value: &str, min: usize, max: usize) -> Result<()> {
+        self.runes(field, value, min, max)?;
+        self.printable(field, value)
+    }
+
     fn bytes(&self, field: &str, value: &[u8], min: usize, max: usize) -> Result<()> {
         if value.len() < min || value.len() > max {
             return Err(self.violation(
@@ -187,10 +202,10 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
         message: "AddHumanUserRequest",
     };
     if let Some(user_id) = &request.user_id {
-        validator.runes("UserId", user_id, 1, 200)?;
+        validator.printable_runes("UserId", user_id, 1, 200)?;
     }
     if let Some(username) = &request.username {
-        validator.runes("Username", username, 1, 200)?;
+        validator.printable_runes("Username", username, 1, 200)?;
     }
     match &request.password_type {
         Some(PasswordType::Password(_)) => {
@@ -220,16 +235,16 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
     validator.nested(
         "Profile",
         (|| {
-            profile_validator.runes("GivenName", &profile.given_name, 1, 200)?;
-            profile_validator.runes("FamilyName", &profile.family_name, 1, 200)?;
+            profile_validator.printable_runes("GivenName", &profile.given_name, 1, 200)?;
+            profile_validator.printable_runes("FamilyName", &profile.family_name, 1, 200)?;
             if let Some(nick_name) = &profile.nick_name {
-                profile_validator.runes("NickName", nick_name, 0, 200)?;
+                profile_validator.printable_runes("NickName", nick_name, 0, 200)?;
             }
             if let Some(display_name) = &profile.display_name {
-                profile_validator.runes("DisplayName", display_name, 0, 200)?;
+                profile_validator.printable_runes("DisplayName", display_name, 0, 200)?;
             }
             if let Some(language) = &profile.preferred_language {
-                profile_validator.runes("PreferredLanguage", language, 0, 10)?;
+                profile_validator.printable_runes("PreferredLanguage", language, 0, 10)?;
             }
             Ok(())
         })(),
@@ -242,7 +257,7 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
     validator.nested(
         "Email",
         (|| {
-            email_validator.runes("Email", &email.email, 1, 200)?;
+            email_validator.printable_runes("Email", &email.email, 1, 200)?;
             if !email_address::EmailAddress::is_valid(&email.email) {
                 return Err(
                     email_validator.violation("Email", "value must be a valid email address")
@@ -263,7 +278,7 @@ pub fn add_human_user(request: user_pb::AddHumanUserRequest) -> Result<AddHumanU
         Some(phone) if !phone.phone.is_empty() => {
             validator.nested(
                 "Phone",
-                phone_validator.runes("Phone", &phone.phone, 0, 200),
+                phone_validator.printable_runes("Phone", &phone.phone, 0, 200),
             )?;
             Some(PhoneInput {
                 number: phone.phone.clone(),

@@ -64,6 +64,13 @@ pub fn generate_token() -> Secret {
     ))
 }
 
+/// `N` random bytes from the OS random source (keys, nonces).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    os_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
 /// A random 16-bit number from the OS random source.
 pub fn random_u16() -> u16 {
     let mut bytes = [0u8; 2];

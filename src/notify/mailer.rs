@@ -1,8 +1,10 @@
 //! `Mailer`: builds MIME messages with lettre and sends them over pooled SMTP, or writes them
 //! as `.eml` files into a directory (development).
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
+use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
@@ -26,6 +28,13 @@ pub struct Email {
 pub struct SendError {
     pub message: String,
     pub permanent: bool,
+}
+
+/// Sends one email; the outbox worker delivers through it. `Mailer` is passlink's.
+#[async_trait]
+pub trait MailTransport: Send + Sync + 'static {
+    /// Sends one email, or says why not and whether trying again can help.
+    async fn send(&self, email: Email) -> Result<(), SendError>;
 }
 
 /// Where messages go.
@@ -82,9 +91,7 @@ impl Mailer {
             }));
         }
         if let Some(directory) = &settings.mail.dir {
-            std::fs::create_dir_all(directory).map_err(|error| {
-                format!("cannot create mail.dir {}: {error}", directory.display())
-            })?;
+            crate::private_files::create_private_dir(directory, "mail.dir")?;
             return Ok(Some(Mailer::Directory {
                 directory: directory.clone(),
                 from,
@@ -99,7 +106,8 @@ impl Mailer {
         }
     }
 
-    /// Builds the multipart (text + HTML) message.
+    /// Builds the multipart (text + HTML) message. Any failure, a panic inside lettre
+    /// included, is permanent: the same message would fail the same way again.
     fn build(&self, email: Email) -> Result<Message, SendError> {
         let permanent = |message: String| SendError {
             message,
@@ -110,18 +118,29 @@ impl Mailer {
             .to_address
             .parse()
             .map_err(|error| permanent(format!("invalid recipient address: {error}")))?;
-        let to_name = (!email.to_name.is_empty()).then_some(email.to_name);
-        Message::builder()
-            .message_id(Some(format!("<{}@{}>", email.id, from.email.domain())))
-            .from(from)
-            .to(Mailbox::new(to_name, address))
-            .subject(email.subject)
-            .multipart(MultiPart::alternative_plain_html(email.text, email.html))
-            .map_err(|error| permanent(format!("cannot build the message: {error}")))
+        let to = Mailbox::new(header_display_name(&email.to_name), address);
+        let built = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            Message::builder()
+                .message_id(Some(format!("<{}@{}>", email.id, from.email.domain())))
+                .from(from)
+                .to(to)
+                .subject(email.subject)
+                .multipart(MultiPart::alternative_plain_html(email.text, email.html))
+        }));
+        match built {
+            Ok(Ok(message)) => Ok(message),
+            Ok(Err(error)) => Err(permanent(format!("cannot build the message: {error}"))),
+            Err(panic) => Err(permanent(format!(
+                "cannot build the message: {}",
+                panic_text(panic.as_ref())
+            ))),
+        }
     }
+}
 
-    /// Sends one email.
-    pub async fn send(&self, email: Email) -> Result<(), SendError> {
+#[async_trait]
+impl MailTransport for Mailer {
+    async fn send(&self, email: Email) -> Result<(), SendError> {
         let id = email.id.clone();
         let message = self.build(email)?;
         match self {
@@ -135,8 +154,21 @@ impl Mailer {
             Mailer::Directory { directory, .. } => {
                 let temporary = directory.join(format!(".{id}.eml.tmp"));
                 let path = directory.join(format!("{id}.eml"));
+                // Only the owner may read it: the message carries a live code.
                 let write = async {
-                    tokio::fs::write(&temporary, message.formatted()).await?;
+                    use tokio::io::AsyncWriteExt;
+                    let mut file = tokio::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&temporary)
+                        .await?;
+                    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                        .await?;
+                    file.write_all(&message.formatted()).await?;
+                    file.flush().await?;
+                    drop(file);
                     tokio::fs::rename(&temporary, &path).await
                 };
                 write.await.map_err(|error| SendError {
@@ -145,5 +177,63 @@ impl Mailer {
                 })
             }
         }
+    }
+}
+
+/// The recipient's name as a header may carry it: every control character (a stored name may
+/// hold line breaks, which lettre cannot encode and which must never start a new header) and
+/// run of white space becomes one space; `None` when nothing is left, for the bare address.
+fn header_display_name(name: &str) -> Option<String> {
+    let cleaned = name
+        .split(|character: char| character.is_control() || character.is_whitespace())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+/// The message of a caught panic.
+pub(super) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_lose_control_characters_and_never_break_the_header() {
+        assert_eq!(
+            header_display_name("Eve\r\nBcc: victim@example.com").as_deref(),
+            Some("Eve Bcc: victim@example.com")
+        );
+        assert_eq!(
+            header_display_name("  Ada \t Lovelace ").as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(header_display_name("\n\r\u{0}"), None);
+        let mailer = Mailer::Directory {
+            directory: PathBuf::from("/nonexistent"),
+            from: "passlink <passlink@localhost>".parse().unwrap(),
+        };
+        let message = mailer
+            .build(Email {
+                id: "1".into(),
+                to_name: "Eve\nAdams\r".into(),
+                to_address: "eve@example.com".into(),
+                subject: "Add Passkey Login".into(),
+                text: "text".into(),
+                html: "<p>html</p>".into(),
+            })
+            .expect("the message builds");
+        let formatted = String::from_utf8(message.formatted()).unwrap();
+        assert!(
+            formatted.contains("To: \"Eve Adams\" <eve@example.com>\r\n"),
+            "{formatted}"
+        );
     }
 }

@@ -5,5 +5,5 @@ mod mailer;
 pub mod template;
 mod worker;
 
-pub use mailer::{Email, Mailer};
+pub use mailer::{Email, MailTransport, Mailer, SendError};
 pub use worker::{OutboxWorker, RunningWorker, WorkerSettings};

@@ -3,9 +3,11 @@
 //! `user.passkey.code.sent` event, in one transaction) only after the transport accepted it,
 //! and a crashed process's leases run out so another process picks its messages up.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -14,10 +16,12 @@ use crate::domain::template::{LinkValues, UrlTemplate};
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::user::UserState;
 use crate::error::{Code, Result};
-use crate::service::ports::{Change, Effect, MessageFailure, MessageSent, Store, StoredMessage};
+use crate::service::ports::{
+    Change, Effect, MessageFailure, MessageSent, SecretSealer, Store, StoredMessage,
+};
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
-use super::mailer::{Email, Mailer, SendError};
+use super::mailer::{Email, MailTransport, SendError, panic_text};
 use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
 /// The event written on the user when a registration link email is sent.
@@ -49,7 +53,9 @@ impl From<&crate::config::OutboxSettings> for WorkerSettings {
 pub struct OutboxWorker {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    mailer: Mailer,
+    mailer: Arc<dyn MailTransport>,
+    /// Opens the sealed codes of the payloads.
+    sealer: Arc<dyn SecretSealer>,
     templates: PasskeyLinkTemplates,
     settings: WorkerSettings,
     /// This process's lease owner id: process id plus a random part (pids repeat).
@@ -80,12 +86,13 @@ enum Outcome {
 }
 
 impl OutboxWorker {
-    /// A worker over `store` sending with `mailer`; `wakeup` is signalled when a request
-    /// queued a message.
+    /// A worker over `store` sending with `mailer` and opening sealed codes with `sealer`;
+    /// `wakeup` is signalled when a request queued a message.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        mailer: Mailer,
+        mailer: Arc<dyn MailTransport>,
+        sealer: Arc<dyn SecretSealer>,
         templates: PasskeyLinkTemplates,
         settings: WorkerSettings,
         wakeup: Arc<Notify>,
@@ -100,6 +107,7 @@ impl OutboxWorker {
             store,
             clock,
             mailer,
+            sealer,
             templates,
             settings,
             owner,
@@ -164,7 +172,34 @@ impl OutboxWorker {
         else {
             return Ok(None);
         };
-        let outcome = match self.deliver(&message).await {
+        let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+        if attempts > self.settings.max_attempts {
+            // Claiming counted an attempt that never reported back: the process holding the
+            // lease died (or lost it) on every earlier claim. Trying again could kill this
+            // process too, so the message is dead.
+            let error = SendError {
+                message: format!(
+                    "gave up after {} attempts: the last one never finished (the process                      delivering it stopped or its lease ran out)",
+                    self.settings.max_attempts
+                ),
+                permanent: true,
+            };
+            return Ok(Some(self.record_failure(&message, error).await?));
+        }
+        // A panic while delivering one message (a bug anywhere below) fails that message
+        // instead of ending the worker, which would leave every later message undelivered.
+        let delivered = AssertUnwindSafe(self.deliver(&message))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let text = panic_text(panic.as_ref());
+                tracing::error!(message.id = %message.id, panic = %text, "delivering the message panicked");
+                Err(SendError {
+                    message: format!("delivery panicked: {text}"),
+                    permanent: false,
+                })
+            });
+        let outcome = match delivered {
             Ok(()) => Outcome::Sent,
             Err(error) => self.record_failure(&message, error).await?,
         };
@@ -185,9 +220,13 @@ impl OutboxWorker {
         }
         let payload: PasskeyLinkMessage = serde_json::from_str(&message.payload)
             .map_err(|error| permanent(format!("unreadable payload: {error}")))?;
-        if payload.code.is_empty() {
+        if payload.sealed_code.is_empty() {
             return Err(permanent("the payload holds no code".into()));
         }
+        let code = self
+            .sealer
+            .open(&payload.sealed_code, &payload.code_id)
+            .map_err(|reason| permanent(format!("cannot open the sealed code: {reason}")))?;
         let user = self
             .store
             .get_user(&message.user_id)
@@ -205,7 +244,7 @@ impl OutboxWorker {
                 user_id: &payload.user_id,
                 org_id: &payload.org_id,
                 code_id: &payload.code_id,
-                code: &payload.code,
+                code: code.expose(),
             });
         let expires_at = chrono::DateTime::from_timestamp_micros(payload.expires_at)
             .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -227,7 +266,7 @@ impl OutboxWorker {
             })
             .await?;
         let scrubbed = PasskeyLinkMessage {
-            code: String::new(),
+            sealed_code: String::new(),
             ..payload.clone()
         };
         let sent = MessageSent {

@@ -86,6 +86,8 @@ impl From<ports::Committed> for ChangeDetails {
 pub struct Services {
     store: Arc<dyn ports::Store>,
     clock: Arc<dyn Clock>,
+    /// Seals the codes queued emails carry, so that the store never holds them in plain text.
+    sealer: Arc<dyn ports::SecretSealer>,
     ids: IdGenerator,
     settings: ServiceSettings,
     /// Signalled after a commit that queued a message, so the outbox worker starts at once.
@@ -96,10 +98,11 @@ const USER_NOT_FOUND: &str = "User could not be found";
 const PERMISSION_DENIED: &str = "Permission denied";
 
 impl Services {
-    /// Creates the use cases over a store and a clock.
+    /// Creates the use cases over a store, a clock and a sealer of secrets at rest.
     pub fn new(
         store: Arc<dyn ports::Store>,
         clock: Arc<dyn Clock>,
+        sealer: Arc<dyn ports::SecretSealer>,
         settings: ServiceSettings,
     ) -> Services {
         let ids = match settings.id_node {
@@ -109,6 +112,7 @@ impl Services {
         Services {
             store,
             clock,
+            sealer,
             ids,
             settings,
             message_queued: Arc::new(tokio::sync::Notify::new()),
@@ -128,6 +132,11 @@ impl Services {
     /// The store, for health checks.
     pub fn store(&self) -> &Arc<dyn ports::Store> {
         &self.store
+    }
+
+    /// The sealer of secrets at rest; the outbox worker opens sealed codes with it.
+    pub fn sealer(&self) -> &Arc<dyn ports::SecretSealer> {
+        &self.sealer
     }
 
     /// The settings the use cases run with.

@@ -37,8 +37,9 @@ pub struct PasskeyLinkMessage {
     pub user_id: String,
     pub org_id: String,
     pub code_id: String,
-    /// The plain code; it lives only here until the message is sent.
-    pub code: String,
+    /// The code, sealed by the `SecretSealer` with `code_id` as its context (the store never
+    /// holds it in plain text); blanked once the message is sent.
+    pub sealed_code: String,
     pub url_template: String,
     pub email: String,
     pub greeting_name: String,
@@ -110,7 +111,7 @@ impl Services {
                 user_id: user.id.clone(),
                 org_id: user.org_id.clone(),
                 code_id: code_id.clone(),
-                code: code.expose().to_owned(),
+                sealed_code: self.sealer.seal(code.expose(), &code_id)?,
                 url_template,
                 email: email.address.clone(),
                 greeting_name: user.greeting_name().to_owned(),

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::domain::permission::RoleGrant;
+use crate::domain::secret::Secret;
 use crate::domain::time::Timestamp;
 use crate::domain::user::{Org, User};
 use crate::error::Result;
@@ -48,7 +49,7 @@ pub enum Effect {
         passkey_id: String,
     },
     /// Marks an outbox message sent and replaces its payload with `scrubbed_payload` (the
-    /// plain code removed); the change fails with FailedPrecondition unless the message is still pending
+    /// sealed code removed); the change fails with FailedPrecondition unless the message is still pending
     /// and leased by `lease_owner`, so the event is written only by the lease holder.
     MarkMessageSent(MessageSent),
 }
@@ -150,7 +151,8 @@ pub struct NewPasskeyCode {
 pub struct NewMessage {
     pub id: String,
     pub kind: &'static str,
-    /// JSON the notifier renders at send time. It holds the code until the message is sent.
+    /// JSON the notifier renders at send time. It holds the sealed code until the message is
+    /// sent.
     pub payload: String,
 }
 
@@ -202,6 +204,18 @@ pub struct StoredMessage {
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+}
+
+/// Seals secrets that must be kept until they are used but never stored in plain text (the
+/// code of a queued email): the store only ever sees the sealed form.
+pub trait SecretSealer: Send + Sync + 'static {
+    /// Seals `secret`, bound to `context` (the id it belongs to): it opens only with the same
+    /// context, so a sealed value cannot be moved to another row.
+    fn seal(&self, secret: &str, context: &str) -> Result<String>;
+
+    /// Opens what `seal` made with the same context; the error says why it cannot (sealed with
+    /// another key, altered, or meant for another context).
+    fn open(&self, sealed: &str, context: &str) -> std::result::Result<Secret, String>;
 }
 
 /// Persistent state of passlink.

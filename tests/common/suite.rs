@@ -248,9 +248,15 @@ pub async fn send_link_with_template_queues_one_email_and_returns_no_code(protoc
     assert_eq!(message.user_id, scene.user_id);
     assert_eq!(message.org_id, scene.org_id);
     assert!(message.email.starts_with("ada-"), "{message:?}");
+    let code = scene
+        .server
+        .services
+        .sealer()
+        .open(&message.sealed_code, &message.code_id)
+        .expect("the sealed code opens");
     assert_well_formed_code(&user_pb::PasskeyRegistrationCode {
         id: message.code_id,
-        code: message.code,
+        code: code.expose().to_owned(),
     });
 }
 
@@ -402,6 +408,13 @@ pub async fn invalid_url_templates_are_rejected_before_anything_is_stored(protoc
             "https://example.com/register?secret={{.Password}}",
             "URL Template is invalid",
         ),
+        // The rendered link must be an absolute URL with a scheme that is not a script.
+        (
+            "/ui/passkey/register?code={{.Code}}",
+            "URL Template is invalid",
+        ),
+        ("javascript:alert('{{.Code}}')", "URL Template is invalid"),
+        ("data:text/html,{{.Code}}", "URL Template is invalid"),
     ];
     for (template, text) in cases {
         let failure = scene
