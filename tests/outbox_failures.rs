@@ -130,7 +130,7 @@ fn worker_with(
 }
 
 #[tokio::test]
-async fn a_line_break_in_a_stored_name_neither_stops_delivery_nor_adds_a_header() {
+async fn a_line_break_in_a_stored_name_makes_its_message_dead_and_the_next_one_is_sent() {
     let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
     let mail_dir = server.settings.mail.dir.clone().unwrap();
     let eve = add_human(&server, &server.admin_token, "Eve").await;
@@ -145,41 +145,15 @@ async fn a_line_break_in_a_stored_name_neither_stops_delivery_nor_adds_a_header(
     let eve_message = queue_link(&server, &eve).await;
     let bob_message = queue_link(&server, &bob).await;
 
+    let eve_message = settled(&server, &eve_message.id).await;
+    assert_eq!(eve_message.state, "dead", "{eve_message:?}");
+    assert_eq!(eve_message.attempts, 1, "dead at once: {eve_message:?}");
+    let reason = eve_message.last_error.clone().unwrap_or_default();
+    assert!(reason.contains("control characters"), "{eve_message:?}");
+    assert!(!mail_dir.join(format!("{}.eml", eve_message.id)).exists());
     let bob_message = settled(&server, &bob_message.id).await;
     assert_eq!(bob_message.state, "sent", "{bob_message:?}");
-    let eve_message = settled(&server, &eve_message.id).await;
-    assert_eq!(eve_message.state, "sent", "{eve_message:?}");
-    let eml = std::fs::read_to_string(mail_dir.join(format!("{}.eml", eve_message.id))).unwrap();
-    // Unfolded: a long header continues on lines that start with a space.
-    let headers = eml.split("\r\n\r\n").next().unwrap().replace("\r\n ", " ");
-    eprintln!("=== headers of the message to Eve ===\n{headers}");
-    assert!(
-        !headers
-            .lines()
-            .any(|line| line.to_ascii_lowercase().starts_with("bcc:")),
-        "the name must not add a header:\n{headers}"
-    );
-    let to = headers
-        .lines()
-        .find(|line| line.starts_with("To: "))
-        .expect("a To header");
-    // lettre writes the name as one RFC 2047 encoded word: decode it.
-    let encoded = to
-        .strip_prefix("To: =?utf-8?b?")
-        .and_then(|rest| rest.split_once("?= <"))
-        .unwrap_or_else(|| panic!("an encoded name in {to}"));
-    use base64::Engine;
-    let name = base64::engine::general_purpose::STANDARD
-        .decode(encoded.0)
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(name).unwrap(),
-        "Eve Bcc: victim@example.com"
-    );
-    assert!(
-        encoded.1.starts_with("eve-") && encoded.1.ends_with("@example.com>"),
-        "{to}"
-    );
+    assert!(mail_dir.join(format!("{}.eml", bob_message.id)).exists());
     server.stop().await;
 }
 
