@@ -149,7 +149,11 @@ async fn streams_that_never_finish_and_trickled_bodies_stay_bounded_while_small_
     let mut silent_closed = 0;
     for connection in &silent {
         let left = deadline.saturating_duration_since(Instant::now());
-        if connection.wait_for(left, |events| events.closed).await.closed {
+        if connection
+            .wait_for(left, |events| events.closed)
+            .await
+            .closed
+        {
             silent_closed += 1;
         }
     }
@@ -207,7 +211,11 @@ async fn streams_that_never_finish_and_trickled_bodies_stay_bounded_while_small_
 }
 
 /// The parts of a trickled request's answer the tests check.
-async fn trickle_answer(server: &TestServer, path: &str, content_type: &str) -> common::raw_http::RawAnswer {
+async fn trickle_answer(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+) -> common::raw_http::RawAnswer {
     let authorization = format!("Bearer {}", server.admin_token);
     let headers = [
         ("content-type", content_type),
@@ -291,7 +299,10 @@ async fn a_trickled_body_is_answered_deadline_exceeded_in_the_shape_of_each_prot
     assert_eq!(headers["grpc-status"], "4", "DeadlineExceeded: {headers:?}");
     let message = common::wire::percent_decode(headers["grpc-message"].to_str().unwrap());
     assert!(message.contains(expected_text), "{message}");
-    assert!(headers.contains_key("grpc-status-details-bin"), "{headers:?}");
+    assert!(
+        headers.contains_key("grpc-status-details-bin"),
+        "{headers:?}"
+    );
 }
 
 /// Reads from a socket until the server closes it; `true` when it did within `within`.
@@ -322,6 +333,8 @@ async fn silent_half_sent_and_idle_connections_are_closed() {
     let preface_only = RawHttp2::connect(server.address).await;
     let mut idle_after_a_request = RawHttp2::connect(server.address).await;
     idle_after_a_request.get("/healthz").await;
+    let mut half_an_http2_head = RawHttp2::connect(server.address).await;
+    half_an_http2_head.send_half_a_head("/healthz").await;
     let mut half_a_head = TcpStream::connect(server.address).await.unwrap();
     half_a_head
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: passlink\r\n")
@@ -335,12 +348,30 @@ async fn silent_half_sent_and_idle_connections_are_closed() {
         .unwrap();
 
     let events = preface_only.wait_for(within, |events| events.closed).await;
-    assert!(events.closed, "a connection sending only the preface: {events:?}");
-    let events = idle_after_a_request.wait_for(within, |events| events.closed).await;
+    assert!(
+        events.closed,
+        "a connection sending only the preface: {events:?}"
+    );
+    let events = idle_after_a_request
+        .wait_for(within, |events| events.closed)
+        .await;
     assert_eq!(events.answered_streams, 1, "{events:?}");
-    assert!(events.closed, "an HTTP/2 connection idle after a request: {events:?}");
+    assert!(
+        events.closed,
+        "an HTTP/2 connection idle after a request: {events:?}"
+    );
+    let events = half_an_http2_head
+        .wait_for(within, |events| events.closed)
+        .await;
+    assert!(
+        events.closed,
+        "an HTTP/2 header block never finished: {events:?}"
+    );
     assert!(closed_within(&mut half_a_head, within).await, "half a head");
-    assert!(closed_within(&mut nothing_at_all, within).await, "a silent connection");
+    assert!(
+        closed_within(&mut nothing_at_all, within).await,
+        "a silent connection"
+    );
     assert!(
         closed_within(&mut keep_alive, within).await,
         "an HTTP/1.1 keep-alive connection idle after a request"
@@ -362,8 +393,14 @@ async fn a_peer_that_never_answers_pings_is_disconnected() {
     let events = connection
         .wait_for(Duration::from_secs(15), |events| events.closed)
         .await;
-    assert!(events.pings >= 1, "the server pings a silent peer: {events:?}");
-    assert!(events.closed, "and closes the connection when it never answers: {events:?}");
+    assert!(
+        events.pings >= 1,
+        "the server pings a silent peer: {events:?}"
+    );
+    assert!(
+        events.closed,
+        "and closes the connection when it never answers: {events:?}"
+    );
 }
 
 #[tokio::test]
@@ -379,7 +416,10 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
         let events = holder
             .wait_for(Duration::from_secs(10), |events| events.settings_received)
             .await;
-        assert!(events.settings_received, "held connections are served: {events:?}");
+        assert!(
+            events.settings_received,
+            "held connections are served: {events:?}"
+        );
         holders.push(holder);
     }
     let mut waiting = TcpStream::connect(server.address).await.unwrap();
@@ -404,4 +444,43 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
     .expect("served once a connection closes");
     let answer = parse_answer(&received);
     assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+#[tokio::test]
+async fn request_heads_over_16_kib_are_refused() {
+    let server = TestServer::start().await;
+    let padding = "x".repeat(20 * 1024);
+    let mut http1 = TcpStream::connect(server.address).await.unwrap();
+    http1
+        .write_all(
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: passlink\r\nX-Padding: {padding}\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), http1.read_to_end(&mut received))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert_eq!(parse_answer(&received).status, 431, "HTTP/1.1");
+
+    let tcp = TcpStream::connect(server.address).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get(format!("http://{}/healthz", server.address))
+        .header("x-padding", padding)
+        .body(())
+        .unwrap();
+    let answered = match client.send_request(request, true) {
+        Ok((response, _)) => response.await.map(|response| response.status().as_u16()),
+        Err(error) => Err(error),
+    };
+    assert!(
+        !matches!(answered, Ok(200)),
+        "HTTP/2 refuses the header list: {answered:?}"
+    );
 }

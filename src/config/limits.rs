@@ -35,7 +35,7 @@ pub struct LimitsSettings {
     #[serde(with = "humantime_serde")]
     pub http2_keepalive_interval: Duration,
     /// How long a ping may go unanswered before the connection is closed, default 20s; also
-    /// the time a connection closed for idleness gets to say goodbye
+    /// the time a connection asked to close (idle, or at shutdown) gets to finish its goodbye
     /// (`PASSLINK_LIMITS_HTTP2_KEEPALIVE_TIMEOUT`, `--limits-http2-keepalive-timeout`).
     #[serde(with = "humantime_serde")]
     pub http2_keepalive_timeout: Duration,
@@ -91,7 +91,11 @@ pub struct LimitsArgs {
     #[arg(long, env = "PASSLINK_LIMITS_MAX_CONNECTIONS", value_name = "N")]
     pub limits_max_connections: Option<usize>,
     /// Most requests in flight on one HTTP/2 connection [default: 100].
-    #[arg(long, env = "PASSLINK_LIMITS_HTTP2_MAX_CONCURRENT_STREAMS", value_name = "N")]
+    #[arg(
+        long,
+        env = "PASSLINK_LIMITS_HTTP2_MAX_CONCURRENT_STREAMS",
+        value_name = "N"
+    )]
     pub limits_http2_max_concurrent_streams: Option<u32>,
     /// Time allowed for a request head [default: 10s].
     #[arg(long, env = "PASSLINK_LIMITS_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -162,8 +166,8 @@ mod tests {
                 .unwrap_err()
                 .contains("limits.header_read_timeout")
         );
-        let error = toml::from_str::<crate::config::Settings>("[limits]\nmax_conections = 1")
-            .unwrap_err();
+        let error =
+            toml::from_str::<crate::config::Settings>("[limits]\nmax_conections = 1").unwrap_err();
         assert!(
             error.to_string().contains("unknown field `max_conections`"),
             "{error}"

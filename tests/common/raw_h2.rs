@@ -75,7 +75,8 @@ impl RawHttp2 {
                 }
                 let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
                 let (kind, flags) = (head[3], head[4]);
-                let stream_id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & !(1 << 31);
+                let stream_id =
+                    u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & !(1 << 31);
                 let mut payload = vec![0u8; length];
                 if reader.read_exact(&mut payload).await.is_err() {
                     break;
@@ -93,11 +94,8 @@ impl RawHttp2 {
                             }
                         }
                     }
-                    FRAME_HEADERS => {
-                        if answered.insert(stream_id) {
-                            events.answered_streams += 1;
-                        }
-                    }
+                    // The first HEADERS frame on a stream is its answer.
+                    FRAME_HEADERS if answered.insert(stream_id) => events.answered_streams += 1,
                     FRAME_DATA => events.data_bytes += length,
                     FRAME_RST_STREAM if payload.len() == 4 => {
                         let code = u32::from_be_bytes(payload[..4].try_into().unwrap());
@@ -126,7 +124,12 @@ impl RawHttp2 {
 
     /// Opens `count` streams in one write: each a POST head for `path` with `content_type`,
     /// never followed by a body.
-    pub async fn open_streams_without_body(&mut self, count: usize, path: &str, content_type: &str) {
+    pub async fn open_streams_without_body(
+        &mut self,
+        count: usize,
+        path: &str,
+        content_type: &str,
+    ) {
         let mut frames = Vec::new();
         for _ in 0..count {
             let block = header_block(&[
@@ -137,7 +140,12 @@ impl RawHttp2 {
                 ("content-type", content_type),
                 ("te", "trailers"),
             ]);
-            frames.extend(frame(FRAME_HEADERS, FLAG_END_HEADERS, self.take_stream_id(), &block));
+            frames.extend(frame(
+                FRAME_HEADERS,
+                FLAG_END_HEADERS,
+                self.take_stream_id(),
+                &block,
+            ));
         }
         // The server may close the connection midway (it has refused streams): that is fine.
         let _ = self.writer.write_all(&frames).await;
@@ -152,8 +160,25 @@ impl RawHttp2 {
             (":path", path),
         ]);
         let stream_id = self.take_stream_id();
-        let headers = frame(FRAME_HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, stream_id, &block);
+        let headers = frame(
+            FRAME_HEADERS,
+            FLAG_END_HEADERS | FLAG_END_STREAM,
+            stream_id,
+            &block,
+        );
         self.writer.write_all(&headers).await.expect("send a GET");
+    }
+
+    /// Sends the first part of a GET's header block and never the rest (no END_HEADERS, and no
+    /// CONTINUATION frame after it).
+    pub async fn send_half_a_head(&mut self, path: &str) {
+        let block = header_block(&[(":method", "GET"), (":scheme", "http"), (":path", path)]);
+        let stream_id = self.take_stream_id();
+        let headers = frame(FRAME_HEADERS, FLAG_END_STREAM, stream_id, &block);
+        self.writer
+            .write_all(&headers)
+            .await
+            .expect("send half a head");
     }
 
     /// What the server has sent so far.
