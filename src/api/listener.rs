@@ -36,6 +36,8 @@ const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// How long accepting pauses after an error other than a failed handshake (such as running
 /// out of file descriptors), so that the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// The connection limit being reached is logged at most this often.
+const LIMIT_REPORT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The bounds of the listener.
 #[derive(Clone, Debug)]
@@ -70,22 +72,19 @@ pub async fn serve(
     let builder = Arc::new(connection_builder(&settings));
     let (closing, closing_receiver) = watch::channel(());
     let mut connections = JoinSet::new();
-    let mut limit_reported = false;
+    let mut limit_reported_at: Option<tokio::time::Instant> = None;
     tokio::pin!(signal);
     loop {
         while connections.try_join_next().is_some() {}
         let place = match places.clone().try_acquire_owned() {
-            Ok(place) => {
-                limit_reported = false;
-                place
-            }
+            Ok(place) => place,
             Err(_) => {
-                if !limit_reported {
+                if limit_reported_at.is_none_or(|at| at.elapsed() >= LIMIT_REPORT_INTERVAL) {
                     tracing::warn!(
                         max_connections = settings.max_connections,
                         "connection limit reached: new connections wait until one closes"
                     );
-                    limit_reported = true;
+                    limit_reported_at = Some(tokio::time::Instant::now());
                 }
                 tokio::select! {
                     place = places.clone().acquire_owned() => {
