@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::api::listener::ListenerSettings;
 use crate::api::{self, ApiSettings};
 use crate::config::Settings;
 use crate::domain::time::{Clock, SystemClock};
@@ -237,7 +238,7 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
 }
 
 /// Serves every protocol on `listener` until `signal`, then gives requests in flight up to
-/// `shutdown_grace` to finish.
+/// `shutdown_grace` to finish; health answers NOT_SERVING from the signal on.
 pub async fn serve(
     settings: &Settings,
     services: Arc<Services>,
@@ -248,35 +249,32 @@ pub async fn serve(
         services,
         &ApiSettings {
             max_request_bytes: settings.max_request_bytes,
+            body_read_timeout: settings.limits.body_read_timeout,
         },
     )
     .await?;
     let health = api.health.clone();
-    let (signalled, mut signalled_receiver) = tokio::sync::watch::channel(false);
-    let server_signal = async move {
+    let signal = async move {
         signal.await;
         health
             .set_not_serving::<crate::pb::zitadel::user::v2::user_service_server::UserServiceServer<
                 api::grpc::UserServiceApi,
             >>()
             .await;
-        let _ = signalled.send(true);
     };
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = tonic::transport::Server::builder()
-        .accept_http1(true)
-        .add_routes(tonic::service::Routes::from(api.router))
-        .serve_with_incoming_shutdown(incoming, server_signal);
-    let grace = settings.shutdown_grace;
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result.map_err(|error| format!("server failed: {error}")),
-        () = async {
-            let _ = signalled_receiver.wait_for(|signalled| *signalled).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(grace = ?grace, "requests still in flight after the grace period; stopping anyway");
-            Ok(())
-        }
+    api::listener::serve(listener, api.router, listener_settings(settings), signal).await
+}
+
+/// The bounds of the listener, from the `[limits]` settings.
+fn listener_settings(settings: &Settings) -> ListenerSettings {
+    let limits = &settings.limits;
+    ListenerSettings {
+        max_connections: limits.max_connections,
+        http2_max_concurrent_streams: limits.http2_max_concurrent_streams,
+        header_read_timeout: limits.header_read_timeout,
+        idle_timeout: limits.idle_timeout,
+        http2_keepalive_interval: limits.http2_keepalive_interval,
+        http2_keepalive_timeout: limits.http2_keepalive_timeout,
+        shutdown_grace: settings.shutdown_grace,
     }
 }

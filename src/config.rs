@@ -17,6 +17,10 @@ macro_rules! overlay {
     };
 }
 
+mod limits;
+
+pub use limits::{LimitsArgs, LimitsSettings};
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -264,6 +268,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `[outbox]`: retries and leases of queued messages.
     pub outbox: OutboxSettings,
+    /// `[limits]`: bounds on connections, streams, and the time allowed for requests.
+    pub limits: LimitsSettings,
 }
 
 impl Default for Settings {
@@ -283,6 +289,7 @@ impl Default for Settings {
             smtp: SmtpSettings::default(),
             mail: MailSettings::default(),
             outbox: OutboxSettings::default(),
+            limits: LimitsSettings::default(),
         }
     }
 }
@@ -356,6 +363,8 @@ pub struct ServeArgs {
     pub webauthn_registration_lifetime: Option<Duration>,
     #[command(flatten)]
     pub mail: MailArgs,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
 }
 
 /// The email settings `passlink serve` takes as flags or environment variables.
@@ -502,6 +511,7 @@ impl Settings {
             webauthn_registration_lifetime => settings.webauthn.registration_lifetime,
         }
         args.mail.apply(&mut settings);
+        args.limits.apply(&mut settings.limits);
         settings.validate()?;
         Ok(settings)
     }
@@ -581,6 +591,7 @@ impl Settings {
         }
         self.webauthn()?;
         self.validate_mail()?;
+        self.limits.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| {
             format!(
                 "log_level {:?} is not a valid filter: {error}",
@@ -834,6 +845,7 @@ mod variable_tests {
             "PASSLINK_WEBAUTHN_RP_ID",
             "PASSLINK_SMTP_HOST",
             "PASSLINK_OUTBOX_WORKER",
+            "PASSLINK_LIMITS_BODY_READ_TIMEOUT",
             "PASSLINK_SMTP_PASSWORD",
             "PASSLINK_SECRET_KEY_FILE",
         ] {
@@ -842,6 +854,6 @@ mod variable_tests {
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 33, "{known:?}");
+        assert_eq!(known.len(), 40, "{known:?}");
     }
 }

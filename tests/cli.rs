@@ -202,10 +202,18 @@ fn operator_commands_reject_unknown_roles_and_missing_orgs() {
 
 /// Starts `passlink serve` on a data directory, waits for "serving", stops it, returns its log.
 fn serve_once(data_dir: &std::path::Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_passlink"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_passlink"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    serve_until_ready(command)
+}
+
+/// Runs a `passlink serve` command with its log piped, waits for "serving", stops it with
+/// SIGTERM, checks that it exits cleanly and returns its log.
+fn serve_until_ready(mut command: Command) -> String {
+    let mut child = command
         .stderr(Stdio::piped())
         .spawn()
         .expect("start passlink serve");
@@ -231,6 +239,24 @@ fn serve_once(data_dir: &std::path::Path) -> String {
         "passlink exited with {status} after SIGTERM; log:\n{log}"
     );
     log
+}
+
+#[test]
+fn human_logs_written_to_a_pipe_carry_no_colour_codes() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_passlink"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "human"])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        // Colour must depend on where the log goes, not on the environment asking for none.
+        .env_remove("NO_COLOR");
+    let log = serve_until_ready(command);
+    assert!(log.contains("passlink is serving"), "{log}");
+    assert!(
+        !log.contains("\x1b["),
+        "a log written to a pipe carries ANSI escape codes: {log:?}"
+    );
 }
 
 #[test]

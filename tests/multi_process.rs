@@ -5,13 +5,13 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::PasslinkProcess;
 use common::{authorized, human, required_by_ci, uuid_like};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use sqlx::{Connection, Row};
@@ -19,86 +19,21 @@ use tonic::transport::Channel;
 
 type Client = user_pb::user_service_client::UserServiceClient<Channel>;
 
-/// A `passlink serve` child process; killed when dropped.
-struct PasslinkProcess {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl PasslinkProcess {
-    /// Starts the real binary on `database_url`, listening on a port the OS picks, and waits
-    /// until its log names that port.
-    fn start(database_url: &str, data_dir: &Path) -> PasslinkProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_passlink"));
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            // send_link needs a way to mail; the worker stays off so that the only events are
-            // the ones the test's requests make.
-            .arg("--mail-dir")
-            .arg(data_dir.join("mail"))
-            .args(["--outbox-worker", "false"])
-            .args([
-                "--log-format",
-                "json",
-                "--log-level",
-                "warn,passlink::app=info",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // passlink refuses PASSLINK_* variables it does not know, such as the test's own.
-        for (name, _) in std::env::vars() {
-            if name.starts_with("PASSLINK_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("start the passlink binary");
-        let stderr = child.stderr.take().unwrap();
-        let (found, address) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            // Reads the log to the end, so that the pipe never fills.
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let listen = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|record| record["fields"]["listen"].as_str().map(str::to_owned));
-                match (listen, found.as_ref()) {
-                    (Some(listen), Some(sender)) => {
-                        let _ = sender.send(listen.parse::<SocketAddr>().unwrap());
-                        found = None;
-                    }
-                    _ => eprintln!("passlink: {line}"),
-                }
-            }
-        });
-        let address = address
-            .recv_timeout(Duration::from_secs(60))
-            .expect("passlink logs its address within 60 s");
-        PasslinkProcess { child, address }
-    }
-
-    async fn client(&self) -> Client {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect over gRPC");
-        Client::new(channel)
-    }
-}
-
-impl Drop for PasslinkProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the real binary on `database_url`. send_link needs a way to mail; the worker stays off
+/// so that the only events are the ones the test's requests make.
+fn start_process(database_url: &str, data_dir: &Path) -> PasslinkProcess {
+    let mail_dir = data_dir.join("mail");
+    PasslinkProcess::start(
+        data_dir,
+        &[
+            OsStr::new("--database-url"),
+            OsStr::new(database_url),
+            OsStr::new("--mail-dir"),
+            mail_dir.as_os_str(),
+            OsStr::new("--outbox-worker"),
+            OsStr::new("false"),
+        ],
+    )
 }
 
 /// The PostgreSQL database for a test, or `None` (with a notice) when none is configured;
@@ -166,12 +101,12 @@ async fn two_processes_keep_events_gap_free(database_url: &str, data_root: &Path
     const USERS: usize = 4;
     const TASKS: usize = 24;
     const CHANGES_PER_TASK: usize = 20;
-    let first = PasslinkProcess::start(database_url, &data_root.join("first"));
+    let first = start_process(database_url, &data_root.join("first"));
     let token = std::fs::read_to_string(data_root.join("first").join("admin.pat"))
         .expect("the first process bootstraps the database")
         .trim()
         .to_owned();
-    let second = PasslinkProcess::start(database_url, &data_root.join("second"));
+    let second = start_process(database_url, &data_root.join("second"));
     let clients = [first.client().await, second.client().await];
     let mut setup = clients[0].clone();
     let mut user_ids = Vec::new();
@@ -258,7 +193,7 @@ async fn two_processes_on_one_sqlite_file_keep_every_users_events_gap_free() {
 /// Runs create-link requests from 64 tasks, kills the process with SIGKILL in the middle of
 /// them, and checks that every code whose creation was acknowledged is in the database.
 async fn acknowledged_links_survive_kill_9(database_url: &str, data_dir: &Path) {
-    let mut process = PasslinkProcess::start(database_url, data_dir);
+    let mut process = start_process(database_url, data_dir);
     let token = std::fs::read_to_string(data_dir.join("admin.pat"))
         .unwrap()
         .trim()
@@ -383,7 +318,7 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
     database_url: &str,
     data_dir: &Path,
 ) {
-    let server = PasslinkProcess::start(database_url, data_dir);
+    let server = start_process(database_url, data_dir);
     let admin_token = std::fs::read_to_string(data_dir.join("admin.pat"))
         .unwrap()
         .trim()
@@ -400,9 +335,11 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
     let (token, created) =
         operator_command(database_url, &["token", "create", "--user", &admin_user_id]);
     let token = token.trim().to_owned();
+    // stderr may also carry log lines (a warning about the data directory, say).
     let token_id = created
-        .split_whitespace()
-        .nth(2)
+        .lines()
+        .find_map(|line| line.strip_prefix("token id "))
+        .and_then(|rest| rest.split_whitespace().next())
         .expect("`token create` names the token id")
         .to_owned();
     let get_user = |client: &mut Client| {

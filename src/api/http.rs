@@ -30,9 +30,18 @@ pub enum RequestMessage {
     Proto(Bytes),
 }
 
-/// Reads a whole body, refusing one larger than `limit` bytes.
+/// Reads a whole body, refusing one larger than `limit` bytes. A body that failed with a
+/// status (its deadline passed, say) gives that status.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Status> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let error = error.into_inner();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+        while let Some(current) = cause {
+            if let Some(status) = current.downcast_ref::<Status>() {
+                return status.clone();
+            }
+            cause = current.source();
+        }
         status::to_status(&Error::resource_exhausted(
             "API-Bd5lg",
             format!("the request body is larger than the limit of {limit} bytes"),

@@ -1,11 +1,13 @@
 //! The transports: gRPC, gRPC-Web, Connect unary and REST on one router, plus reflection,
 //! health and the HTTP probes. All of them reach `grpc::UserServiceApi`.
 
+mod body_deadline;
 mod connect;
 pub mod convert;
 pub mod grpc;
 mod http;
 pub mod json;
+pub mod listener;
 mod rest;
 pub mod status;
 pub mod ui;
@@ -36,6 +38,8 @@ use grpc::UserServiceApi;
 pub struct ApiSettings {
     /// The largest request message or body accepted, in bytes.
     pub max_request_bytes: usize,
+    /// Time a request's whole body has to arrive, counted from its head.
+    pub body_read_timeout: Duration,
 }
 
 /// What REST and Connect handlers share.
@@ -81,6 +85,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .build_v1alpha()
         .map_err(|error| format!("cannot build reflection v1alpha: {error}"))?;
     let max_request_bytes = settings.max_request_bytes;
+    let body_read_timeout = settings.body_read_timeout;
     let user_service =
         UserServiceServer::new(api.clone()).max_decoding_message_size(settings.max_request_bytes);
     let grpc = tonic::service::Routes::new(user_service)
@@ -122,6 +127,9 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
             }
         }))
         .layer(middleware::from_fn(grpc_deadline))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            body_deadline::body_deadline(body_read_timeout, request, next)
+        }))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors());
     Ok(Api { router, health })
@@ -197,9 +205,8 @@ fn error_answer_for(request: &Request) -> impl FnOnce(&tonic::Status) -> Respons
 
 /// Ends a call whose `grpc-timeout` expires with DeadlineExceeded and the error detail, in the
 /// shape of the request's protocol (grpc-gateway style REST clients send the header too).
-/// tonic's server enforces the header as well, but answers every protocol with a bare gRPC
-/// Cancelled, outside gRPC-Web framing and CORS; ending a millisecond earlier keeps its timer
-/// from winning.
+/// passlink serves with its own listener, not tonic's server, so this is the one place the
+/// header is enforced.
 async fn grpc_deadline(request: Request, next: Next) -> Response {
     let Some(timeout) = grpc_timeout(request.headers()) else {
         return next.run(request).await;
@@ -211,7 +218,6 @@ async fn grpc_deadline(request: Request, next: Next) -> Response {
             "the deadline given by grpc-timeout expired",
         ))
     };
-    let timeout = timeout.saturating_sub(Duration::from_millis(1));
     // A deadline that has passed on arrival fails at once; a zero timer would still let a
     // fast handler finish (and change state) before the timer's first tick.
     if timeout.is_zero() {
@@ -253,15 +259,18 @@ async fn ready(State(state): State<HttpState>) -> Response {
     }
 }
 
+/// Whether a request is gRPC or gRPC-Web, by its content type.
+fn is_grpc(headers: &::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"))
+}
+
 /// Unknown paths: Unimplemented for gRPC and gRPC-Web clients (in their framing), a REST
 /// NotFound for everyone else.
 async fn not_found(request: Request) -> Response {
-    let is_grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/grpc"));
-    let error = if is_grpc {
+    let error = if is_grpc(request.headers()) {
         Error::unimplemented(
             "API-Gu1nk",
             format!("unknown method {}", request.uri().path()),

@@ -6,6 +6,8 @@
 
 pub mod json_shape;
 pub mod mail;
+pub mod process;
+pub mod raw_h2;
 pub mod raw_http;
 pub mod suite;
 pub mod wire;

@@ -109,7 +109,8 @@ pub async fn chunked_request(
     request.finish().await
 }
 
-fn parse_answer(received: &[u8]) -> RawAnswer {
+/// Reads an HTTP/1.1 answer (head and body) from the bytes received.
+pub fn parse_answer(received: &[u8]) -> RawAnswer {
     let split = received
         .windows(4)
         .position(|window| window == b"\r\n\r\n")
@@ -155,4 +156,44 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         plain.extend_from_slice(&body[..size]);
         body = &body[size + 2..];
     }
+}
+
+/// Sends a request head declaring a body of `declared_length` bytes, then the body one byte
+/// every `interval`, and returns every byte the server sent once it closes the connection.
+/// Never finishes when the server waits for the body forever: bound it with a timeout.
+pub async fn trickled_request(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    declared_length: usize,
+    interval: std::time::Duration,
+) -> Vec<u8> {
+    let stream = TcpStream::connect(address).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {declared_length}\r\n\r\n"));
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..declared_length.saturating_sub(1) {
+            tokio::time::sleep(interval).await;
+            // Once the server has answered and closed, writing fails: stop there.
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    // A reset (the server closed with our bytes unread) ends the answer like an end of stream.
+    while let Ok(read) = reader.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        received.extend_from_slice(&buffer[..read]);
+    }
+    trickle.abort();
+    received
 }
