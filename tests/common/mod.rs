@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 pub mod json_shape;
+pub mod log_capture;
 pub mod mail;
+pub mod raw_grpc;
 pub mod raw_http;
 pub mod suite;
 pub mod wire;
