@@ -131,7 +131,11 @@ async fn json_nested_past_the_parser_limit_is_invalid_argument() {
     let server = TestServer::start().await;
     for levels in [129, 500, 50_000] {
         // Written by hand: a serde_json::Value this deep would overflow the test's own stack.
-        let credential = format!("{}{{}}{}", "{\"a\":".repeat(levels - 1), "}".repeat(levels - 1));
+        let credential = format!(
+            "{}{{}}{}",
+            "{\"a\":".repeat(levels - 1),
+            "}".repeat(levels - 1)
+        );
         let body = format!(
             r#"{{"userId":"123","passkeyId":"456","passkeyName":"deep","publicKeyCredential":{credential}}}"#
         );
@@ -149,11 +153,18 @@ async fn json_nested_past_the_parser_limit_is_invalid_argument() {
                 .expect("an answer");
             let answer = JsonAnswer {
                 status: answer.status().as_u16(),
-                content_type: answer.headers()["content-type"].to_str().unwrap().to_owned(),
+                content_type: answer.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
                 body: answer.json().await.expect("a JSON error body"),
             };
             let failure = json_failure(protocol, &answer);
-            assert_eq!(failure.code, Code::InvalidArgument, "{levels} levels: {failure:#?}");
+            assert_eq!(
+                failure.code,
+                Code::InvalidArgument,
+                "{levels} levels: {failure:#?}"
+            );
             failure.assert_error(Code::InvalidArgument, "invalid JSON body");
         }
     }
@@ -165,7 +176,10 @@ fn malformed_messages() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("a length past the end", vec![0x0a, 0x7f, b'x']),
         ("an unterminated varint", vec![0x08, 0xff, 0xff, 0xff]),
-        ("a varint of eleven bytes", [vec![0x08], vec![0xff; 10], vec![0x01]].concat()),
+        (
+            "a varint of eleven bytes",
+            [vec![0x08], vec![0xff; 10], vec![0x01]].concat(),
+        ),
         ("field number 0", vec![0x00, 0x01]),
         ("wire type 7", vec![0x0f, 0x01]),
         ("an end group without a start", vec![0x0c]),
@@ -266,16 +280,15 @@ async fn broken_grpc_frames_are_invalid_argument_over_grpc_and_grpc_web() {
     let authorization = format!("Bearer {}", server.admin_token);
     for (what, body) in broken_frames() {
         let answer = connection
-            .call(
-                "POST",
-                &path,
-                &[("authorization", &authorization)],
-                &body,
-            )
+            .call("POST", &path, &[("authorization", &authorization)], &body)
             .await
             .expect("an answer");
         let failure = answer.failure();
-        assert_eq!(failure.code, Code::InvalidArgument, "gRPC, {what}: {answer:#?}");
+        assert_eq!(
+            failure.code,
+            Code::InvalidArgument,
+            "gRPC, {what}: {answer:#?}"
+        );
         failure.assert_error(Code::InvalidArgument, "");
         for text in [false, true] {
             let failure = grpc_web_raw(&server, text, &body).await;
@@ -302,7 +315,11 @@ async fn grpc_web_text_that_is_not_base64_is_invalid_argument() {
         "ÄÖÜß".as_bytes(),
     ] {
         let failure = grpc_web_text_raw(&server, body).await;
-        assert_eq!(failure.code, Code::InvalidArgument, "{body:?}: {failure:#?}");
+        assert_eq!(
+            failure.code,
+            Code::InvalidArgument,
+            "{body:?}: {failure:#?}"
+        );
         failure.assert_error(Code::InvalidArgument, "");
     }
     logs.assert_no_errors();

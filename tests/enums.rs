@@ -60,7 +60,11 @@ async fn an_undefined_gender_number_is_invalid_argument_on_every_protocol() {
             .add_human_user(request)
             .await
             .expect_err("gender 77 is not a Gender");
-        assert_eq!(failure.code, Code::InvalidArgument, "{protocol:?}: {failure:#?}");
+        assert_eq!(
+            failure.code,
+            Code::InvalidArgument,
+            "{protocol:?}: {failure:#?}"
+        );
         failure.assert_error(Code::InvalidArgument, GENDER_RULE);
         assert_not_stored(&server, &user_id).await;
     }

@@ -11,6 +11,8 @@ use prost_reflect::{
 use crate::error::{Error, Result};
 use crate::pb;
 
+use super::{codec, enums};
+
 /// The full name of the service all four protocols serve.
 pub const SERVICE_NAME: &str = "zitadel.user.v2.UserService";
 
@@ -28,18 +30,32 @@ pub fn method_messages(method: &str) -> Option<(MessageDescriptor, MessageDescri
     Some((method.input(), method.output()))
 }
 
-/// Decodes a JSON value into a generated message of the given descriptor.
+/// The descriptor of a message of passlink's schema, by its full name.
+pub fn message_descriptor(full_name: &str) -> Option<MessageDescriptor> {
+    POOL.get_message_by_name(full_name)
+}
+
+/// Decodes a JSON value into a generated message of the given descriptor. Everything that
+/// fails is the request's fault, an InvalidArgument: JSON that does not fit the schema, enum
+/// values it does not define, and structs nested deeper than protobuf decodes (prost stops at
+/// 100 levels, which the JSON reader does not know about).
 pub fn from_json_value<M: Message + Default>(
     descriptor: MessageDescriptor,
     value: serde_json::Value,
 ) -> Result<M> {
     let options = DeserializeOptions::new().deny_unknown_fields(false);
-    let dynamic =
-        DynamicMessage::deserialize_with_options(descriptor, value, &options).map_err(|error| {
+    let dynamic = DynamicMessage::deserialize_with_options(descriptor.clone(), &value, &options)
+        .map_err(|error| {
             Error::invalid_argument("JSON-Dc4bd", format!("invalid JSON body: {error}"))
         })?;
-    M::decode(dynamic.encode_to_vec().as_slice())
-        .map_err(|error| Error::internal("JSON-Rt2cd", error))
+    enums::check_json_names(&descriptor, &value)?;
+    enums::check_numbers(&dynamic)?;
+    M::decode(dynamic.encode_to_vec().as_slice()).map_err(|error| {
+        Error::invalid_argument(
+            "JSON-Rt2cd",
+            format!("invalid JSON body: {}", codec::decode_error_text(&error)),
+        )
+    })
 }
 
 /// Reads a JSON request body as an object; an empty body is an empty object.

@@ -1,8 +1,10 @@
 //! The transports: gRPC, gRPC-Web, Connect unary and REST on one router, plus reflection,
 //! health and the HTTP probes. All of them reach `grpc::UserServiceApi`.
 
+pub mod codec;
 mod connect;
 pub mod convert;
+mod enums;
 pub mod grpc;
 mod http;
 pub mod json;

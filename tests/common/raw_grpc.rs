@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use super::wire::{Failure, Protocol, decode_base64_lenient, error_detail_of_rpc_status};
-use super::wire::{percent_decode, grpc_web_frame};
+use super::wire::{
+    Failure, Protocol, decode_base64_lenient, error_detail_of_rpc_status, percent_decode,
+};
 
 /// An HTTP/2 connection to passlink; cheap to clone, each clone sends on the same connection.
 #[derive(Clone)]
@@ -87,8 +88,8 @@ impl RawGrpcConnection {
         RawGrpcConnection { sender, address }
     }
 
-    /// Sends `body` as is (no framing added) to `path` with `application/grpc` unless
-    /// `headers` name another content type, and reads the whole answer. `Err` when the
+    /// Sends `body` as is (no framing added) to `path` with the given headers (gRPC wants
+    /// `content-type: application/grpc`), and reads the whole answer. `Err` when the
     /// connection or stream failed (a reset, for instance).
     pub async fn call(
         &self,
@@ -101,12 +102,6 @@ impl RawGrpcConnection {
             .method(method)
             .uri(format!("http://{}{path}", self.address))
             .header("te", "trailers");
-        if !headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        {
-            builder = builder.header("content-type", "application/grpc");
-        }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -131,22 +126,5 @@ impl RawGrpcConnection {
             body: answer_body,
             trailers: header_map(&trailers),
         })
-    }
-
-    /// Calls a user service method with a message framed as gRPC wants it (flag 0, length).
-    pub async fn unary(&self, method: &str, message: &[u8], token: Option<&str>) -> RawGrpcAnswer {
-        let authorization = token.map(|token| format!("Bearer {token}"));
-        let mut headers = Vec::new();
-        if let Some(authorization) = &authorization {
-            headers.push(("authorization", authorization.as_str()));
-        }
-        self.call(
-            "POST",
-            &format!("/{}/{method}", super::wire::SERVICE),
-            &headers,
-            &grpc_web_frame(0, message),
-        )
-        .await
-        .expect("an answer over HTTP/2")
     }
 }
