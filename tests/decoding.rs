@@ -304,6 +304,27 @@ async fn broken_grpc_frames_are_invalid_argument_over_grpc_and_grpc_web() {
 }
 
 #[tokio::test]
+async fn malformed_protobuf_for_the_health_service_is_invalid_argument() {
+    // The health and reflection services decode with tonic's own codec, not passlink's.
+    let logs = LogCapture::start();
+    let server = TestServer::start().await;
+    let connection = RawGrpcConnection::connect(server.address).await;
+    let answer = connection
+        .call(
+            "POST",
+            "/grpc.health.v1.Health/Check",
+            &[("content-type", "application/grpc")],
+            &[0, 0, 0, 0, 3, 0x0a, 0x7f, b'x'],
+        )
+        .await
+        .expect("an answer");
+    let failure = answer.failure();
+    assert_eq!(failure.code, Code::InvalidArgument, "{answer:#?}");
+    failure.assert_error(Code::InvalidArgument, "failed to decode Protobuf message");
+    logs.assert_no_errors();
+}
+
+#[tokio::test]
 async fn grpc_web_text_that_is_not_base64_is_invalid_argument() {
     let logs = LogCapture::start();
     let server = TestServer::start().await;

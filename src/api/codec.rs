@@ -14,7 +14,7 @@ use tonic_prost::{ProstCodec, ProstEncoder};
 
 use crate::error::{Error, Result};
 
-use super::{enums, json, status};
+use super::{enums, schema, status};
 
 /// prost's codec, with passlink's decoding (see `decode_message`).
 pub struct ProtobufCodec<T, U> {
@@ -74,7 +74,7 @@ where
 /// InvalidArgument.
 pub fn decode_message<M: Message + Default + Name>(bytes: Bytes) -> Result<M> {
     let message = M::decode(bytes.clone()).map_err(|error| invalid_protobuf(&error))?;
-    let Some(descriptor) = json::message_descriptor(&M::full_name()) else {
+    let Some(descriptor) = schema::message_descriptor(&M::full_name()) else {
         return Err(Error::internal(
             "API-Ds4nf",
             format!("{} is not in the descriptor set", M::full_name()),

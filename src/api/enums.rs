@@ -186,10 +186,10 @@ fn unknown_name_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::json;
+    use crate::api::schema;
 
     fn request(method: &str) -> MessageDescriptor {
-        json::method_messages(method).expect("a method").0
+        schema::method_messages(method).expect("a method").0
     }
 
     fn from_json(descriptor: MessageDescriptor, value: serde_json::Value) -> DynamicMessage {

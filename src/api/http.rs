@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::pb::zitadel::user::v2::user_service_server::UserService;
 
 use super::grpc::UserServiceApi;
-use super::{codec, json, status};
+use super::{codec, json, schema, status};
 
 /// How a message travels in an HTTP body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,10 +82,10 @@ pub async fn call_method(
     message: RequestMessage,
     format: Format,
 ) -> Result<Vec<u8>, Status> {
-    let Some(descriptors) = json::method_messages(method) else {
+    let Some(descriptors) = schema::method_messages(method) else {
         return Err(status::to_status(&Error::unimplemented(
             "API-Um8th",
-            format!("method {method} does not exist in {}", json::SERVICE_NAME),
+            format!("method {method} does not exist in {}", schema::SERVICE_NAME),
         )));
     };
     let api = api.clone();

@@ -1,39 +1,12 @@
 //! Canonical proto3 JSON for REST and Connect, transcoded through the descriptor set with
 //! prost-reflect (camelCase names, 64-bit integers as strings, enums by name, `…Z` timestamps).
 
-use std::sync::LazyLock;
-
 use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions,
-};
+use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 
 use crate::error::{Error, Result};
-use crate::pb;
 
 use super::{codec, enums};
-
-/// The full name of the service all four protocols serve.
-pub const SERVICE_NAME: &str = "zitadel.user.v2.UserService";
-
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
-        .expect("the build writes a valid descriptor set")
-});
-
-/// The request and response descriptors of a method of the user service.
-pub fn method_messages(method: &str) -> Option<(MessageDescriptor, MessageDescriptor)> {
-    let service = POOL.get_service_by_name(SERVICE_NAME)?;
-    let method = service
-        .methods()
-        .find(|candidate| candidate.name() == method)?;
-    Some((method.input(), method.output()))
-}
-
-/// The descriptor of a message of passlink's schema, by its full name.
-pub fn message_descriptor(full_name: &str) -> Option<MessageDescriptor> {
-    POOL.get_message_by_name(full_name)
-}
 
 /// Decodes a JSON value into a generated message of the given descriptor. Everything that
 /// fails is the request's fault, an InvalidArgument: JSON that does not fit the schema, enum

@@ -9,6 +9,7 @@ pub mod grpc;
 mod http;
 pub mod json;
 mod rest;
+pub mod schema;
 pub mod status;
 pub mod ui;
 
