@@ -673,9 +673,9 @@ fn anything(rng: &mut Rng, corpus: &Corpus) -> FuzzRequest {
     FuzzRequest {
         kind: "anything".into(),
         family: "anything",
-        // hyper answers HEAD over HTTP/2 with the body of a GET (gRPC's trailers-only answer
-        // aside), which an HTTP/2 client must refuse as a protocol error: HEAD goes over
-        // HTTP/1.1, where hyper leaves the body out.
+        // Over HTTP/2, hyper sends a streaming answer's DATA frames even to HEAD (seen for a
+        // HEAD with a body to gRPC reflection), which the client must refuse as a protocol
+        // error; HEAD goes over HTTP/1.1, where hyper leaves the body out.
         transport: if method != "HEAD" && rng.percent(50) {
             Transport::Http2
         } else {

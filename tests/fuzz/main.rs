@@ -120,13 +120,14 @@ async fn malformed_requests_on_every_protocol_never_answer_internal_panic_or_lea
         requests as f64 / run_time.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+    let errors = server.errors_and_panics();
     println!(
         "fuzz: server VmRSS {resident_before} KiB after the warm-up, {resident_after} KiB after \
-         the run ({:+.1} %); {} WARN lines in its log",
+         the run ({:+.1} %); {} ERROR or panic lines and {} WARN lines in its log",
         (resident_after as f64 - resident_before as f64) * 100.0 / resident_before as f64,
+        errors.len(),
         server.warning_count()
     );
-    let errors = server.errors_and_panics();
     drop(server);
     if let Some(database_url) = &database_url {
         common::drop_postgres_database(database_url);
