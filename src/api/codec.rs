@@ -14,7 +14,7 @@ use tonic_prost::{ProstCodec, ProstEncoder};
 
 use crate::error::{Error, Result};
 
-use super::{enums, schema, status};
+use super::{field_values, schema, status};
 
 /// prost's codec, with passlink's decoding (see `decode_message`).
 pub struct ProtobufCodec<T, U> {
@@ -82,7 +82,7 @@ pub fn decode_message<M: Message + Default + Name>(bytes: Bytes) -> Result<M> {
     };
     let dynamic =
         DynamicMessage::decode(descriptor, bytes).map_err(|error| invalid_protobuf(&error))?;
-    enums::check_numbers(&dynamic)?;
+    field_values::check_values(&dynamic)?;
     Ok(message)
 }
 

@@ -6,7 +6,7 @@ use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, Seria
 
 use crate::error::{Error, Result};
 
-use super::{codec, enums};
+use super::{codec, field_values};
 
 /// Decodes a JSON value into a generated message of the given descriptor. Everything that
 /// fails is the request's fault, an InvalidArgument: JSON that does not fit the schema, enum
@@ -21,8 +21,8 @@ pub fn from_json_value<M: Message + Default>(
         .map_err(|error| {
             Error::invalid_argument("JSON-Dc4bd", format!("invalid JSON body: {error}"))
         })?;
-    enums::check_json_names(&descriptor, &value)?;
-    enums::check_numbers(&dynamic)?;
+    field_values::check_json_enum_names(&descriptor, &value)?;
+    field_values::check_values(&dynamic)?;
     M::decode(dynamic.encode_to_vec().as_slice()).map_err(|error| {
         Error::invalid_argument(
             "JSON-Rt2cd",

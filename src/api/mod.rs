@@ -4,7 +4,7 @@
 pub mod codec;
 mod connect;
 pub mod convert;
-mod enums;
+mod field_values;
 pub mod grpc;
 mod http;
 pub mod json;

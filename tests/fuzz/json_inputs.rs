@@ -1,7 +1,9 @@
 //! JSON requests for Connect and REST, mutated: wrong types, huge numbers, unknown enum names,
 //! deep nesting, invalid UTF-8, cut-off text, duplicate and unknown keys.
 
-use super::inputs::{Corpus, FuzzRequest, Rng, SERVICE, Transport, credential_struct};
+use super::corpus::{Corpus, credential_struct};
+use super::inputs::{FuzzRequest, SERVICE, Transport};
+use super::random::Rng;
 
 /// Every path to a value inside `value` (object keys and array positions).
 fn paths(value: &serde_json::Value, prefix: &mut Vec<String>, found: &mut Vec<Vec<String>>) {

@@ -10,8 +10,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod corpus;
 mod inputs;
 mod json_inputs;
+mod random;
 mod send;
 mod server;
 
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{authorized, human, unique_email};
-use inputs::Corpus;
+use corpus::Corpus;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use send::Tally;
 use server::ServerProcess;

@@ -13,7 +13,8 @@ use base64::Engine;
 
 use super::common::raw_grpc::RawGrpcConnection;
 use super::common::wire::http_client;
-use super::inputs::{self, Corpus, FuzzRequest, Transport};
+use super::corpus::Corpus;
+use super::inputs::{self, FuzzRequest, Transport};
 use super::server::ServerProcess;
 
 /// How long one request may take before it counts as unanswered.
@@ -52,8 +53,9 @@ impl Answer {
 #[derive(Default)]
 pub struct Tally {
     pub sent: u64,
-    /// Requests sent a second time after their connection failed.
+    /// Requests sent a second time after their connection failed, and the first few reasons.
     pub resent: u64,
+    resent_because: Vec<String>,
     outcomes: BTreeMap<(&'static str, String), u64>,
     pub failure_count: u64,
     pub failures: Vec<String>,
@@ -65,10 +67,15 @@ impl Tally {
         index: u64,
         request: &FuzzRequest,
         answer: Result<Answer, String>,
-        resent: bool,
+        resent_because: Option<String>,
     ) {
         self.sent += 1;
-        self.resent += u64::from(resent);
+        if let Some(reason) = resent_because {
+            self.resent += 1;
+            if self.resent_because.len() < DESCRIBED_FAILURES {
+                self.resent_because.push(describe(index, request, &reason));
+            }
+        }
         let (outcome, broken) = match &answer {
             Ok(answer) => (answer.outcome(), answer.broken_rule()),
             Err(error) => ("no answer".to_owned(), Some(error.clone())),
@@ -85,6 +92,8 @@ impl Tally {
     pub fn merge(&mut self, other: Tally) {
         self.sent += other.sent;
         self.resent += other.resent;
+        self.resent_because.extend(other.resent_because);
+        self.resent_because.truncate(DESCRIBED_FAILURES);
         for (key, count) in other.outcomes {
             *self.outcomes.entry(key).or_default() += count;
         }
@@ -110,6 +119,9 @@ impl Tally {
         )];
         for (family, (count, outcomes)) in families {
             lines.push(format!("  {family}: {count} — {}", outcomes.join(", ")));
+        }
+        for reason in &self.resent_because {
+            lines.push(format!("  sent again: {reason}"));
         }
         lines.join("\n")
     }
@@ -304,9 +316,10 @@ pub async fn run(
                 // the server closes it after an answer given before the body was read): such a
                 // request is sent once more, on a fresh connection. A server that fails the
                 // same request again, or that is gone, still fails the test.
-                let resent = matches!(&answer, Err(error) if !error.starts_with("no answer"));
-                if resent {
+                let mut resent_because = None;
+                if matches!(&answer, Err(error) if !error.starts_with("no answer")) {
                     let first = answer.unwrap_err();
+                    resent_because = Some(first.clone());
                     let again = match request.transport {
                         Transport::Http2 => send_http2(&mut connection, address, &request).await,
                         Transport::Http1 => {
@@ -318,7 +331,7 @@ pub async fn run(
                 tally
                     .lock()
                     .unwrap()
-                    .record(index, &request, answer, resent);
+                    .record(index, &request, answer, resent_because);
             }
         }));
     }

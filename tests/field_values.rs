@@ -1,6 +1,7 @@
-//! Enum fields of requests take defined values only: an unknown number (any protocol) or an
-//! unknown name (JSON) is InvalidArgument naming the field, protoc-gen-validate style, and
-//! nothing is stored.
+//! What protobuf and JSON decoding let through but passlink refuses, on every protocol and both
+//! storage backends: enum fields take defined values only (an unknown number on any protocol,
+//! an unknown name in JSON), and text holds no NUL character (PostgreSQL cannot store one).
+//! Each is InvalidArgument naming the field, protoc-gen-validate style, and nothing is stored.
 
 mod common;
 
@@ -182,4 +183,62 @@ async fn an_unknown_authenticator_name_in_json_is_invalid_argument() {
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(pending_registrations(&scene.server).await, 1);
+}
+
+const NUL_RULE: &str = "value must not contain the NUL character";
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_invalid_argument_on_every_protocol() {
+    let server = TestServer::start().await;
+    for protocol in ALL_PROTOCOLS {
+        let admin = server
+            .client(protocol)
+            .await
+            .with_token(&server.admin_token);
+        let failure = admin
+            .get_user_by_id("123\u{0}456")
+            .await
+            .expect_err("a user id with a NUL character");
+        assert_eq!(
+            failure.code,
+            Code::InvalidArgument,
+            "{protocol:?}: {failure:#?}"
+        );
+        failure.assert_error(
+            Code::InvalidArgument,
+            &format!("invalid GetUserByIDRequest.UserId: {NUL_RULE}"),
+        );
+
+        let user_id = format!("nul-{}", common::uuid_like());
+        let mut request = human_with_id(&user_id);
+        request.profile.as_mut().unwrap().given_name = "A\u{0}da".into();
+        let failure = admin
+            .add_human_user(request)
+            .await
+            .expect_err("a name with a NUL character");
+        failure.assert_error(
+            Code::InvalidArgument,
+            &format!("invalid SetHumanProfile.GivenName: {NUL_RULE}"),
+        );
+        assert_not_stored(&server, &user_id).await;
+    }
+    // A NUL in a REST path parameter is the same field.
+    let answer = common::wire::http_client()
+        .get(server.url("/v2/users/123%00456"))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let answer = JsonAnswer {
+        status: answer.status().as_u16(),
+        content_type: answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        body: answer.json().await.unwrap(),
+    };
+    json_failure(Protocol::Rest, &answer).assert_error(
+        Code::InvalidArgument,
+        &format!("invalid GetUserByIDRequest.UserId: {NUL_RULE}"),
+    );
 }

@@ -1,9 +1,11 @@
-//! Enum fields of a request hold values its schema defines. proto3 enums are open: prost keeps
-//! any number, and prost-reflect, told to ignore unknown JSON fields, drops unknown enum names
-//! without a word. Both checks here walk a whole message generically, through nested messages,
-//! lists and maps, and name the offending field as protoc-gen-validate's `defined_only` rule
-//! does: `invalid SetHumanProfile.Gender: value must be one of the defined enum values`, inside
-//! `embedded message failed validation | caused by: …` for each message around it.
+//! What decoding lets through but no request may carry: an enum value its schema does not
+//! define (proto3 enums are open, so prost keeps any number, and prost-reflect, told to ignore
+//! unknown JSON fields, drops unknown enum names without a word), and text with a NUL character
+//! (valid UTF-8, but PostgreSQL cannot store it, and SQLite would). The checks walk a whole
+//! message generically, through nested messages, lists and maps, and name the offending field
+//! as protoc-gen-validate does: `invalid SetHumanProfile.Gender: value must be one of the defined
+//! enum values`, inside `embedded message failed validation | caused by: …` for each message
+//! around it.
 
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
@@ -11,21 +13,26 @@ use prost_reflect::{
 
 use crate::error::{Error, Result};
 
-const RULE: &str = "value must be one of the defined enum values";
+const DEFINED_ENUM_RULE: &str = "value must be one of the defined enum values";
+const NO_NUL_RULE: &str = "value must not contain the NUL character";
 
-/// Refuses a message with an enum field whose number its enum does not define.
-pub fn check_numbers(message: &DynamicMessage) -> Result<()> {
-    match undefined_number(message) {
-        Some(violation) => Err(Error::invalid_argument("API-En5nb", violation)),
+/// Refuses a message with an enum field whose number its enum does not define, or with text
+/// that contains a NUL character.
+pub fn check_values(message: &DynamicMessage) -> Result<()> {
+    match first_violation(message) {
+        Some(violation) => Err(Error::invalid_argument("API-Fv5nb", violation)),
         None => Ok(()),
     }
 }
 
 /// Refuses proto3 JSON for `descriptor` with an enum field given as a name its enum does not
-/// define. Numbers are left to `check_numbers`, everything else to the JSON reader.
-pub fn check_json_names(descriptor: &MessageDescriptor, json: &serde_json::Value) -> Result<()> {
+/// define. Numbers and text are left to `check_values`, everything else to the JSON reader.
+pub fn check_json_enum_names(
+    descriptor: &MessageDescriptor,
+    json: &serde_json::Value,
+) -> Result<()> {
     match unknown_name(descriptor, json) {
-        Some(violation) => Err(Error::invalid_argument("API-En6nm", violation)),
+        Some(violation) => Err(Error::invalid_argument("API-Fv6nm", violation)),
         None => Ok(()),
     }
 }
@@ -60,9 +67,14 @@ fn field_name(field: &FieldDescriptor) -> String {
         .collect()
 }
 
-fn violation(owner: &MessageDescriptor, field: &FieldDescriptor, position: &str) -> String {
+fn violation(
+    owner: &MessageDescriptor,
+    field: &FieldDescriptor,
+    position: &str,
+    rule: &str,
+) -> String {
     format!(
-        "invalid {}.{}{position}: {RULE}",
+        "invalid {}.{}{position}: {rule}",
         message_name(owner),
         field_name(field)
     )
@@ -101,23 +113,30 @@ fn map_key_text(key: &MapKey) -> String {
     }
 }
 
-fn undefined_number(message: &DynamicMessage) -> Option<String> {
+fn first_violation(message: &DynamicMessage) -> Option<String> {
     let owner = message.descriptor();
     if is_well_known(&owner) {
         return None;
     }
     message.fields().find_map(|(field, value)| match value {
-        Value::List(items) => items.iter().enumerate().find_map(|(index, item)| {
-            undefined_number_in(&owner, &field, &format!("[{index}]"), item)
-        }),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| violation_in(&owner, &field, &format!("[{index}]"), item)),
         Value::Map(entries) => entries.iter().find_map(|(key, item)| {
-            undefined_number_in(&owner, &field, &format!("[{}]", map_key_text(key)), item)
+            let position = format!("[{}]", map_key_text(key));
+            match key {
+                MapKey::String(text) if text.contains('\0') => {
+                    Some(violation(&owner, &field, &position, NO_NUL_RULE))
+                }
+                _ => violation_in(&owner, &field, &position, item),
+            }
         }),
-        single => undefined_number_in(&owner, &field, "", single),
+        single => violation_in(&owner, &field, "", single),
     })
 }
 
-fn undefined_number_in(
+fn violation_in(
     owner: &MessageDescriptor,
     field: &FieldDescriptor,
     position: &str,
@@ -127,10 +146,13 @@ fn undefined_number_in(
         (Value::EnumNumber(number), Kind::Enum(enumeration))
             if enumeration.get_value(*number).is_none() =>
         {
-            Some(violation(owner, field, position))
+            Some(violation(owner, field, position, DEFINED_ENUM_RULE))
+        }
+        (Value::String(text), _) if text.contains('\0') => {
+            Some(violation(owner, field, position, NO_NUL_RULE))
         }
         (Value::Message(inner), _) => {
-            undefined_number(inner).map(|cause| nested_violation(owner, field, position, cause))
+            first_violation(inner).map(|cause| nested_violation(owner, field, position, cause))
         }
         _ => None,
     }
@@ -173,7 +195,7 @@ fn unknown_name_in(
         (serde_json::Value::String(name), Kind::Enum(enumeration))
             if enumeration.get_value_by_name(name).is_none() =>
         {
-            Some(violation(owner, field, position))
+            Some(violation(owner, field, position, DEFINED_ENUM_RULE))
         }
         (inner @ serde_json::Value::Object(_), Kind::Message(inner_descriptor)) => {
             unknown_name(&inner_descriptor, inner)
@@ -206,7 +228,7 @@ mod tests {
             request("AddHumanUser"),
             serde_json::json!({ "profile": { "givenName": "Ada", "gender": 77 } }),
         );
-        let error = check_numbers(&message).unwrap_err();
+        let error = check_values(&message).unwrap_err();
         assert_eq!(error.code(), crate::error::Code::InvalidArgument);
         assert_eq!(error.text(), NESTED_GENDER);
     }
@@ -218,7 +240,7 @@ mod tests {
             serde_json::json!({ "userId": "1", "authenticator": 99 }),
         );
         assert_eq!(
-            check_numbers(&message).unwrap_err().text(),
+            check_values(&message).unwrap_err().text(),
             "invalid RegisterPasskeyRequest.Authenticator: value must be one of the defined enum values"
         );
     }
@@ -229,23 +251,23 @@ mod tests {
             "profile": { "givenName": "Ada", "gender": "GENDER_FEMALE" },
             "metadata": [{ "key": "k", "value": "dg==" }],
         });
-        check_json_names(&request("AddHumanUser"), &json).unwrap();
-        check_numbers(&from_json(request("AddHumanUser"), json)).unwrap();
+        check_json_enum_names(&request("AddHumanUser"), &json).unwrap();
+        check_values(&from_json(request("AddHumanUser"), json)).unwrap();
         let register = serde_json::json!({ "authenticator": 2 });
-        check_json_names(&request("RegisterPasskey"), &register).unwrap();
-        check_numbers(&from_json(request("RegisterPasskey"), register)).unwrap();
+        check_json_enum_names(&request("RegisterPasskey"), &register).unwrap();
+        check_values(&from_json(request("RegisterPasskey"), register)).unwrap();
     }
 
     #[test]
     fn an_unknown_name_is_named_with_its_path_and_a_number_as_a_string_is_unknown() {
         for name in ["GENDER_NOPE", "gender_female", "1", ""] {
             let json = serde_json::json!({ "profile": { "gender": name } });
-            let error = check_json_names(&request("AddHumanUser"), &json).unwrap_err();
+            let error = check_json_enum_names(&request("AddHumanUser"), &json).unwrap_err();
             assert_eq!(error.text(), NESTED_GENDER, "{name:?}");
         }
         let json = serde_json::json!({ "authenticator": "PASSKEY_AUTHENTICATOR_NOPE" });
         assert_eq!(
-            check_json_names(&request("RegisterPasskey"), &json)
+            check_json_enum_names(&request("RegisterPasskey"), &json)
                 .unwrap_err()
                 .text(),
             "invalid RegisterPasskeyRequest.Authenticator: value must be one of the defined enum values"
@@ -259,7 +281,7 @@ mod tests {
             "profile": { "given_name": "Ada", "gender": "GENDER_NOPE" },
         });
         assert_eq!(
-            check_json_names(&request("AddHumanUser"), &json)
+            check_json_enum_names(&request("AddHumanUser"), &json)
                 .unwrap_err()
                 .text(),
             NESTED_GENDER
@@ -267,13 +289,36 @@ mod tests {
     }
 
     #[test]
+    fn text_with_a_nul_character_is_named_with_its_path() {
+        let message = from_json(
+            request("AddHumanUser"),
+            serde_json::json!({ "profile": { "givenName": "A\u{0}da" } }),
+        );
+        assert_eq!(
+            check_values(&message).unwrap_err().text(),
+            "invalid AddHumanUserRequest.Profile: embedded message failed validation | caused \
+             by: invalid SetHumanProfile.GivenName: value must not contain the NUL character"
+        );
+        let message = from_json(
+            request("AddHumanUser"),
+            serde_json::json!({ "metadata": [{ "key": "ok" }, { "key": "n\u{0}" }] }),
+        );
+        assert_eq!(
+            check_values(&message).unwrap_err().text(),
+            "invalid AddHumanUserRequest.Metadata[1]: embedded message failed validation | \
+             caused by: invalid SetMetadataEntry.Key: value must not contain the NUL character"
+        );
+    }
+
+    #[test]
     fn well_known_types_are_not_walked() {
-        // A Struct's JSON is free-form: a key named like an enum field means nothing.
+        // A Struct's JSON is free-form: a key named like an enum field means nothing, and its
+        // text never reaches the database as such.
         let json = serde_json::json!({
-            "publicKeyCredential": { "authenticator": "NOPE", "gender": 77 },
+            "publicKeyCredential": { "authenticator": "NOPE", "gender": 77, "id": "\u{0}" },
         });
-        check_json_names(&request("VerifyPasskeyRegistration"), &json).unwrap();
-        check_numbers(&from_json(request("VerifyPasskeyRegistration"), json)).unwrap();
+        check_json_enum_names(&request("VerifyPasskeyRegistration"), &json).unwrap();
+        check_values(&from_json(request("VerifyPasskeyRegistration"), json)).unwrap();
     }
 
     #[test]
@@ -323,19 +368,19 @@ mod tests {
         let palette = pool.get_message_by_name("test.Palette").unwrap();
         let json = serde_json::json!({ "colors": [0, 0, 5] });
         assert_eq!(
-            check_numbers(&from_json(palette.clone(), json))
+            check_values(&from_json(palette.clone(), json))
                 .unwrap_err()
                 .text(),
             "invalid Palette.Colors[2]: value must be one of the defined enum values"
         );
         let json = serde_json::json!({ "byName": { "sky": "COLOR_BLUE" } });
         assert_eq!(
-            check_json_names(&palette, &json).unwrap_err().text(),
+            check_json_enum_names(&palette, &json).unwrap_err().text(),
             "invalid Palette.ByName[sky]: value must be one of the defined enum values"
         );
         let json = serde_json::json!({ "byName": { "sky": 3 } });
         assert_eq!(
-            check_numbers(&from_json(palette, json)).unwrap_err().text(),
+            check_values(&from_json(palette, json)).unwrap_err().text(),
             "invalid Palette.ByName[sky]: value must be one of the defined enum values"
         );
     }
