@@ -10,8 +10,8 @@ use super::{codec, field_values};
 
 /// Decodes a JSON value into a generated message of the given descriptor. Everything that
 /// fails is the request's fault, an InvalidArgument: JSON that does not fit the schema, enum
-/// values it does not define, and structs nested deeper than protobuf decodes (prost stops at
-/// 100 levels, which the JSON reader does not know about).
+/// values it does not define, text with a NUL character, and structs nested deeper than
+/// protobuf decodes (prost stops at 100 levels, which the JSON reader does not know about).
 pub fn from_json_value<M: Message + Default>(
     descriptor: MessageDescriptor,
     value: serde_json::Value,
