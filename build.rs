@@ -34,9 +34,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("passlink_descriptor.bin"),
         compiler.encode_file_descriptor_set(),
     )?;
+    // Every message knows its full name (`prost::Name`), so that passlink's codec can find its
+    // descriptor and check it beyond what prost checks (enum values must be defined).
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_fds(compiler.file_descriptor_set())?;
+        .codec_path("crate::api::codec::ProtobufCodec")
+        .compile_fds_with_config(compiler.file_descriptor_set(), config)?;
     Ok(())
 }

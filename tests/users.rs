@@ -144,7 +144,7 @@ async fn control_characters_in_names_username_user_id_and_email_are_refused_by_f
         ),
         (
             format!("invalid SetHumanProfile.NickName: {rule}"),
-            profile(|profile| profile.nick_name = Some("Ada\u{0}".into())),
+            profile(|profile| profile.nick_name = Some("Ada\u{1b}[31m".into())),
         ),
         (
             format!("invalid SetHumanProfile.DisplayName: {rule}"),

@@ -12,7 +12,7 @@ use http::{HeaderValue, header};
 use crate::error::Error;
 
 use super::http::{Format, RequestMessage, call_method, metadata, read_body};
-use super::{HttpState, json, status};
+use super::{HttpState, json, schema, status};
 
 /// The format of a Connect unary request, or `None` when the request is not one (gRPC and
 /// gRPC-Web share its path and are told apart by content type).
@@ -21,7 +21,7 @@ pub fn connect_format(request: &Request) -> Option<Format> {
         .uri()
         .path()
         .strip_prefix('/')
-        .is_some_and(|path| path.starts_with(json::SERVICE_NAME))
+        .is_some_and(|path| path.starts_with(schema::SERVICE_NAME))
     {
         return None;
     }
@@ -37,7 +37,10 @@ pub fn connect_format(request: &Request) -> Option<Format> {
 /// The Connect routes.
 pub fn router(state: HttpState) -> Router {
     Router::new()
-        .route(&format!("/{}/{{method}}", json::SERVICE_NAME), post(handle))
+        .route(
+            &format!("/{}/{{method}}", schema::SERVICE_NAME),
+            post(handle),
+        )
         .with_state(state)
 }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use axum::body::Body;
 use bytes::Bytes;
 use http::HeaderMap;
-use prost::Message;
+use prost::{Message, Name};
 use prost_reflect::MessageDescriptor;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::pb::zitadel::user::v2::user_service_server::UserService;
 
 use super::grpc::UserServiceApi;
-use super::{json, status};
+use super::{codec, json, schema, status};
 
 /// How a message travels in an HTTP body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,16 +63,14 @@ async fn invoke<Req, Resp, Call, Answer>(
     call: Call,
 ) -> Result<Vec<u8>, Status>
 where
-    Req: Message + Default,
+    Req: Message + Default + Name,
     Resp: Message,
     Call: FnOnce(UserServiceApi, Request<Req>) -> Answer,
     Answer: Future<Output = Result<Response<Resp>, Status>>,
 {
     let message: Req = match message {
         RequestMessage::Json(value) => json::from_json_value(input, value),
-        RequestMessage::Proto(bytes) => Req::decode(bytes).map_err(|error| {
-            Error::invalid_argument("API-Pb3dc", format!("invalid protobuf body: {error}"))
-        }),
+        RequestMessage::Proto(bytes) => codec::decode_message(bytes),
     }
     .map_err(|error| status::to_status(&error))?;
     let mut request = Request::new(message);
@@ -93,10 +91,10 @@ pub async fn call_method(
     message: RequestMessage,
     format: Format,
 ) -> Result<Vec<u8>, Status> {
-    let Some(descriptors) = json::method_messages(method) else {
+    let Some(descriptors) = schema::method_messages(method) else {
         return Err(status::to_status(&Error::unimplemented(
             "API-Um8th",
-            format!("method {method} does not exist in {}", json::SERVICE_NAME),
+            format!("method {method} does not exist in {}", schema::SERVICE_NAME),
         )));
     };
     let api = api.clone();

@@ -1,45 +1,34 @@
 //! Canonical proto3 JSON for REST and Connect, transcoded through the descriptor set with
 //! prost-reflect (camelCase names, 64-bit integers as strings, enums by name, `…Z` timestamps).
 
-use std::sync::LazyLock;
-
 use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions,
-};
+use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 
 use crate::error::{Error, Result};
-use crate::pb;
 
-/// The full name of the service all four protocols serve.
-pub const SERVICE_NAME: &str = "zitadel.user.v2.UserService";
+use super::{codec, field_values};
 
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
-        .expect("the build writes a valid descriptor set")
-});
-
-/// The request and response descriptors of a method of the user service.
-pub fn method_messages(method: &str) -> Option<(MessageDescriptor, MessageDescriptor)> {
-    let service = POOL.get_service_by_name(SERVICE_NAME)?;
-    let method = service
-        .methods()
-        .find(|candidate| candidate.name() == method)?;
-    Some((method.input(), method.output()))
-}
-
-/// Decodes a JSON value into a generated message of the given descriptor.
+/// Decodes a JSON value into a generated message of the given descriptor. Everything that
+/// fails is the request's fault, an InvalidArgument: JSON that does not fit the schema, enum
+/// values it does not define, text with a NUL character, and structs nested deeper than
+/// protobuf decodes (prost stops at 100 levels, which the JSON reader does not know about).
 pub fn from_json_value<M: Message + Default>(
     descriptor: MessageDescriptor,
     value: serde_json::Value,
 ) -> Result<M> {
     let options = DeserializeOptions::new().deny_unknown_fields(false);
-    let dynamic =
-        DynamicMessage::deserialize_with_options(descriptor, value, &options).map_err(|error| {
+    let dynamic = DynamicMessage::deserialize_with_options(descriptor.clone(), &value, &options)
+        .map_err(|error| {
             Error::invalid_argument("JSON-Dc4bd", format!("invalid JSON body: {error}"))
         })?;
-    M::decode(dynamic.encode_to_vec().as_slice())
-        .map_err(|error| Error::internal("JSON-Rt2cd", error))
+    field_values::check_json_enum_names(&descriptor, &value)?;
+    field_values::check_values(&dynamic)?;
+    M::decode(dynamic.encode_to_vec().as_slice()).map_err(|error| {
+        Error::invalid_argument(
+            "JSON-Rt2cd",
+            format!("invalid JSON body: {}", codec::decode_error_text(&error)),
+        )
+    })
 }
 
 /// Reads a JSON request body as an object; an empty body is an empty object.

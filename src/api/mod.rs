@@ -2,13 +2,16 @@
 //! health and the HTTP probes. All of them reach `grpc::UserServiceApi`.
 
 mod body_deadline;
+pub mod codec;
 mod connect;
 pub mod convert;
+mod field_values;
 pub mod grpc;
 mod http;
 pub mod json;
 pub mod listener;
 mod rest;
+pub mod schema;
 pub mod status;
 pub mod ui;
 
@@ -73,7 +76,7 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
             .register_encoded_file_descriptor_set(
                 tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
             )
-            .with_service_name(json::SERVICE_NAME)
+            .with_service_name(schema::SERVICE_NAME)
             .with_service_name("grpc.health.v1.Health")
             .with_service_name("grpc.reflection.v1.ServerReflection")
             .with_service_name("grpc.reflection.v1alpha.ServerReflection")

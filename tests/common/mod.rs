@@ -5,8 +5,10 @@
 #![allow(dead_code)]
 
 pub mod json_shape;
+pub mod log_capture;
 pub mod mail;
 pub mod process;
+pub mod raw_grpc;
 pub mod raw_h2;
 pub mod raw_http;
 pub mod suite;

@@ -110,7 +110,7 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
 });
 
 /// The request and response descriptors of a method of the user service.
-fn method_descriptors(method: &str) -> (MessageDescriptor, MessageDescriptor) {
+pub fn method_descriptors(method: &str) -> (MessageDescriptor, MessageDescriptor) {
     let service = POOL.get_service_by_name(SERVICE).expect("the user service");
     let method = service
         .methods()
