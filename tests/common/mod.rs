@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod authenticator;
 pub mod json_shape;
 pub mod mail;
 pub mod raw_http;
