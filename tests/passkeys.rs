@@ -662,7 +662,8 @@ async fn permissions_follow_the_contract() {
     assert_eq!(failure.code, Code::Unauthenticated);
     assert!(failure.message.starts_with("Token is invalid"));
 
-    // A token-started registration is finished only by a caller allowed to start it.
+    // A token-started registration is finished only by a caller allowed to start it; without
+    // a token it is as unknown as a registration that does not exist.
     let credential = create_credential(
         &mut software_authenticator(),
         ORIGIN,
@@ -678,7 +679,7 @@ async fn permissions_follow_the_contract() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(failure.code, Code::Unauthenticated, "{failure:?}");
+    assert_eq!(failure.code, Code::NotFound, "{failure:?}");
     let failure = api
         .with_token(&nobody)
         .verify_passkey_registration(verify_request(
