@@ -1,8 +1,9 @@
 //! Use cases that redeem a registration link and manage passkeys: RegisterPasskey,
 //! VerifyPasskeyRegistration, ListPasskeys and RemovePasskey.
 //!
-//! A registration code is the credential for RegisterPasskey: no token is needed. Each failed
-//! attempt counts, the third kills the code, and a good code is consumed by one conditional
+//! A registration code is the credential for RegisterPasskey: no token is needed. A wrong code
+//! presented for a live code counts as a failure (the third kills the code); attempts against
+//! a used, dead or expired code write nothing. A good code is consumed by one conditional
 //! update in the same transaction that stores the pending registration. The pending
 //! registration lives in the database (any process can finish it) and expires. Verification
 //! reads it without changing it, after the caller is authorized; only a credential that
@@ -33,6 +34,9 @@ const CODE_INVALID_ID: &str = "COMMAND-Eeb2a";
 const PASSKEY_NOT_FOUND: &str = "WebAuthN Token could not be found";
 /// Failed attempts after which a code is dead.
 pub const MAX_CODE_FAILURES: i64 = 3;
+/// What a presented code is compared with when there is no code to compare it with, so that
+/// an unknown code costs the same hash as a known one.
+const NO_CODE_HASH: [u8; 32] = [0; 32];
 
 /// The WebAuthn relying party settings the use cases run with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,10 +115,6 @@ fn code_invalid() -> Error {
     Error::invalid_argument(CODE_INVALID_ID, CODE_INVALID)
 }
 
-fn is_code_invalid(error: &Error) -> bool {
-    error.id() == CODE_INVALID_ID
-}
-
 fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredential> {
     passkeys
         .iter()
@@ -177,15 +177,18 @@ impl Services {
         Ok(domain)
     }
 
-    /// Counts a failed code attempt. Errors are logged, not returned: the caller answers
-    /// "Code is invalid" either way.
-    async fn record_code_failure(&self, user_id: &str, code_id: &str, reason: &'static str) {
-        let recorded = self
+    /// Counts a wrong code presented for a live code. The change is queued, not awaited: the
+    /// answer must not take longer than for a code that does not exist (no write) or a dead
+    /// one (none either). A later redemption of the same user is written after it, so the
+    /// third failure still kills the code for every attempt that follows it. Errors are
+    /// logged, not returned: the caller answers "Code is invalid" either way.
+    async fn record_code_failure(&self, user_id: &str, code_id: &str) {
+        let queued = self
             .store
-            .commit(Change {
+            .queue(Change {
                 user_id: user_id.to_owned(),
                 event_type: "user.passkey.code.check.failed",
-                payload: json!({ "code_id": code_id, "reason": reason }),
+                payload: json!({ "code_id": code_id, "reason": "wrong" }),
                 actor: user_id.to_owned(),
                 at: self.now(),
                 effects: vec![Effect::RecordPasskeyCodeFailure {
@@ -193,47 +196,68 @@ impl Services {
                 }],
             })
             .await;
-        tracing::info!(user.id = %user_id, code.id = %code_id, reason, "passkey code rejected");
-        if let Err(error) = recorded {
-            tracing::warn!(%error, "could not count a failed passkey code attempt");
-        }
+        let queued = match queued {
+            Ok(queued) => queued,
+            Err(error) => {
+                tracing::warn!(%error, "could not count a failed passkey code attempt");
+                return;
+            }
+        };
+        // The outcome is awaited aside; dropping it would cancel the change.
+        tokio::spawn(async move {
+            match queued.await {
+                Ok(_) => {}
+                // A racing guess or redemption got there first: the code is no longer live.
+                Err(error) if error.code() == crate::error::Code::FailedPrecondition => {
+                    tracing::debug!(%error, "a failed passkey code attempt was not counted");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not count a failed passkey code attempt");
+                }
+            }
+        });
     }
 
-    /// Checks a presented code and returns the user it belongs to; every failure counts.
+    /// Checks a presented code and returns the user it belongs to. Only a wrong code for a
+    /// live code is recorded; attempts against a used, dead or expired code write nothing.
+    ///
+    /// Every failure does the same work, so that its timing tells nothing: both reads run
+    /// whether or not the user exists, the hash is compared once on every path (against a
+    /// stand-in when there is no code), and the one write (a live code's failure count) is
+    /// queued without waiting for it.
     async fn check_presented_code(&self, user_id: &str, presented: &PresentedCode) -> Result<User> {
-        let user = self
-            .store
-            .get_user(user_id)
-            .await?
-            .filter(|user| user.state != UserState::Deleted)
-            .ok_or_else(code_invalid)?;
-        let Some(code) = self
-            .store
-            .get_passkey_code(&presented.id)
-            .await?
-            .filter(|code| code.user_id == user.id)
-        else {
-            tracing::info!(user.id = %user_id, "unknown passkey code presented");
-            return Err(code_invalid());
+        let (user, code) = tokio::join!(
+            self.store.get_user(user_id),
+            self.store.get_passkey_code(&presented.id)
+        );
+        let user = user?.filter(|user| user.state != UserState::Deleted);
+        let code =
+            code?.filter(|code| user.as_ref().is_some_and(|user| code.user_id == user.id));
+        let matches = match &code {
+            Some(code) => secret_matches(&code.id, presented.code.expose(), &code.code_hash),
+            None => {
+                std::hint::black_box(secret_matches(
+                    &presented.id,
+                    presented.code.expose(),
+                    &NO_CODE_HASH,
+                ));
+                false
+            }
         };
-        // The hash is compared first and always, so that timing tells nothing about the state.
-        let matches = secret_matches(&code.id, presented.code.expose(), &code.code_hash);
-        let reason = if code.used {
-            Some("used")
-        } else if code.failures >= MAX_CODE_FAILURES {
-            Some("dead")
-        } else if code.expires_at <= self.now() {
-            Some("expired")
-        } else if !matches {
-            Some("wrong")
-        } else {
-            None
+        let reason = match (&user, &code) {
+            (None, _) => "unknown user",
+            (Some(_), None) => "unknown code",
+            (Some(_), Some(code)) if code.used => "used",
+            (Some(_), Some(code)) if code.failures >= MAX_CODE_FAILURES => "dead",
+            (Some(_), Some(code)) if code.expires_at <= self.now() => "expired",
+            (Some(_), Some(_)) if !matches => "wrong",
+            (Some(user), Some(_)) => return Ok(user.clone()),
         };
-        if let Some(reason) = reason {
-            self.record_code_failure(&user.id, &code.id, reason).await;
-            return Err(code_invalid());
+        tracing::info!(user.id = %user_id, code.id = %presented.id, reason, "passkey code rejected");
+        if let (Some(user), Some(code), "wrong") = (&user, &code, reason) {
+            self.record_code_failure(&user.id, &code.id).await;
         }
-        Ok(user)
+        Err(code_invalid())
     }
 
     /// Starts a passkey registration for a user, with a registration code (no token needed)
@@ -324,16 +348,9 @@ impl Services {
                 effects,
             })
             .await;
-        let committed = match committed {
-            Ok(committed) => committed,
-            Err(error) => {
-                if let (true, Some(code)) = (is_code_invalid(&error), &request.code) {
-                    // Another redemption of the same code won the race.
-                    self.record_code_failure(&user.id, &code.id, "used").await;
-                }
-                return Err(error);
-            }
-        };
+        // A code that another redemption (or the third failure) got to first fails here with
+        // "Code is invalid", and writes nothing.
+        let committed = committed?;
         tracing::info!(user.id = %user.id, passkey.id = %passkey_id, "passkey registration started");
         Ok(StartedPasskeyRegistration {
             details: committed.into(),

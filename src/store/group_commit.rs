@@ -73,14 +73,26 @@ impl GroupCommitWriter {
 
     /// Commits a change with the next batch and answers once that batch is durable.
     pub async fn commit(&self, change: Change) -> Result<Committed> {
+        self.queue(change).await?.await
+    }
+
+    /// Queues a change and returns once it is queued; the returned future answers once it is
+    /// durable. The writer keeps each user's changes in the order they were queued. Dropping
+    /// the future before the change is written cancels it.
+    pub async fn queue(
+        &self,
+        change: Change,
+    ) -> Result<impl Future<Output = Result<Committed>> + Send + 'static> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((change, reply))
             .await
             .map_err(|_| Error::internal("STORE-Gc1st", "the writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| Error::internal("STORE-Gc2rp", "the writer dropped a change"))?
+        Ok(async move {
+            answer
+                .await
+                .map_err(|_| Error::internal("STORE-Gc2rp", "the writer dropped a change"))?
+        })
     }
 }
 

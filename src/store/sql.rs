@@ -16,7 +16,7 @@ use crate::domain::user::{Email, Org, Phone, Profile, User, UserKind, UserState}
 use crate::error::{Error, Result};
 use crate::service::ports::{
     Change, Committed, Effect, MessageFailure, MessageSent, NewPasskeyRegistration, NewToken,
-    PendingPasskeyRegistration, Store, StoredEvent, StoredMessage, StoredPasskeyCode,
+    PendingPasskeyRegistration, QueuedChange, Store, StoredEvent, StoredMessage, StoredPasskeyCode,
     StoredPasskeyInfo, TokenOwner,
 };
 
@@ -516,15 +516,25 @@ pub(super) async fn apply_change(
                 }
             }
             Effect::RecordPasskeyCodeFailure { code_id } => {
-                sqlx::query(
+                // Conditional like the consumption: racing guesses never count past the third
+                // failure, and a code that died meanwhile gets no event.
+                let counted = sqlx::query(
                     "UPDATE passkey_codes SET failures = failures + 1 \
-                     WHERE id = $1 AND user_id = $2",
+                     WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND failures < 3 \
+                     AND expires_at > $3",
                 )
                 .bind(code_id)
                 .bind(&change.user_id)
+                .bind(change.at.0)
                 .execute(&mut **transaction)
                 .await
                 .map_err(conflict_or_internal("STORE-Pc9fl"))?;
+                if counted.rows_affected() != 1 {
+                    return Err(Error::failed_precondition(
+                        "STORE-Pc6lv",
+                        "The code is no longer live",
+                    ));
+                }
             }
             Effect::InsertPasskeyRegistration(registration) => {
                 // Expired registrations of the user are of no use any more.
@@ -638,6 +648,17 @@ impl Store for SqlStore {
         // A change to a token owner (its deletion, say) takes effect at once in this process.
         self.token_owners.forget_user(&user_id);
         committed
+    }
+
+    async fn queue(&self, change: Change) -> Result<QueuedChange> {
+        let user_id = change.user_id.clone();
+        let queued = self.group_commit.queue(change).await?;
+        let token_owners = self.token_owners.clone();
+        Ok(Box::pin(async move {
+            let committed = queued.await;
+            token_owners.forget_user(&user_id);
+            committed
+        }))
     }
 
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
