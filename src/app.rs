@@ -224,6 +224,22 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
     })
 }
 
+/// The transports' settings (validated when the settings were loaded).
+fn api_settings(settings: &Settings) -> Result<ApiSettings, String> {
+    let limits = &settings.limits;
+    let at_least_one = |value: u32, name: &str| {
+        std::num::NonZeroU32::new(value).ok_or_else(|| format!("limits.{name} must be at least 1"))
+    };
+    Ok(ApiSettings {
+        max_request_bytes: settings.max_request_bytes,
+        public_limits: api::public_limit::PublicLimitSettings {
+            per_minute: at_least_one(limits.public_per_minute, "public_per_minute")?,
+            burst: at_least_one(limits.public_burst, "public_burst")?,
+        },
+        trusted_proxies: api::client_address::TrustedProxies::new(limits.trusted_proxy_networks()?),
+    })
+}
+
 /// Serves every protocol on `listener` until `signal`, then gives requests in flight up to
 /// `shutdown_grace` to finish.
 pub async fn serve(
@@ -232,13 +248,7 @@ pub async fn serve(
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let api = api::build(
-        services,
-        &ApiSettings {
-            max_request_bytes: settings.max_request_bytes,
-        },
-    )
-    .await?;
+    let api = api::build(services, &api_settings(settings)?).await?;
     let health = api.health.clone();
     let (signalled, mut signalled_receiver) = tokio::sync::watch::channel(false);
     let server_signal = async move {

@@ -230,6 +230,54 @@ impl Default for OutboxSettings {
     }
 }
 
+/// Limits on public calls, those made without a bearer token (`[limits]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Public calls (RegisterPasskey with a code, VerifyPasskeyRegistration without a token)
+    /// each client address may make per minute, on average; default 60
+    /// (`PASSLINK_LIMITS_PUBLIC_PER_MINUTE`, `--limits-public-per-minute`).
+    pub public_per_minute: u32,
+    /// Public calls a client address may make at once before the per-minute rate applies;
+    /// default 20 (`PASSLINK_LIMITS_PUBLIC_BURST`, `--limits-public-burst`).
+    pub public_burst: u32,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client: IP addresses or
+    /// CIDR networks (`10.0.0.0/8`); none by default, so the TCP peer is the client
+    /// (`PASSLINK_LIMITS_TRUSTED_PROXIES`, comma-separated, `--limits-trusted-proxies`).
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        LimitsSettings {
+            public_per_minute: 60,
+            public_burst: 20,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl LimitsSettings {
+    /// The trusted proxies as networks; a bare address is a network of one.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let text = entry.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|network| network.trunc())
+                    .map_err(|_| {
+                        format!(
+                            "limits.trusted_proxies: {entry:?} is neither an IP address nor a \
+                             network like 10.0.0.0/8"
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Every setting of passlink.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -259,6 +307,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `[outbox]`: retries and leases of queued messages.
     pub outbox: OutboxSettings,
+    /// `[limits]`: the rate of public calls per client address, trusted proxies.
+    pub limits: LimitsSettings,
 }
 
 impl Default for Settings {
@@ -277,6 +327,7 @@ impl Default for Settings {
             smtp: SmtpSettings::default(),
             mail: MailSettings::default(),
             outbox: OutboxSettings::default(),
+            limits: LimitsSettings::default(),
         }
     }
 }
@@ -346,6 +397,38 @@ pub struct ServeArgs {
     pub webauthn_registration_lifetime: Option<Duration>,
     #[command(flatten)]
     pub mail: MailArgs,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
+}
+
+/// The limits `passlink serve` takes as flags or environment variables.
+#[derive(Args, Clone, Debug, Default)]
+pub struct LimitsArgs {
+    /// Public calls per client address and minute [default: 60].
+    #[arg(long, env = "PASSLINK_LIMITS_PUBLIC_PER_MINUTE", value_name = "N")]
+    pub limits_public_per_minute: Option<u32>,
+    /// Public calls a client address may make at once [default: 20].
+    #[arg(long, env = "PASSLINK_LIMITS_PUBLIC_BURST", value_name = "N")]
+    pub limits_public_burst: Option<u32>,
+    /// Proxies whose Forwarded / X-Forwarded-For headers are believed: addresses or CIDR
+    /// networks, comma-separated [default: none].
+    #[arg(
+        long,
+        env = "PASSLINK_LIMITS_TRUSTED_PROXIES",
+        value_name = "NETWORKS",
+        value_delimiter = ','
+    )]
+    pub limits_trusted_proxies: Option<Vec<String>>,
+}
+
+impl LimitsArgs {
+    fn apply(&self, settings: &mut Settings) {
+        overlay! { self;
+            limits_public_per_minute => settings.limits.public_per_minute,
+            limits_public_burst => settings.limits.public_burst,
+            limits_trusted_proxies => settings.limits.trusted_proxies,
+        }
+    }
 }
 
 /// The email settings `passlink serve` takes as flags or environment variables.
@@ -491,6 +574,7 @@ impl Settings {
             webauthn_registration_lifetime => settings.webauthn.registration_lifetime,
         }
         args.mail.apply(&mut settings);
+        args.limits.apply(&mut settings);
         settings.validate()?;
         Ok(settings)
     }
@@ -570,6 +654,12 @@ impl Settings {
         }
         self.webauthn()?;
         self.validate_mail()?;
+        if self.limits.public_per_minute == 0 || self.limits.public_burst == 0 {
+            return Err(
+                "limits.public_per_minute and limits.public_burst must be at least 1".into(),
+            );
+        }
+        self.limits.trusted_proxy_networks()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| {
             format!(
                 "log_level {:?} is not a valid filter: {error}",
@@ -789,6 +879,42 @@ mod tests {
     }
 
     #[test]
+    fn limits_parse_validate_and_read_trusted_proxies_as_networks() {
+        let settings: Settings = toml::from_str(
+            "[limits]\npublic_per_minute = 30\npublic_burst = 5\n\
+             trusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"fd00::/8\"]\n",
+        )
+        .unwrap();
+        settings.validate().unwrap();
+        assert_eq!(settings.limits.public_per_minute, 30);
+        assert_eq!(
+            settings.limits.trusted_proxy_networks().unwrap(),
+            [
+                "127.0.0.1/32".parse::<ipnet::IpNet>().unwrap(),
+                "10.0.0.0/8".parse().unwrap(),
+                "fd00::/8".parse().unwrap(),
+            ]
+        );
+        let mut invalid = settings.clone();
+        invalid.limits.trusted_proxies = vec!["proxy.example.com".into()];
+        assert!(
+            invalid
+                .validate()
+                .unwrap_err()
+                .contains("limits.trusted_proxies")
+        );
+        let mut invalid = settings.clone();
+        invalid.limits.public_burst = 0;
+        assert!(invalid.validate().unwrap_err().contains("public_burst"));
+        let defaults = Settings::default().limits;
+        assert_eq!(
+            (defaults.public_per_minute, defaults.public_burst),
+            (60, 20)
+        );
+        assert!(defaults.trusted_proxies.is_empty());
+    }
+
+    #[test]
     fn without_smtp_host_or_mail_dir_email_is_unavailable_naming_the_setting() {
         let mut settings = Settings::default();
         let missing = settings.email_unavailable().unwrap();
@@ -830,6 +956,6 @@ mod variable_tests {
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 32, "{known:?}");
+        assert_eq!(known.len(), 35, "{known:?}");
     }
 }

@@ -79,7 +79,10 @@ async fn a_flood_of_unauthenticated_bad_verifications_does_not_stop_the_legitima
             ))
             .await;
         for attempt in flood {
-            let failure = attempt.await.unwrap().expect_err("a forged credential fails");
+            let failure = attempt
+                .await
+                .unwrap()
+                .expect_err("a forged credential fails");
             assert!(
                 matches!(failure.code, Code::InvalidArgument | Code::NotFound),
                 "{failure:?}"

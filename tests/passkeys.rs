@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::authenticator::{
-    ORIGIN, b64, create_credential, options_of, register_passkey_for,
-    register_with_code, software_authenticator, start_with_code, unb64, verify_request,
+    ORIGIN, b64, create_credential, options_of, register_passkey_for, register_with_code,
+    software_authenticator, start_with_code, unb64, verify_request,
 };
 use common::wire::{ApiClient, Failure, Protocol};
 use common::{TestServer, add_human, create_code};

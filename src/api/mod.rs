@@ -1,11 +1,14 @@
 //! The transports: gRPC, gRPC-Web, Connect unary and REST on one router, plus reflection,
 //! health and the HTTP probes. All of them reach `grpc::UserServiceApi`.
 
+pub mod client_address;
 mod connect;
 pub mod convert;
 pub mod grpc;
 mod http;
 pub mod json;
+pub mod public_calls;
+pub mod public_limit;
 mod rest;
 pub mod status;
 pub mod ui;
@@ -36,6 +39,10 @@ use grpc::UserServiceApi;
 pub struct ApiSettings {
     /// The largest request message or body accepted, in bytes.
     pub max_request_bytes: usize,
+    /// The rate of public calls (without a token) per client address.
+    pub public_limits: public_limit::PublicLimitSettings,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: client_address::TrustedProxies,
 }
 
 /// What REST and Connect handlers share.
@@ -54,7 +61,11 @@ pub struct Api {
 
 /// Builds the one router for every protocol.
 pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Api, String> {
-    let api = UserServiceApi::new(services.clone());
+    let public_calls = Arc::new(public_calls::PublicCalls::new(
+        settings.public_limits,
+        settings.trusted_proxies.clone(),
+    ));
+    let api = UserServiceApi::new(services.clone(), public_calls);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<UserServiceServer<UserServiceApi>>()
@@ -231,7 +242,13 @@ fn cors() -> CorsLayer {
             .map(HeaderName::from_static),
         )
         .expose_headers(
-            ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static),
+            [
+                "grpc-status",
+                "grpc-message",
+                "grpc-status-details-bin",
+                "retry-after",
+            ]
+            .map(HeaderName::from_static),
         )
         .max_age(Duration::from_secs(3600))
 }

@@ -231,8 +231,7 @@ impl Services {
             self.store.get_passkey_code(&presented.id)
         );
         let user = user?.filter(|user| user.state != UserState::Deleted);
-        let code =
-            code?.filter(|code| user.as_ref().is_some_and(|user| code.user_id == user.id));
+        let code = code?.filter(|code| user.as_ref().is_some_and(|user| code.user_id == user.id));
         let matches = match &code {
             Some(code) => secret_matches(&code.id, presented.code.expose(), &code.code_hash),
             None => {

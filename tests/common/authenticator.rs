@@ -78,18 +78,19 @@ pub async fn create_credential(
     serde_json::to_value(&created).unwrap()
 }
 
+/// Base64url without padding, as WebAuthn writes bytes in JSON.
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Decodes base64url without padding.
 pub fn unb64(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .unwrap()
 }
 
-/// Rewrites the authenticator data inside a credential's `none` attestation (which no
-
+/// A RegisterPasskeyRequest redeeming `code` for a user.
 pub fn register_with_code(
     user_id: &str,
     code: &user_pb::PasskeyRegistrationCode,
@@ -101,6 +102,7 @@ pub fn register_with_code(
     }
 }
 
+/// A VerifyPasskeyRegistrationRequest finishing `passkey_id` with `credential`.
 pub fn verify_request(
     user_id: &str,
     passkey_id: &str,
@@ -115,6 +117,7 @@ pub fn verify_request(
     }
 }
 
+/// The creation options of a started registration, as JSON.
 pub fn options_of(started: &user_pb::RegisterPasskeyResponse) -> Value {
     struct_to_json(
         started
