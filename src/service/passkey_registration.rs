@@ -37,6 +37,9 @@ pub const MAX_CODE_FAILURES: i64 = 3;
 /// What a presented code is compared with when there is no code to compare it with, so that
 /// an unknown code costs the same hash as a known one.
 const NO_CODE_HASH: [u8; 32] = [0; 32];
+/// The least time a refused code takes to answer: well above the reads and the hash (about a
+/// millisecond), so that every kind of refusal answers after the same time.
+const CODE_REFUSAL_FLOOR: Duration = Duration::from_millis(10);
 
 /// The WebAuthn relying party settings the use cases run with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,11 +224,25 @@ impl Services {
     /// Checks a presented code and returns the user it belongs to. Only a wrong code for a
     /// live code is recorded; attempts against a used, dead or expired code write nothing.
     ///
-    /// Every failure does the same work, so that its timing tells nothing: both reads run
-    /// whether or not the user exists, the hash is compared once on every path (against a
-    /// stand-in when there is no code), and the one write (a live code's failure count) is
-    /// queued without waiting for it.
+    /// A refusal's timing tells nothing about the user or the code. Every refusal does the
+    /// same work: both reads run whether or not the user exists, the hash is compared once on
+    /// every path (against a stand-in when there is no code), and the one write (a live
+    /// code's failure count) is queued, not awaited. What is left (that write's share of the
+    /// machine while the answer goes out) is hidden under a floor every refusal waits for.
     async fn check_presented_code(&self, user_id: &str, presented: &PresentedCode) -> Result<User> {
+        let started = tokio::time::Instant::now();
+        let checked = self.compare_presented_code(user_id, presented).await;
+        if checked.is_err() {
+            tokio::time::sleep_until(started + CODE_REFUSAL_FLOOR).await;
+        }
+        checked
+    }
+
+    async fn compare_presented_code(
+        &self,
+        user_id: &str,
+        presented: &PresentedCode,
+    ) -> Result<User> {
         let (user, code) = tokio::join!(
             self.store.get_user(user_id),
             self.store.get_passkey_code(&presented.id)
