@@ -183,8 +183,8 @@ impl Services {
     /// Counts a wrong code presented for a live code. The change is queued, not awaited: the
     /// answer must not take longer than for a code that does not exist (no write) or a dead
     /// one (none either). A later redemption of the same user is written after it, so the
-    /// third failure still kills the code for every attempt that follows it. Errors are
-    /// logged, not returned: the caller answers "Code is invalid" either way.
+    /// third failure still kills the code for every attempt that follows it. When a racing
+    /// guess or redemption got there first, the code is no longer live and nothing is written.
     async fn record_code_failure(&self, user_id: &str, code_id: &str) {
         let queued = self
             .store
@@ -199,26 +199,9 @@ impl Services {
                 }],
             })
             .await;
-        let queued = match queued {
-            Ok(queued) => queued,
-            Err(error) => {
-                tracing::warn!(%error, "could not count a failed passkey code attempt");
-                return;
-            }
-        };
-        // The outcome is awaited aside; dropping it would cancel the change.
-        tokio::spawn(async move {
-            match queued.await {
-                Ok(_) => {}
-                // A racing guess or redemption got there first: the code is no longer live.
-                Err(error) if error.code() == crate::error::Code::FailedPrecondition => {
-                    tracing::debug!(%error, "a failed passkey code attempt was not counted");
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "could not count a failed passkey code attempt");
-                }
-            }
-        });
+        if let Err(error) = queued {
+            tracing::warn!(%error, "could not count a failed passkey code attempt");
+        }
     }
 
     /// Checks a presented code and returns the user it belongs to. Only a wrong code for a

@@ -1,8 +1,5 @@
 //! The storage the use cases need, as a trait; `crate::store` implements it per backend.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use async_trait::async_trait;
 
 use crate::domain::permission::RoleGrant;
@@ -165,9 +162,6 @@ pub struct NewMessage {
     pub payload: String,
 }
 
-/// The outcome of a queued change, ready once the change is written.
-pub type QueuedChange = Pin<Box<dyn Future<Output = Result<Committed>> + Send>>;
-
 /// What a committed change reports back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committed {
@@ -227,11 +221,11 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a change atomically and returns the user's new sequence.
     async fn commit(&self, change: Change) -> Result<Committed>;
 
-    /// Queues a change and returns as soon as it is queued, before it is written; the returned
-    /// future gives the outcome. Changes of one user are written in the order they were queued
-    /// or committed, so a change committed after this one sees it. The future must be kept
-    /// until it is ready: dropping it cancels the change if it is not written yet.
-    async fn queue(&self, change: Change) -> Result<QueuedChange>;
+    /// Queues a change and returns as soon as it is queued, before it is written; its outcome
+    /// is only logged (a change that fails writes nothing, as with `commit`). Changes of one
+    /// user are written in the order they were queued or committed, so a change committed
+    /// after this one sees it.
+    async fn queue(&self, change: Change) -> Result<()>;
 
     /// Returns a user in any state, deleted ones included.
     async fn get_user(&self, user_id: &str) -> Result<Option<User>>;

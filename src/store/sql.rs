@@ -16,7 +16,7 @@ use crate::domain::user::{Email, Org, Phone, Profile, User, UserKind, UserState}
 use crate::error::{Error, Result};
 use crate::service::ports::{
     Change, Committed, Effect, MessageFailure, MessageSent, NewPasskeyRegistration, NewToken,
-    PendingPasskeyRegistration, QueuedChange, Store, StoredEvent, StoredMessage, StoredPasskeyCode,
+    PendingPasskeyRegistration, Store, StoredEvent, StoredMessage, StoredPasskeyCode,
     StoredPasskeyInfo, TokenOwner,
 };
 
@@ -650,15 +650,13 @@ impl Store for SqlStore {
         committed
     }
 
-    async fn queue(&self, change: Change) -> Result<QueuedChange> {
+    async fn queue(&self, change: Change) -> Result<()> {
         let user_id = change.user_id.clone();
-        let queued = self.group_commit.queue(change).await?;
-        let token_owners = self.token_owners.clone();
-        Ok(Box::pin(async move {
-            let committed = queued.await;
-            token_owners.forget_user(&user_id);
-            committed
-        }))
+        self.group_commit.queue(change).await?;
+        // Forgotten before the change is written: a token request in between reads the
+        // owner as it is now, and may cache it for at most the cache's bound.
+        self.token_owners.forget_user(&user_id);
+        Ok(())
     }
 
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
