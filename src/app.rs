@@ -237,6 +237,23 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
     })
 }
 
+/// The transports' settings (validated when the settings were loaded).
+fn api_settings(settings: &Settings) -> Result<ApiSettings, String> {
+    let limits = &settings.limits;
+    let at_least_one = |value: u32, name: &str| {
+        std::num::NonZeroU32::new(value).ok_or_else(|| format!("limits.{name} must be at least 1"))
+    };
+    Ok(ApiSettings {
+        max_request_bytes: settings.max_request_bytes,
+        body_read_timeout: limits.body_read_timeout,
+        public_limits: api::public_limit::PublicLimitSettings {
+            per_minute: at_least_one(limits.public_per_minute, "public_per_minute")?,
+            burst: at_least_one(limits.public_burst, "public_burst")?,
+        },
+        trusted_proxies: api::client_address::TrustedProxies::new(limits.trusted_proxy_networks()?),
+    })
+}
+
 /// Serves every protocol on `listener` until `signal`, then gives requests in flight up to
 /// `shutdown_grace` to finish; health answers NOT_SERVING from the signal on.
 pub async fn serve(
@@ -245,14 +262,7 @@ pub async fn serve(
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let api = api::build(
-        services,
-        &ApiSettings {
-            max_request_bytes: settings.max_request_bytes,
-            body_read_timeout: settings.limits.body_read_timeout,
-        },
-    )
-    .await?;
+    let api = api::build(services, &api_settings(settings)?).await?;
     let health = api.health.clone();
     let signal = async move {
         signal.await;

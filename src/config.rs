@@ -268,7 +268,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `[outbox]`: retries and leases of queued messages.
     pub outbox: OutboxSettings,
-    /// `[limits]`: bounds on connections, streams, and the time allowed for requests.
+    /// `[limits]`: bounds on connections, streams and request times; the rate of public
+    /// calls per client address; trusted proxies.
     pub limits: LimitsSettings,
 }
 
@@ -811,6 +812,42 @@ mod tests {
     }
 
     #[test]
+    fn limits_parse_validate_and_read_trusted_proxies_as_networks() {
+        let settings: Settings = toml::from_str(
+            "[limits]\npublic_per_minute = 30\npublic_burst = 5\n\
+             trusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"fd00::/8\"]\n",
+        )
+        .unwrap();
+        settings.validate().unwrap();
+        assert_eq!(settings.limits.public_per_minute, 30);
+        assert_eq!(
+            settings.limits.trusted_proxy_networks().unwrap(),
+            [
+                "127.0.0.1/32".parse::<ipnet::IpNet>().unwrap(),
+                "10.0.0.0/8".parse().unwrap(),
+                "fd00::/8".parse().unwrap(),
+            ]
+        );
+        let mut invalid = settings.clone();
+        invalid.limits.trusted_proxies = vec!["proxy.example.com".into()];
+        assert!(
+            invalid
+                .validate()
+                .unwrap_err()
+                .contains("limits.trusted_proxies")
+        );
+        let mut invalid = settings.clone();
+        invalid.limits.public_burst = 0;
+        assert!(invalid.validate().unwrap_err().contains("public_burst"));
+        let defaults = Settings::default().limits;
+        assert_eq!(
+            (defaults.public_per_minute, defaults.public_burst),
+            (60, 20)
+        );
+        assert!(defaults.trusted_proxies.is_empty());
+    }
+
+    #[test]
     fn without_smtp_host_or_mail_dir_email_is_unavailable_naming_the_setting() {
         let mut settings = Settings::default();
         let missing = settings.email_unavailable().unwrap();
@@ -854,6 +891,6 @@ mod variable_tests {
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 40, "{known:?}");
+        assert_eq!(known.len(), 43, "{known:?}");
     }
 }

@@ -73,15 +73,24 @@ async fn handle(State(state): State<HttpState>, request: Request) -> Response {
     };
     let timeout = timeout_of(&request);
     let call = async {
-        let metadata = metadata(request.headers());
-        let body = read_body(request.into_body(), state.max_request_bytes).await?;
+        let (parts, body) = request.into_parts();
+        let metadata = metadata(&parts.headers);
+        let body = read_body(body, state.max_request_bytes).await?;
         let message = match format {
             Format::Json => RequestMessage::Json(serde_json::Value::Object(
                 json::parse_json_object(&body).map_err(|error| status::to_status(&error))?,
             )),
             Format::Proto => RequestMessage::Proto(body),
         };
-        call_method(&state.api, &method, metadata, message, format).await
+        call_method(
+            &state.api,
+            &method,
+            metadata,
+            parts.extensions,
+            message,
+            format,
+        )
+        .await
     };
     let expired = || {
         Err(status::to_status(&Error::deadline_exceeded(

@@ -14,12 +14,14 @@ use crate::error::{Error, Result};
 use crate::pb::zitadel::user::v2 as user_pb;
 use crate::service::Services;
 
+use super::public_calls::PublicCalls;
 use super::{convert, status};
 
 /// The user service over passlink's use cases.
 #[derive(Clone)]
 pub struct UserServiceApi {
     services: Arc<Services>,
+    public_calls: Arc<PublicCalls>,
 }
 
 /// The bearer token of a request; `Some("")` for an Authorization header of another scheme,
@@ -43,9 +45,12 @@ fn org_hint(metadata: &MetadataMap) -> Option<String> {
 }
 
 impl UserServiceApi {
-    /// Wraps the use cases.
-    pub fn new(services: Arc<Services>) -> UserServiceApi {
-        UserServiceApi { services }
+    /// Wraps the use cases; `public_calls` limits the calls made without a token.
+    pub fn new(services: Arc<Services>, public_calls: Arc<PublicCalls>) -> UserServiceApi {
+        UserServiceApi {
+            services,
+            public_calls,
+        }
     }
 
     async fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller> {
@@ -137,6 +142,11 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
         &self,
         request: Request<user_pb::RegisterPasskeyRequest>,
     ) -> Result<Response<user_pb::RegisterPasskeyResponse>, Status> {
+        // With a code this call is public: without a token it counts against the client's
+        // budget, before any work.
+        if request.get_ref().code.is_some() {
+            self.public_calls.admit(&request)?;
+        }
         self.run(async {
             let caller = self.authenticate_if_present(request.metadata()).await?;
             if caller.is_none() && request.get_ref().code.is_none() {
@@ -163,6 +173,8 @@ impl user_pb::user_service_server::UserService for UserServiceApi {
         &self,
         request: Request<user_pb::VerifyPasskeyRegistrationRequest>,
     ) -> Result<Response<user_pb::VerifyPasskeyRegistrationResponse>, Status> {
+        // Public: a code-started registration is finished without a token.
+        self.public_calls.admit(&request)?;
         self.run(async {
             let caller = self.authenticate_if_present(request.metadata()).await?;
             let request = convert::verify_passkey_registration(request.into_inner())?;

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{Extensions, HeaderMap};
 use prost::{Message, Name};
 use prost_reflect::MessageDescriptor;
 use tonic::metadata::MetadataMap;
@@ -56,7 +56,7 @@ pub fn metadata(headers: &HeaderMap) -> MetadataMap {
 
 async fn invoke<Req, Resp, Call, Answer>(
     api: UserServiceApi,
-    metadata: MetadataMap,
+    (metadata, extensions): (MetadataMap, Extensions),
     message: RequestMessage,
     (input, output): (MessageDescriptor, MessageDescriptor),
     format: Format,
@@ -73,8 +73,8 @@ where
         RequestMessage::Proto(bytes) => codec::decode_message(bytes),
     }
     .map_err(|error| status::to_status(&error))?;
-    let mut request = Request::new(message);
-    *request.metadata_mut() = metadata;
+    // The extensions carry the connection's `TcpConnectInfo`, as for a gRPC request.
+    let request = Request::from_parts(metadata, extensions, message);
     let answer = call(api, request).await?.into_inner();
     match format {
         Format::Json => json::to_json(output, &answer).map_err(|error| status::to_status(&error)),
@@ -83,11 +83,13 @@ where
 }
 
 /// Calls the user service method `method` (e.g. `CreatePasskeyRegistrationLink`) and returns
-/// its answer encoded in `format`.
+/// its answer encoded in `format`. `extensions` are the HTTP request's (the server puts the
+/// connection's `TcpConnectInfo` there), handed on to the handler like tonic does for gRPC.
 pub async fn call_method(
     api: &UserServiceApi,
     method: &str,
     metadata: MetadataMap,
+    extensions: Extensions,
     message: RequestMessage,
     format: Format,
 ) -> Result<Vec<u8>, Status> {
@@ -101,7 +103,7 @@ pub async fn call_method(
     macro_rules! dispatch {
         ($($name:literal => $handler:ident),* $(,)?) => {
             match method {
-                $($name => invoke(api, metadata, message, descriptors, format, |api, request| async move {
+                $($name => invoke(api, (metadata, extensions), message, descriptors, format, |api, request| async move {
                     api.$handler(request).await
                 }).await,)*
                 _ => Err(status::to_status(&Error::unimplemented(

@@ -2,6 +2,7 @@
 //! health and the HTTP probes. All of them reach `grpc::UserServiceApi`.
 
 mod body_deadline;
+pub mod client_address;
 pub mod codec;
 mod connect;
 pub mod convert;
@@ -10,6 +11,8 @@ pub mod grpc;
 mod http;
 pub mod json;
 pub mod listener;
+pub mod public_calls;
+pub mod public_limit;
 mod rest;
 pub mod schema;
 pub mod status;
@@ -43,6 +46,10 @@ pub struct ApiSettings {
     pub max_request_bytes: usize,
     /// Time a request's whole body has to arrive, counted from its head.
     pub body_read_timeout: Duration,
+    /// The rate of public calls (without a token) per client address.
+    pub public_limits: public_limit::PublicLimitSettings,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: client_address::TrustedProxies,
 }
 
 /// What REST and Connect handlers share.
@@ -61,7 +68,11 @@ pub struct Api {
 
 /// Builds the one router for every protocol.
 pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Api, String> {
-    let api = UserServiceApi::new(services.clone());
+    let public_calls = Arc::new(public_calls::PublicCalls::new(
+        settings.public_limits,
+        settings.trusted_proxies.clone(),
+    ));
+    let api = UserServiceApi::new(services.clone(), public_calls);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<UserServiceServer<UserServiceApi>>()
@@ -250,7 +261,13 @@ fn cors() -> CorsLayer {
             .map(HeaderName::from_static),
         )
         .expose_headers(
-            ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static),
+            [
+                "grpc-status",
+                "grpc-message",
+                "grpc-status-details-bin",
+                "retry-after",
+            ]
+            .map(HeaderName::from_static),
         )
         .max_age(Duration::from_secs(3600))
 }

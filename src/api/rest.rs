@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{HeaderMap, HeaderValue, header};
+use http::{Extensions, HeaderMap, HeaderValue, header};
 
 use super::http::{Format, RequestMessage, call_method, metadata, read_body};
 use super::{HttpState, json, status};
@@ -37,7 +37,7 @@ async fn call(
     state: &HttpState,
     method: &str,
     path_fields: &[(&str, &str, String)],
-    headers: &HeaderMap,
+    (headers, extensions): (&HeaderMap, Extensions),
     body: Option<Body>,
 ) -> Response {
     let answer = async {
@@ -59,6 +59,7 @@ async fn call(
             &state.api,
             method,
             metadata(headers),
+            extensions,
             RequestMessage::Json(serde_json::Value::Object(fields)),
             Format::Json,
         )
@@ -89,21 +90,30 @@ fn passkey_id_field(passkey_id: String) -> (&'static str, &'static str, String) 
 async fn add_human_user(
     State(state): State<HttpState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
-    call(&state, "AddHumanUser", &[], &headers, Some(body)).await
+    call(
+        &state,
+        "AddHumanUser",
+        &[],
+        (&headers, extensions),
+        Some(body),
+    )
+    .await
 }
 
 async fn get_user_by_id(
     State(state): State<HttpState>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
     call(
         &state,
         "GetUserByID",
         &[user_id_field(user_id)],
-        &headers,
+        (&headers, extensions),
         None,
     )
     .await
@@ -113,12 +123,13 @@ async fn delete_user(
     State(state): State<HttpState>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
     call(
         &state,
         "DeleteUser",
         &[user_id_field(user_id)],
-        &headers,
+        (&headers, extensions),
         None,
     )
     .await
@@ -128,13 +139,14 @@ async fn register_passkey(
     State(state): State<HttpState>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
     call(
         &state,
         "RegisterPasskey",
         &[user_id_field(user_id)],
-        &headers,
+        (&headers, extensions),
         Some(body),
     )
     .await
@@ -144,13 +156,14 @@ async fn create_passkey_registration_link(
     State(state): State<HttpState>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
     call(
         &state,
         "CreatePasskeyRegistrationLink",
         &[user_id_field(user_id)],
-        &headers,
+        (&headers, extensions),
         Some(body),
     )
     .await
@@ -160,13 +173,14 @@ async fn list_passkeys(
     State(state): State<HttpState>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
     call(
         &state,
         "ListPasskeys",
         &[user_id_field(user_id)],
-        &headers,
+        (&headers, extensions),
         Some(body),
     )
     .await
@@ -176,13 +190,14 @@ async fn verify_passkey_registration(
     State(state): State<HttpState>,
     Path((user_id, passkey_id)): Path<(String, String)>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
     call(
         &state,
         "VerifyPasskeyRegistration",
         &[user_id_field(user_id), passkey_id_field(passkey_id)],
-        &headers,
+        (&headers, extensions),
         Some(body),
     )
     .await
@@ -192,12 +207,13 @@ async fn remove_passkey(
     State(state): State<HttpState>,
     Path((user_id, passkey_id)): Path<(String, String)>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
     call(
         &state,
         "RemovePasskey",
         &[user_id_field(user_id), passkey_id_field(passkey_id)],
-        &headers,
+        (&headers, extensions),
         None,
     )
     .await

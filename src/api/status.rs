@@ -6,9 +6,12 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use prost::Message;
+use tonic::metadata::MetadataValue;
 
 use crate::error::{Code, Error};
 use crate::pb;
+
+use super::public_limit::RetryAfter;
 
 const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
@@ -115,11 +118,38 @@ fn json_response(http_status: u16, body: serde_json::Value) -> Response {
     response
 }
 
+/// ResourceExhausted for a client over its rate limit, with `retry-after` (whole seconds) in
+/// the status metadata: gRPC and gRPC-Web send it as a header, REST and Connect copy it into
+/// their HTTP answer.
+pub fn too_many_requests(retry_after: RetryAfter) -> tonic::Status {
+    let seconds = retry_after.seconds();
+    let mut status = to_status(&Error::resource_exhausted(
+        "API-Rl4pb",
+        format!("Too many requests from this address; try again in {seconds} seconds"),
+    ));
+    status
+        .metadata_mut()
+        .insert("retry-after", MetadataValue::from(seconds));
+    status
+}
+
+/// Copies a status's `retry-after` into an HTTP answer.
+fn with_retry_after(status: &tonic::Status, mut response: Response) -> Response {
+    if let Some(value) = status
+        .metadata()
+        .get("retry-after")
+        .and_then(|value| HeaderValue::from_bytes(value.as_encoded_bytes()).ok())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// The REST answer for a status: `{"code":5,"message":"…","details":[{"@type":…}]}`.
 pub fn rest_error(status: &tonic::Status) -> Response {
     let code = Code::from_i32(status.code() as i32);
     let detail = error_detail(status);
-    json_response(
+    let response = json_response(
         code.http_status(),
         serde_json::json!({
             "code": code as i32,
@@ -130,14 +160,15 @@ pub fn rest_error(status: &tonic::Status) -> Response {
                 "message": detail.message,
             }],
         }),
-    )
+    );
+    with_retry_after(status, response)
 }
 
 /// The Connect answer for a status: `{"code":"not_found","message":"…","details":[…]}`.
 pub fn connect_error(status: &tonic::Status) -> Response {
     let code = Code::from_i32(status.code() as i32);
     let detail = error_detail(status);
-    json_response(
+    let response = json_response(
         code.http_status(),
         serde_json::json!({
             "code": code.connect_name(),
@@ -147,7 +178,8 @@ pub fn connect_error(status: &tonic::Status) -> Response {
                 "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(detail.encode_to_vec()),
             }],
         }),
-    )
+    );
+    with_retry_after(status, response)
 }
 
 /// A gRPC "trailers-only" answer for a status, for requests that never reach tonic.

@@ -1,5 +1,7 @@
 //! Bounds on connections and requests (`[limits]` in the TOML file): how many connections and
-//! HTTP/2 streams the listener holds, and how long it waits for headers, bodies and idle peers.
+//! HTTP/2 streams the listener holds, how long it waits for headers, bodies and idle peers, how
+//! many public calls (without a bearer token) one client address may make, and which proxies
+//! name the client.
 
 use std::time::Duration;
 
@@ -39,6 +41,17 @@ pub struct LimitsSettings {
     /// (`PASSLINK_LIMITS_HTTP2_KEEPALIVE_TIMEOUT`, `--limits-http2-keepalive-timeout`).
     #[serde(with = "humantime_serde")]
     pub http2_keepalive_timeout: Duration,
+    /// Public calls (RegisterPasskey with a code, VerifyPasskeyRegistration without a token)
+    /// each client address may make per minute, on average; default 60
+    /// (`PASSLINK_LIMITS_PUBLIC_PER_MINUTE`, `--limits-public-per-minute`).
+    pub public_per_minute: u32,
+    /// Public calls a client address may make at once before the per-minute rate applies;
+    /// default 20 (`PASSLINK_LIMITS_PUBLIC_BURST`, `--limits-public-burst`).
+    pub public_burst: u32,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client: IP addresses or
+    /// CIDR networks (`10.0.0.0/8`); none by default, so the TCP peer is the client
+    /// (`PASSLINK_LIMITS_TRUSTED_PROXIES`, comma-separated, `--limits-trusted-proxies`).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for LimitsSettings {
@@ -51,6 +64,9 @@ impl Default for LimitsSettings {
             idle_timeout: Duration::from_secs(60),
             http2_keepalive_interval: Duration::from_secs(30),
             http2_keepalive_timeout: Duration::from_secs(20),
+            public_per_minute: 60,
+            public_burst: 20,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -80,7 +96,32 @@ impl LimitsSettings {
                 return Err(format!("limits.{name} must be longer than zero"));
             }
         }
+        if self.public_per_minute == 0 || self.public_burst == 0 {
+            return Err(
+                "limits.public_per_minute and limits.public_burst must be at least 1".into(),
+            );
+        }
+        self.trusted_proxy_networks()?;
         Ok(())
+    }
+
+    /// The trusted proxies as networks; a bare address is a network of one.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let text = entry.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|network| network.trunc())
+                    .map_err(|_| {
+                        format!(
+                            "limits.trusted_proxies: {entry:?} is neither an IP address nor a \
+                             network like 10.0.0.0/8"
+                        )
+                    })
+            })
+            .collect()
     }
 }
 
@@ -112,6 +153,21 @@ pub struct LimitsArgs {
     /// Time a ping may go unanswered [default: 20s].
     #[arg(long, env = "PASSLINK_LIMITS_HTTP2_KEEPALIVE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub limits_http2_keepalive_timeout: Option<Duration>,
+    /// Public calls per client address and minute [default: 60].
+    #[arg(long, env = "PASSLINK_LIMITS_PUBLIC_PER_MINUTE", value_name = "N")]
+    pub limits_public_per_minute: Option<u32>,
+    /// Public calls a client address may make at once [default: 20].
+    #[arg(long, env = "PASSLINK_LIMITS_PUBLIC_BURST", value_name = "N")]
+    pub limits_public_burst: Option<u32>,
+    /// Proxies whose Forwarded / X-Forwarded-For headers are believed: addresses or CIDR
+    /// networks, comma-separated [default: none].
+    #[arg(
+        long,
+        env = "PASSLINK_LIMITS_TRUSTED_PROXIES",
+        value_name = "NETWORKS",
+        value_delimiter = ','
+    )]
+    pub limits_trusted_proxies: Option<Vec<String>>,
 }
 
 impl LimitsArgs {
@@ -125,6 +181,9 @@ impl LimitsArgs {
             limits_idle_timeout => limits.idle_timeout,
             limits_http2_keepalive_interval => limits.http2_keepalive_interval,
             limits_http2_keepalive_timeout => limits.http2_keepalive_timeout,
+            limits_public_per_minute => limits.public_per_minute,
+            limits_public_burst => limits.public_burst,
+            limits_trusted_proxies => limits.trusted_proxies,
         }
     }
 }

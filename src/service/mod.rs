@@ -5,6 +5,7 @@ pub mod admin;
 mod auth;
 mod outbox;
 mod passkey;
+mod passkey_code;
 mod passkey_registration;
 pub mod ports;
 mod user;

@@ -1,12 +1,13 @@
 //! Use cases that redeem a registration link and manage passkeys: RegisterPasskey,
 //! VerifyPasskeyRegistration, ListPasskeys and RemovePasskey.
 //!
-//! A registration code is the credential for RegisterPasskey: no token is needed. Each failed
-//! attempt counts, the third kills the code, and a good code is consumed by one conditional
-//! update in the same transaction that stores the pending registration. The pending
-//! registration lives in the database (any process can finish it), expires, and is taken out
-//! atomically before verification, so one browser response never verifies twice; a failed
-//! verification puts it back until it expires.
+//! A registration code is the credential for RegisterPasskey: no token is needed (how a code
+//! is checked, and what a failure counts, is in `passkey_code`). A good code is consumed by one
+//! conditional update in the same transaction that stores the pending registration. The pending
+//! registration lives in the database (any process can finish it) and expires. Verification
+//! reads it without changing it, after the caller is authorized; only a credential that
+//! verifies consumes it, by one conditional delete in the commit that stores the passkey, so
+//! one registration never yields two passkeys and failed attempts leave it usable.
 //!
 //! A credential id that any passkey already holds is refused with AlreadyExists ("The passkey
 //! is already registered"): the credential itself is fine, it conflicts with stored state.
@@ -17,7 +18,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::domain::permission::{Caller, Permission};
-use crate::domain::secret::secret_matches;
 use crate::domain::time::Timestamp;
 use crate::domain::user::{User, UserKind, UserState};
 use crate::domain::webauthn::{self, AuthenticatorAttachment, ExistingCredential, RelyingParty};
@@ -27,8 +27,6 @@ use super::auth::missing_authorization;
 use super::ports::{Change, Effect, NewPasskey, NewPasskeyRegistration, StoredPasskeyInfo};
 use super::{ChangeDetails, Services};
 
-const CODE_INVALID: &str = "Code is invalid";
-const CODE_INVALID_ID: &str = "COMMAND-Eeb2a";
 const PASSKEY_NOT_FOUND: &str = "WebAuthN Token could not be found";
 /// Failed attempts after which a code is dead.
 pub const MAX_CODE_FAILURES: i64 = 3;
@@ -106,14 +104,6 @@ pub struct PasskeyList {
     pub timestamp: Timestamp,
 }
 
-fn code_invalid() -> Error {
-    Error::invalid_argument(CODE_INVALID_ID, CODE_INVALID)
-}
-
-fn is_code_invalid(error: &Error) -> bool {
-    error.id() == CODE_INVALID_ID
-}
-
 fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredential> {
     passkeys
         .iter()
@@ -174,65 +164,6 @@ impl Services {
             ));
         }
         Ok(domain)
-    }
-
-    /// Counts a failed code attempt. Errors are logged, not returned: the caller answers
-    /// "Code is invalid" either way.
-    async fn record_code_failure(&self, user_id: &str, code_id: &str, reason: &'static str) {
-        let recorded = self
-            .store
-            .commit(Change {
-                user_id: user_id.to_owned(),
-                event_type: "user.passkey.code.check.failed",
-                payload: json!({ "code_id": code_id, "reason": reason }),
-                actor: user_id.to_owned(),
-                at: self.now(),
-                effects: vec![Effect::RecordPasskeyCodeFailure {
-                    code_id: code_id.to_owned(),
-                }],
-            })
-            .await;
-        tracing::info!(user.id = %user_id, code.id = %code_id, reason, "passkey code rejected");
-        if let Err(error) = recorded {
-            tracing::warn!(%error, "could not count a failed passkey code attempt");
-        }
-    }
-
-    /// Checks a presented code and returns the user it belongs to; every failure counts.
-    async fn check_presented_code(&self, user_id: &str, presented: &PresentedCode) -> Result<User> {
-        let user = self
-            .store
-            .get_user(user_id)
-            .await?
-            .filter(|user| user.state != UserState::Deleted)
-            .ok_or_else(code_invalid)?;
-        let Some(code) = self
-            .store
-            .get_passkey_code(&presented.id)
-            .await?
-            .filter(|code| code.user_id == user.id)
-        else {
-            tracing::info!(user.id = %user_id, "unknown passkey code presented");
-            return Err(code_invalid());
-        };
-        // The hash is compared first and always, so that timing tells nothing about the state.
-        let matches = secret_matches(&code.id, presented.code.expose(), &code.code_hash);
-        let reason = if code.used {
-            Some("used")
-        } else if code.failures >= MAX_CODE_FAILURES {
-            Some("dead")
-        } else if code.expires_at <= self.now() {
-            Some("expired")
-        } else if !matches {
-            Some("wrong")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            self.record_code_failure(&user.id, &code.id, reason).await;
-            return Err(code_invalid());
-        }
-        Ok(user)
     }
 
     /// Starts a passkey registration for a user, with a registration code (no token needed)
@@ -323,16 +254,9 @@ impl Services {
                 effects,
             })
             .await;
-        let committed = match committed {
-            Ok(committed) => committed,
-            Err(error) => {
-                if let (true, Some(code)) = (is_code_invalid(&error), &request.code) {
-                    // Another redemption of the same code won the race.
-                    self.record_code_failure(&user.id, &code.id, "used").await;
-                }
-                return Err(error);
-            }
-        };
+        // A code that another redemption (or the third failure) got to first fails here with
+        // "Code is invalid", and writes nothing.
+        let committed = committed?;
         tracing::info!(user.id = %user.id, passkey.id = %passkey_id, "passkey registration started");
         Ok(StartedPasskeyRegistration {
             details: committed.into(),
@@ -344,47 +268,60 @@ impl Services {
     /// Finishes a pending registration with the browser's credential; the passkey becomes
     /// READY. Registrations started with a code need no caller: the signed challenge proves
     /// the right to finish them.
+    ///
+    /// The caller is authorized before the registration is touched, and the credential is
+    /// verified against the stored state before anything is written: only a credential that
+    /// verifies consumes the registration, in the commit that stores the passkey, so failed or
+    /// unauthorized attempts never disturb it. A caller who may not finish a token-started
+    /// registration gets the answer an unknown id gets: NotFound without a token,
+    /// PermissionDenied with a token lacking the permission on the user.
     pub async fn verify_passkey_registration(
         &self,
         caller: Option<&Caller>,
         request: VerifyPasskeyRegistration,
     ) -> Result<ChangeDetails> {
-        let now = self.now();
+        let not_found = || Error::not_found("COMMAND-Pk1nf", PASSKEY_NOT_FOUND);
+        // Decided from the caller and the user alone, never from the registration, so that
+        // the answer to a caller who may not finish it does not tell whether it exists.
+        let denied = match caller {
+            None => Some(not_found()),
+            Some(caller) => match self
+                .load_target_user(
+                    caller,
+                    &request.user_id,
+                    Permission::UserCredentialWrite,
+                    true,
+                )
+                .await
+            {
+                Ok(_) => None,
+                Err(error) if error.code() == crate::error::Code::PermissionDenied => Some(error),
+                Err(error) => return Err(error),
+            },
+        };
         let pending = self
             .store
-            .take_passkey_registration(&request.passkey_id, &request.user_id, now)
-            .await?
-            .ok_or_else(|| Error::not_found("COMMAND-Pk1nf", PASSKEY_NOT_FOUND))?;
-        let outcome = self
-            .finish_taken_registration(caller, &request, &pending, now)
-            .await;
-        if outcome.is_err() {
-            // A failed verification leaves the registration usable until it expires.
-            if let Err(error) = self.store.restore_passkey_registration(&pending).await {
-                tracing::warn!(%error, passkey.id = %request.passkey_id, "could not put back a pending passkey registration");
-            }
-        }
-        outcome
+            .get_passkey_registration(&request.passkey_id, &request.user_id, self.now())
+            .await?;
+        let pending = match (pending, denied) {
+            // Anyone holding the signed challenge may finish a code-started registration.
+            (Some(pending), _) if pending.registration.code_id.is_some() => pending,
+            (Some(pending), None) => pending,
+            (_, Some(denied)) => return Err(denied),
+            (None, None) => return Err(not_found()),
+        };
+        self.verify_and_store_passkey(caller, &request, &pending.registration)
+            .await
     }
 
-    async fn finish_taken_registration(
+    /// Verifies the credential against a pending registration and, when it verifies, stores
+    /// the passkey and consumes the registration in one commit.
+    async fn verify_and_store_passkey(
         &self,
         caller: Option<&Caller>,
         request: &VerifyPasskeyRegistration,
-        pending: &super::ports::PendingPasskeyRegistration,
-        now: Timestamp,
+        registration: &NewPasskeyRegistration,
     ) -> Result<ChangeDetails> {
-        let registration = &pending.registration;
-        if registration.code_id.is_none() {
-            let caller = caller.ok_or_else(missing_authorization)?;
-            self.load_target_user(
-                caller,
-                &request.user_id,
-                Permission::UserCredentialWrite,
-                true,
-            )
-            .await?;
-        }
         let relying_party = self.relying_party(&registration.rp_id);
         let verified = webauthn::finish_registration(
             &relying_party,
@@ -425,8 +362,12 @@ impl Services {
                 actor: caller
                     .map(|caller| caller.user_id.clone())
                     .unwrap_or_else(|| request.user_id.clone()),
-                at: now,
-                effects: vec![Effect::InsertPasskey(NewPasskey {
+                at: self.now(),
+                effects: vec![
+                    Effect::ConsumePasskeyRegistration {
+                        passkey_id: registration.id.clone(),
+                    },
+                    Effect::InsertPasskey(NewPasskey {
                     id: registration.id.clone(),
                     name: request.passkey_name.clone(),
                     rp_id: registration.rp_id.clone(),
@@ -437,7 +378,8 @@ impl Services {
                     aaguid: verified.aaguid.to_vec(),
                     transports: serde_json::to_string(&verified.transports)
                         .unwrap_or_else(|_| "[]".into()),
-                })],
+                    }),
+                ],
             })
             .await?;
         tracing::info!(user.id = %request.user_id, passkey.id = %registration.id, "passkey registered");

@@ -36,12 +36,20 @@ pub enum Effect {
     ConsumePasskeyCode {
         code_id: String,
     },
-    /// Counts a failed attempt on a passkey code; the third one kills it.
+    /// Counts a failed attempt on a live passkey code (unused, under three failures, not
+    /// expired at the change's time); the third one kills it. The change fails with
+    /// FailedPrecondition, writing nothing, when the code is no longer live.
     RecordPasskeyCodeFailure {
         code_id: String,
     },
     /// Stores a started passkey registration.
     InsertPasskeyRegistration(NewPasskeyRegistration),
+    /// Deletes the change's user's pending registration that has not expired at the change's
+    /// time, by one conditional delete; the change fails with NotFound unless exactly one row
+    /// went. Of two concurrent changes consuming one registration, one commits.
+    ConsumePasskeyRegistration {
+        passkey_id: String,
+    },
     /// Stores a verified passkey; AlreadyExists when its credential id is registered already.
     InsertPasskey(NewPasskey),
     /// Removes a passkey of the change's user; NotFound when there is none with that id.
@@ -67,7 +75,7 @@ pub struct NewPasskeyRegistration {
     pub expires_at: Timestamp,
 }
 
-/// A pending registration taken out of the store to be finished.
+/// A pending registration as stored, waiting to be finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingPasskeyRegistration {
     pub user_id: String,
@@ -227,6 +235,12 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a change atomically and returns the user's new sequence.
     async fn commit(&self, change: Change) -> Result<Committed>;
 
+    /// Queues a change and returns as soon as it is queued, before it is written; its outcome
+    /// is only logged (a change that fails writes nothing, as with `commit`). Changes of one
+    /// user are written in the order they were queued or committed, so a change committed
+    /// after this one sees it.
+    async fn queue(&self, change: Change) -> Result<()>;
+
     /// Returns a user in any state, deleted ones included.
     async fn get_user(&self, user_id: &str) -> Result<Option<User>>;
 
@@ -255,19 +269,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// A passkey registration code by id.
     async fn get_passkey_code(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>>;
-    /// Deletes and returns a pending registration of a user that has not expired at `now`:
-    /// of two concurrent callers, at most one gets it.
-    async fn take_passkey_registration(
+    /// A pending registration of a user that has not expired at `now`, read without changing
+    /// it (`Effect::ConsumePasskeyRegistration` takes it out).
+    async fn get_passkey_registration(
         &self,
         passkey_id: &str,
         user_id: &str,
         now: Timestamp,
     ) -> Result<Option<PendingPasskeyRegistration>>;
-    /// Puts back a pending registration whose verification failed.
-    async fn restore_passkey_registration(
-        &self,
-        pending: &PendingPasskeyRegistration,
-    ) -> Result<()>;
     /// The READY passkeys of a user, oldest first.
     async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>>;
     /// Whether any passkey holds this credential id.

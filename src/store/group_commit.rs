@@ -35,7 +35,34 @@ const QUEUE_CAPACITY: usize = 4096;
 /// often a change that meets another process's change (deadlock, serialization failure).
 const BATCH_ATTEMPTS: u32 = 5;
 
-type Reply = oneshot::Sender<Result<Committed>>;
+/// Who hears the outcome of a change.
+enum Reply {
+    /// A caller waiting for it.
+    Waiting(oneshot::Sender<Result<Committed>>),
+    /// Nobody: the change was queued without waiting, and a failure is logged here (internal
+    /// causes are logged where they arise).
+    Logged,
+}
+
+impl Reply {
+    /// A waiting caller that gave up (a cancelled request) needs no write.
+    fn is_abandoned(&self) -> bool {
+        matches!(self, Reply::Waiting(sender) if sender.is_closed())
+    }
+
+    fn send(self, outcome: Result<Committed>) {
+        match self {
+            Reply::Waiting(sender) => {
+                let _ = sender.send(outcome);
+            }
+            Reply::Logged => {
+                if let Err(error) = outcome {
+                    tracing::debug!(%error, "a change queued without waiting was not written");
+                }
+            }
+        }
+    }
+}
 
 /// How one connection is opened and each batch begun.
 pub struct WriterSettings {
@@ -74,13 +101,23 @@ impl GroupCommitWriter {
     /// Commits a change with the next batch and answers once that batch is durable.
     pub async fn commit(&self, change: Change) -> Result<Committed> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((change, reply))
-            .await
-            .map_err(|_| Error::internal("STORE-Gc1st", "the writer has stopped"))?;
+        self.submit(change, Reply::Waiting(reply)).await?;
         answer
             .await
             .map_err(|_| Error::internal("STORE-Gc2rp", "the writer dropped a change"))?
+    }
+
+    /// Queues a change for the next batch and returns at once; a failure is only logged. The
+    /// writer keeps each user's changes in the order they were queued or committed.
+    pub async fn queue(&self, change: Change) -> Result<()> {
+        self.submit(change, Reply::Logged).await
+    }
+
+    async fn submit(&self, change: Change, reply: Reply) -> Result<()> {
+        self.queue
+            .send((change, reply))
+            .await
+            .map_err(|_| Error::internal("STORE-Gc1st", "the writer has stopped"))
     }
 }
 
@@ -101,8 +138,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
     let mut connection: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        // Callers that gave up (a cancelled request) need no write.
-        batch.retain(|(_, reply): &(Change, Reply)| !reply.is_closed());
+        batch.retain(|(_, reply): &(Change, Reply)| !reply.is_abandoned());
         // Row locks are taken in user id order in every process, so that two processes'
         // batches never wait for each other in a cycle (PostgreSQL). The sort is stable: the
         // changes to one user keep the order they were submitted in.
@@ -126,7 +162,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
                         {
                             again.push((change, reply));
                         } else {
-                            let _ = reply.send(outcome);
+                            reply.send(outcome);
                         }
                     }
                 }
@@ -134,7 +170,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
                     // The batch as a whole failed: none of it is written, every caller hears so.
                     tracing::warn!(changes = batch.len(), code = ?error.code(), "a batch of changes failed");
                     for (_, reply) in batch.drain(..) {
-                        let _ = reply.send(Err(copy_of(&error)));
+                        reply.send(Err(copy_of(&error)));
                     }
                 }
             }

@@ -516,15 +516,25 @@ pub(super) async fn apply_change(
                 }
             }
             Effect::RecordPasskeyCodeFailure { code_id } => {
-                sqlx::query(
+                // Conditional like the consumption: racing guesses never count past the third
+                // failure, and a code that died meanwhile gets no event.
+                let counted = sqlx::query(
                     "UPDATE passkey_codes SET failures = failures + 1 \
-                     WHERE id = $1 AND user_id = $2",
+                     WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND failures < 3 \
+                     AND expires_at > $3",
                 )
                 .bind(code_id)
                 .bind(&change.user_id)
+                .bind(change.at.0)
                 .execute(&mut **transaction)
                 .await
                 .map_err(conflict_or_internal("STORE-Pc9fl"))?;
+                if counted.rows_affected() != 1 {
+                    return Err(Error::failed_precondition(
+                        "STORE-Pc6lv",
+                        "The code is no longer live",
+                    ));
+                }
             }
             Effect::InsertPasskeyRegistration(registration) => {
                 // Expired registrations of the user are of no use any more.
@@ -538,6 +548,27 @@ pub(super) async fn apply_change(
                 .map_err(conflict_or_internal("STORE-Pr1gc"))?;
                 insert_passkey_registration(transaction, &change.user_id, change.at, registration)
                     .await?;
+            }
+            Effect::ConsumePasskeyRegistration { passkey_id } => {
+                // The one conditional delete that makes a registration single-use: of two
+                // concurrent verifications only one removes the row; the other's change,
+                // event and passkey included, is undone.
+                let consumed = sqlx::query(
+                    "DELETE FROM passkey_registrations WHERE id = $1 AND user_id = $2 \
+                     AND expires_at > $3",
+                )
+                .bind(passkey_id)
+                .bind(&change.user_id)
+                .bind(change.at.0)
+                .execute(&mut **transaction)
+                .await
+                .map_err(conflict_or_internal("STORE-Pr5cs"))?;
+                if consumed.rows_affected() != 1 {
+                    return Err(Error::not_found(
+                        "COMMAND-Pk6cs",
+                        "WebAuthN Token could not be found",
+                    ));
+                }
             }
             Effect::InsertPasskey(passkey) => {
                 let inserted = sqlx::query(
@@ -617,6 +648,15 @@ impl Store for SqlStore {
         // A change to a token owner (its deletion, say) takes effect at once in this process.
         self.token_owners.forget_user(&user_id);
         committed
+    }
+
+    async fn queue(&self, change: Change) -> Result<()> {
+        let user_id = change.user_id.clone();
+        self.group_commit.queue(change).await?;
+        // Forgotten before the change is written: a token request in between reads the
+        // owner as it is now, and may cache it for at most the cache's bound.
+        self.token_owners.forget_user(&user_id);
+        Ok(())
     }
 
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
@@ -847,24 +887,22 @@ impl Store for SqlStore {
         .map_err(internal("STORE-Pc2dc"))
     }
 
-    async fn take_passkey_registration(
+    async fn get_passkey_registration(
         &self,
         passkey_id: &str,
         user_id: &str,
         now: Timestamp,
     ) -> Result<Option<PendingPasskeyRegistration>> {
-        // DELETE … RETURNING takes the row atomically: of two concurrent callers only one
-        // gets it, on SQLite and PostgreSQL alike.
         let row = sqlx::query(
-            "DELETE FROM passkey_registrations WHERE id = $1 AND user_id = $2 AND expires_at > $3 \
-             RETURNING id, user_id, rp_id, state, code_id, created_at, expires_at",
+            "SELECT id, user_id, rp_id, state, code_id, created_at, expires_at \
+             FROM passkey_registrations WHERE id = $1 AND user_id = $2 AND expires_at > $3",
         )
         .bind(passkey_id)
         .bind(user_id)
         .bind(now.0)
         .fetch_optional(&self.pool)
         .await
-        .map_err(internal("STORE-Pr3tk"))?;
+        .map_err(internal("STORE-Pr3sr"))?;
         row.map(|row| {
             Ok(PendingPasskeyRegistration {
                 user_id: row.try_get("user_id")?,
@@ -880,21 +918,6 @@ impl Store for SqlStore {
         })
         .transpose()
         .map_err(internal("STORE-Pr4dc"))
-    }
-
-    async fn restore_passkey_registration(
-        &self,
-        pending: &PendingPasskeyRegistration,
-    ) -> Result<()> {
-        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Pr5bg"))?;
-        insert_passkey_registration(
-            &mut transaction,
-            &pending.user_id,
-            pending.created_at,
-            &pending.registration,
-        )
-        .await?;
-        transaction.commit().await.map_err(internal("STORE-Pr6cm"))
     }
 
     async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
