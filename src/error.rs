@@ -92,77 +92,29 @@ impl Code {
     }
 }
 
-/// An error a client can be told about, or an internal failure that it only sees as such.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{text} ({id})")]
-    InvalidArgument {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    NotFound {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    AlreadyExists {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    PermissionDenied {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    Unauthenticated {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    FailedPrecondition {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    ResourceExhausted {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    DeadlineExceeded {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    Unimplemented {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    #[error("{text} ({id})")]
-    Aborted {
-        id: &'static str,
-        text: Cow<'static, str>,
-    },
-    /// A failure inside passlink; its cause is logged, never sent.
-    #[error("An internal error occurred ({id})")]
-    Internal {
-        id: &'static str,
-        #[source]
-        cause: Box<dyn std::error::Error + Send + Sync>,
-    },
+/// An error a client can be told about, or an internal failure that it only sees as such:
+/// a gRPC code, the id of the place that raised it, the text a client sees and, for internal
+/// failures, the cause (logged once, never sent).
+#[derive(Debug)]
+pub struct Error {
+    code: Code,
+    id: &'static str,
+    text: Cow<'static, str>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 /// The result type of every passlink operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The text every internal error shows a client.
+const INTERNAL_TEXT: &str = "An internal error occurred";
+
 macro_rules! constructors {
-    ($($name:ident => $variant:ident),* $(,)?) => {
+    ($($name:ident => $code:ident),* $(,)?) => {
         $(
-            #[doc = concat!("Builds an `", stringify!($variant), "` error.")]
+            #[doc = concat!("Builds an `", stringify!($code), "` error.")]
             pub fn $name(id: &'static str, text: impl Into<Cow<'static, str>>) -> Error {
-                Error::$variant { id, text: text.into() }
+                Error { code: Code::$code, id, text: text.into(), cause: None }
             }
         )*
     };
@@ -189,57 +141,54 @@ impl Error {
     ) -> Error {
         let cause = cause.into();
         tracing::error!(error.id = id, error.cause = %cause, "internal error");
-        Error::Internal { id, cause }
+        Error {
+            code: Code::Internal,
+            id,
+            text: Cow::Borrowed(INTERNAL_TEXT),
+            cause: Some(cause),
+        }
+    }
+
+    /// The same error for another caller (one failure answered to several waiting callers);
+    /// an internal cause is not repeated, only named.
+    pub fn duplicate(&self) -> Error {
+        Error {
+            code: self.code,
+            id: self.id,
+            text: self.text.clone(),
+            cause: self
+                .cause
+                .as_ref()
+                .map(|_| "the same failure as an error logged before".into()),
+        }
     }
 
     /// The gRPC code of this error.
     pub fn code(&self) -> Code {
-        match self {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::NotFound { .. } => Code::NotFound,
-            Error::AlreadyExists { .. } => Code::AlreadyExists,
-            Error::PermissionDenied { .. } => Code::PermissionDenied,
-            Error::Unauthenticated { .. } => Code::Unauthenticated,
-            Error::FailedPrecondition { .. } => Code::FailedPrecondition,
-            Error::ResourceExhausted { .. } => Code::ResourceExhausted,
-            Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
-            Error::Unimplemented { .. } => Code::Unimplemented,
-            Error::Aborted { .. } => Code::Aborted,
-            Error::Internal { .. } => Code::Internal,
-        }
+        self.code
     }
 
     /// The place that raised this error, e.g. `COMMAND-Eeb2a`.
     pub fn id(&self) -> &'static str {
-        match self {
-            Error::InvalidArgument { id, .. }
-            | Error::NotFound { id, .. }
-            | Error::AlreadyExists { id, .. }
-            | Error::PermissionDenied { id, .. }
-            | Error::Unauthenticated { id, .. }
-            | Error::FailedPrecondition { id, .. }
-            | Error::ResourceExhausted { id, .. }
-            | Error::DeadlineExceeded { id, .. }
-            | Error::Unimplemented { id, .. }
-            | Error::Aborted { id, .. }
-            | Error::Internal { id, .. } => id,
-        }
+        self.id
     }
 
     /// The text a client sees, without the id.
     pub fn text(&self) -> &str {
-        match self {
-            Error::InvalidArgument { text, .. }
-            | Error::NotFound { text, .. }
-            | Error::AlreadyExists { text, .. }
-            | Error::PermissionDenied { text, .. }
-            | Error::Unauthenticated { text, .. }
-            | Error::FailedPrecondition { text, .. }
-            | Error::ResourceExhausted { text, .. }
-            | Error::DeadlineExceeded { text, .. }
-            | Error::Unimplemented { text, .. }
-            | Error::Aborted { text, .. } => text,
-            Error::Internal { .. } => "An internal error occurred",
-        }
+        &self.text
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} ({})", self.text, self.id)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::domain::permission::{Role, RoleGrant};
 use crate::domain::secret::{Secret, generate_token, hash_secret};
 use crate::domain::user::{Org, User, UserKind, UserState};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 use super::Services;
 use super::auth::TOKEN_HASH_OWNER;
@@ -42,7 +42,7 @@ impl Services {
         let org = match self.create_org("Default", "default.localhost").await {
             Ok(org) => org,
             // Another process bootstrapped the same database at the same moment.
-            Err(Error::AlreadyExists { .. }) => return Ok(None),
+            Err(error) if error.code() == Code::AlreadyExists => return Ok(None),
             Err(error) => return Err(error),
         };
         let admin_user_id = self

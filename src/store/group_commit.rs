@@ -20,7 +20,7 @@
 use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::service::ports::{Change, Committed};
 
 use super::sql::{apply_change, conflict_or_internal};
@@ -121,6 +121,11 @@ impl GroupCommitWriter {
     }
 }
 
+/// Whether a change met another process's change (and can be written again).
+fn is_conflict(outcome: &Result<Committed>) -> bool {
+    matches!(outcome, Err(error) if error.code() == Code::Aborted)
+}
+
 async fn connect(settings: &WriterSettings) -> Result<AnyConnection> {
     let mut connection = AnyConnection::connect(&settings.url)
         .await
@@ -158,7 +163,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
                 Ok(outcomes) => {
                     for ((change, reply), outcome) in batch.drain(..).zip(outcomes) {
                         // A change that met another process's change is written again.
-                        if matches!(outcome, Err(Error::Aborted { .. })) && attempt < BATCH_ATTEMPTS
+                        if is_conflict(&outcome) && attempt < BATCH_ATTEMPTS
                         {
                             again.push((change, reply));
                         } else {
@@ -170,7 +175,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
                     // The batch as a whole failed: none of it is written, every caller hears so.
                     tracing::warn!(changes = batch.len(), code = ?error.code(), "a batch of changes failed");
                     for (_, reply) in batch.drain(..) {
-                        reply.send(Err(copy_of(&error)));
+                        reply.send(Err(error.duplicate()));
                     }
                 }
             }
@@ -194,7 +199,7 @@ async fn commit_with_retries(
             None => connection.insert(connect(settings).await?),
         };
         match commit_batch(open, settings.begin, batch).await {
-            Err(Error::Aborted { .. }) if attempt < BATCH_ATTEMPTS => continue,
+            Err(error) if error.code() == Code::Aborted && attempt < BATCH_ATTEMPTS => continue,
             Err(error) => {
                 // The connection may be broken; the next batch opens a new one.
                 *connection = None;
@@ -269,26 +274,11 @@ async fn write_batch(
     Ok(Some(outcomes))
 }
 
-/// The same error again, for each caller of a failed batch (internal causes are logged once
-/// and not repeated).
-fn copy_of(error: &Error) -> Error {
-    match error {
-        Error::Aborted { id, text } => Error::Aborted {
-            id,
-            text: text.clone(),
-        },
-        other => Error::Internal {
-            id: other.id(),
-            cause: "the batch this change was part of failed".into(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::domain::time::Timestamp;
     use crate::domain::user::{Org, User, UserKind, UserState};
-    use crate::error::Error;
+    use crate::error::Code;
     use crate::service::ports::{Change, Effect, NewUser, Store};
     use crate::store::SqlStore;
 
@@ -359,12 +349,12 @@ mod tests {
             let outcome = task.await.unwrap();
             match index % 3 {
                 0 => assert!(
-                    matches!(outcome, Err(Error::NotFound { .. })),
+                    matches!(&outcome, Err(error) if error.code() == Code::NotFound),
                     "{outcome:?}"
                 ),
                 1 => sequences.push(outcome.unwrap().sequence),
                 _ => assert!(
-                    matches!(outcome, Err(Error::AlreadyExists { .. })),
+                    matches!(&outcome, Err(error) if error.code() == Code::AlreadyExists),
                     "{outcome:?}"
                 ),
             }
