@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{TestServer, add_human, authorized, create_code, required_by_ci};
-use passlink::domain::template::{LinkValues, UrlTemplate, default_link_template};
+use passlink::domain::url_template::{LinkValues, UrlTemplate, default_link_template};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

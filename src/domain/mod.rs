@@ -1,10 +1,12 @@
 //! Plain types and invariants of passlink: ids, time, secrets, URL templates, users and
 //! permissions. Nothing here does IO.
 
+pub mod events;
 pub mod id;
+pub mod passkey;
 pub mod permission;
 pub mod secret;
-pub mod template;
 pub mod time;
+pub mod url_template;
 pub mod user;
 pub mod webauthn;

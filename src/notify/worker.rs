@@ -12,8 +12,8 @@ use serde_json::json;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::domain::template::{LinkValues, UrlTemplate};
 use crate::domain::time::{Clock, Timestamp};
+use crate::domain::url_template::{LinkValues, UrlTemplate};
 use crate::domain::user::UserState;
 use crate::error::{Code, Result};
 use crate::service::ports::{
@@ -23,9 +23,6 @@ use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
 use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
-
-/// The event written on the user when a registration link email is sent.
-pub const PASSKEY_CODE_SENT_EVENT: &str = "user.passkey.code.sent";
 
 /// How the worker retries and leases.
 #[derive(Clone, Debug)]
@@ -292,7 +289,7 @@ impl OutboxWorker {
             .store
             .commit(Change {
                 user_id: message.user_id.clone(),
-                event_type: PASSKEY_CODE_SENT_EVENT,
+                event_type: crate::domain::events::PASSKEY_CODE_SENT,
                 payload: json!({ "code_id": payload.code_id, "message_id": message.id }),
                 actor: "system".into(),
                 at: now,

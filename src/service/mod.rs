@@ -1,30 +1,35 @@
 //! The use cases of passlink, one function per RPC, named like it. They check permissions and
 //! rules and describe each change for the store; they know nothing of transports or SQL.
 
-pub mod admin;
-mod auth;
+mod authentication;
+pub mod operators;
 mod outbox;
-mod passkey;
 mod passkey_code;
 mod passkey_registration;
+mod passkeys;
 pub mod ports;
-mod user;
+mod registration_links;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::id::IdGenerator;
+use crate::domain::passkey::PasskeyRefusal;
 use crate::domain::permission::{Caller, Permission};
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::user::{User, UserState};
 use crate::error::{Error, Result};
 
-pub use passkey::{IssuedCode, LinkMedium, PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 pub use passkey_registration::{
-    MAX_CODE_FAILURES, PasskeyList, PasskeyListing, PasskeySettings, PresentedCode,
-    RegisterPasskey, StartedPasskeyRegistration, VerifyPasskeyRegistration,
+    MAX_CODE_FAILURES, PasskeySettings, PresentedCode, RegisterPasskey, StartedPasskeyRegistration,
+    VerifyPasskeyRegistration,
 };
-pub use user::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
+pub use passkeys::{PasskeyList, PasskeyListing};
+pub use registration_links::{
+    IssuedCode, LinkMedium, PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage,
+};
+pub use users::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
 
 /// Settings the use cases read.
 #[derive(Clone, Debug)]
@@ -93,6 +98,18 @@ pub struct Services {
     settings: ServiceSettings,
     /// Signalled after a commit that queued a message, so the outbox worker starts at once.
     message_queued: Arc<tokio::sync::Notify>,
+}
+
+/// The error for a user who may not get a passkey (`User::may_get_passkey`).
+fn passkey_refused(refusal: PasskeyRefusal) -> Error {
+    match refusal {
+        PasskeyRefusal::Locked => Error::failed_precondition("COMMAND-Lk8sd", "User is locked"),
+        PasskeyRefusal::Inactive => Error::failed_precondition("COMMAND-In3ac", "User is inactive"),
+        PasskeyRefusal::NotHuman => Error::failed_precondition(
+            "COMMAND-Mh2pk",
+            "Passkeys can only be registered for human users",
+        ),
+    }
 }
 
 const USER_NOT_FOUND: &str = "User could not be found";

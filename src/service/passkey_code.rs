@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::domain::events;
 use crate::domain::secret::secret_matches;
 use crate::domain::user::{User, UserState};
 use crate::error::{Error, Result};
@@ -39,7 +40,7 @@ impl Services {
             .store
             .queue(Change {
                 user_id: user_id.to_owned(),
-                event_type: "user.passkey.code.check.failed",
+                event_type: events::PASSKEY_CODE_CHECK_FAILED,
                 payload: json!({ "code_id": code_id, "reason": "wrong" }),
                 actor: user_id.to_owned(),
                 at: self.now(),

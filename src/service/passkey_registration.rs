@@ -17,15 +17,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::domain::events;
 use crate::domain::permission::{Caller, Permission};
-use crate::domain::time::Timestamp;
-use crate::domain::user::{User, UserKind, UserState};
+use crate::domain::user::UserKind;
 use crate::domain::webauthn::{self, AuthenticatorAttachment, ExistingCredential, RelyingParty};
 use crate::error::{Error, Result};
 
-use super::auth::missing_authorization;
+use super::authentication::missing_authorization;
 use super::ports::{Change, Effect, NewPasskey, NewPasskeyRegistration, StoredPasskeyInfo};
-use super::{ChangeDetails, Services};
+use super::{ChangeDetails, Services, passkey_refused};
 
 const PASSKEY_NOT_FOUND: &str = "WebAuthN Token could not be found";
 /// Failed attempts after which a code is dead.
@@ -89,21 +89,6 @@ pub struct VerifyPasskeyRegistration {
     pub passkey_name: String,
 }
 
-/// A READY passkey as ListPasskeys shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasskeyListing {
-    pub id: String,
-    pub name: String,
-}
-
-/// The passkeys of a user and what the list reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasskeyList {
-    pub passkeys: Vec<PasskeyListing>,
-    pub processed_sequence: u64,
-    pub timestamp: Timestamp,
-}
-
 fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredential> {
     passkeys
         .iter()
@@ -112,24 +97,6 @@ fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredentia
             transports: serde_json::from_str(&passkey.transports).unwrap_or_default(),
         })
         .collect()
-}
-
-fn check_user_can_register(user: &User) -> Result<()> {
-    match user.state {
-        UserState::Locked => Err(Error::failed_precondition(
-            "COMMAND-Lk9rp",
-            "User is locked",
-        )),
-        UserState::Inactive => Err(Error::failed_precondition(
-            "COMMAND-In4rp",
-            "User is inactive",
-        )),
-        _ if !matches!(user.kind, UserKind::Human { .. }) => Err(Error::failed_precondition(
-            "COMMAND-Mh3rp",
-            "Passkeys can only be registered for human users",
-        )),
-        _ => Ok(()),
-    }
 }
 
 impl Services {
@@ -189,7 +156,7 @@ impl Services {
                 .await?
             }
         };
-        check_user_can_register(&user)?;
+        user.may_get_passkey().map_err(passkey_refused)?;
         let rp_id = self.requested_rp_id(request.domain.as_deref())?;
         let relying_party = self.relying_party(&rp_id);
         let existing = self.store.list_passkeys(&user.id).await?;
@@ -223,14 +190,14 @@ impl Services {
         };
         let (event_type, actor, mut effects) = match &request.code {
             Some(code) => (
-                "user.passkey.code.used",
+                events::PASSKEY_CODE_USED,
                 user.id.clone(),
                 vec![Effect::ConsumePasskeyCode {
                     code_id: code.id.clone(),
                 }],
             ),
             None => (
-                "user.passkey.registration.started",
+                events::PASSKEY_REGISTRATION_STARTED,
                 caller
                     .map(|caller| caller.user_id.clone())
                     .unwrap_or_default(),
@@ -349,7 +316,7 @@ impl Services {
             .store
             .commit(Change {
                 user_id: request.user_id.clone(),
-                event_type: "user.passkey.added",
+                event_type: events::PASSKEY_ADDED,
                 payload: json!({
                     "passkey_id": registration.id,
                     "name": request.passkey_name,
@@ -383,55 +350,6 @@ impl Services {
             })
             .await?;
         tracing::info!(user.id = %request.user_id, passkey.id = %registration.id, "passkey registered");
-        Ok(committed.into())
-    }
-
-    /// Lists the READY passkeys of a user.
-    pub async fn list_passkeys(&self, caller: &Caller, user_id: &str) -> Result<PasskeyList> {
-        let user = self
-            .load_target_user(caller, user_id, Permission::UserRead, true)
-            .await?;
-        let passkeys = self
-            .store
-            .list_passkeys(&user.id)
-            .await?
-            .into_iter()
-            .map(|passkey| PasskeyListing {
-                id: passkey.id,
-                name: passkey.name,
-            })
-            .collect();
-        Ok(PasskeyList {
-            passkeys,
-            processed_sequence: user.sequence,
-            timestamp: user.changed_at,
-        })
-    }
-
-    /// Removes a passkey of a user.
-    pub async fn remove_passkey(
-        &self,
-        caller: &Caller,
-        user_id: &str,
-        passkey_id: &str,
-    ) -> Result<ChangeDetails> {
-        let user = self
-            .load_target_user(caller, user_id, Permission::UserWrite, true)
-            .await?;
-        let committed = self
-            .store
-            .commit(Change {
-                user_id: user.id.clone(),
-                event_type: "user.passkey.removed",
-                payload: json!({ "passkey_id": passkey_id }),
-                actor: caller.user_id.clone(),
-                at: self.now(),
-                effects: vec![Effect::RemovePasskey {
-                    passkey_id: passkey_id.to_owned(),
-                }],
-            })
-            .await?;
-        tracing::info!(user.id = %user.id, passkey.id = %passkey_id, "passkey removed");
         Ok(committed.into())
     }
 }

@@ -163,8 +163,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
                 Ok(outcomes) => {
                     for ((change, reply), outcome) in batch.drain(..).zip(outcomes) {
                         // A change that met another process's change is written again.
-                        if is_conflict(&outcome) && attempt < BATCH_ATTEMPTS
-                        {
+                        if is_conflict(&outcome) && attempt < BATCH_ATTEMPTS {
                             again.push((change, reply));
                         } else {
                             reply.send(outcome);

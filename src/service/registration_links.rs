@@ -3,14 +3,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::domain::events;
 use crate::domain::permission::{Caller, Permission};
 use crate::domain::secret::{Secret, generate_code, hash_secret};
-use crate::domain::template::{UrlTemplate, default_link_template};
-use crate::domain::user::{UserKind, UserState};
+use crate::domain::url_template::{UrlTemplate, default_link_template};
 use crate::error::{Error, Result};
 
 use super::ports::{Change, Effect, NewMessage, NewPasskeyCode};
-use super::{ChangeDetails, Services};
+use super::{ChangeDetails, Services, passkey_refused};
 
 /// How the code of a new registration link reaches the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,27 +71,7 @@ impl Services {
         let user = self
             .load_target_user(caller, user_id, Permission::UserPasskeyWrite, false)
             .await?;
-        match user.state {
-            UserState::Locked => {
-                return Err(Error::failed_precondition(
-                    "COMMAND-Lk8sd",
-                    "User is locked",
-                ));
-            }
-            UserState::Inactive => {
-                return Err(Error::failed_precondition(
-                    "COMMAND-In3ac",
-                    "User is inactive",
-                ));
-            }
-            _ => {}
-        }
-        let UserKind::Human { email, .. } = &user.kind else {
-            return Err(Error::failed_precondition(
-                "COMMAND-Mh2pk",
-                "Passkeys can only be registered for human users",
-            ));
-        };
+        let email = user.may_get_passkey().map_err(passkey_refused)?;
         if url_template.is_some()
             && let Some(missing) = &self.settings.email_unavailable
         {
@@ -129,7 +109,7 @@ impl Services {
             .store
             .commit(Change {
                 user_id: user.id.clone(),
-                event_type: "user.passkey.code.added",
+                event_type: events::PASSKEY_CODE_ADDED,
                 payload: json!({
                     "code_id": code_id,
                     "expires_at": expires_at.0,

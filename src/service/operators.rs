@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::domain::events;
 use crate::domain::permission::{Role, RoleGrant};
 use crate::domain::secret::{Secret, generate_token, hash_secret};
 use crate::domain::user::{Org, User, UserKind, UserState};
 use crate::error::{Code, Error, Result};
 
 use super::Services;
-use super::auth::TOKEN_HASH_OWNER;
+use super::authentication::TOKEN_HASH_OWNER;
 use super::ports::{Change, Effect, NewToken, NewUser};
 
 /// The actor recorded for changes made by passlink itself or an operator's CLI.
@@ -105,7 +106,7 @@ impl Services {
         self.store
             .commit(Change {
                 user_id: user_id.clone(),
-                event_type: "user.machine.added",
+                event_type: events::MACHINE_USER_ADDED,
                 payload: json!({ "username": username }),
                 actor: SYSTEM_ACTOR.into(),
                 at: now,

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::domain::events;
 use crate::domain::permission::{Caller, Permission};
 use crate::domain::secret::{Secret, generate_code, hash_secret};
 use crate::domain::user::{Email, Phone, Profile, User, UserKind, UserState};
@@ -120,7 +121,7 @@ impl Services {
         };
         let change = Change {
             user_id: user_id.clone(),
-            event_type: "user.human.added",
+            event_type: events::HUMAN_USER_ADDED,
             payload,
             actor: caller.user_id.clone(),
             at: now,
@@ -167,7 +168,7 @@ impl Services {
             .store
             .commit(Change {
                 user_id: user_id.to_owned(),
-                event_type: "user.removed",
+                event_type: events::USER_REMOVED,
                 payload: json!({}),
                 actor: caller.user_id.clone(),
                 at: self.now(),
