@@ -14,7 +14,7 @@ use tonic_prost::{ProstCodec, ProstEncoder};
 
 use crate::error::{Error, Result};
 
-use super::{field_values, schema, status};
+use super::{errors, field_values, schema};
 
 /// prost's codec, with passlink's decoding (see `decode_message`).
 pub struct ProtobufCodec<T, U> {
@@ -66,7 +66,7 @@ where
         let bytes = buffer.copy_to_bytes(buffer.remaining());
         decode_message(bytes)
             .map(Some)
-            .map_err(|error| status::to_status(&error))
+            .map_err(|error| errors::grpc_status(&error))
     }
 }
 

@@ -211,7 +211,7 @@ mod tests {
     use crate::api::schema;
 
     fn request(method: &str) -> MessageDescriptor {
-        schema::method_messages(method).expect("a method").0
+        schema::message_descriptor(&format!("zitadel.user.v2.{method}Request")).expect("a request")
     }
 
     fn from_json(descriptor: MessageDescriptor, value: serde_json::Value) -> DynamicMessage {
