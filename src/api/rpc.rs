@@ -89,7 +89,7 @@ fn erase<R: Rpc>(method: &MethodDescriptor) -> Handler {
         Box::pin(async move {
             let request: R::Request = match message {
                 RequestMessage::Json(value) => json::from_json_value(input, value)?,
-                RequestMessage::Proto(bytes) => codec::decode_message(bytes)?,
+                RequestMessage::Proto(bytes) => codec::decode_described(input, bytes)?,
             };
             let response = R::call(&services, &call, request).await?;
             match format {

@@ -10,18 +10,20 @@ use crate::service::ChangeDetails;
 /// Validates fields of one request message, naming violations as protoc-gen-validate does.
 pub(super) struct Validator {
     /// The error id of the request's violations.
-    pub(super) id: &'static str,
+    id: &'static str,
     /// The message as protoc-gen-validate names it (`CreatePasskeyRegistrationLinkRequest`).
-    pub(super) message: &'static str,
+    message: &'static str,
 }
 
 impl Validator {
+    /// The validator of the request message `message`, raising under `id`.
+    pub(super) fn new(id: &'static str, message: &'static str) -> Validator {
+        Validator { id, message }
+    }
+
     /// The validator of a message nested in this one, raising under the same id.
     pub(super) fn inner(&self, message: &'static str) -> Validator {
-        Validator {
-            id: self.id,
-            message,
-        }
+        Validator::new(self.id, message)
     }
 
     pub(super) fn violation(&self, field: &str, rule: impl std::fmt::Display) -> Error {
@@ -116,6 +118,39 @@ impl Validator {
 /// The user a request names, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserId(pub String);
+
+/// `TryFrom<request> for UserId`, for a request that names nothing but a user: its validator's
+/// error id and message name.
+macro_rules! user_id_request {
+    ($($request:ty => ($id:literal, $message:literal)),* $(,)?) => {
+        $(
+            impl TryFrom<$request> for $crate::api::convert::UserId {
+                type Error = $crate::error::Error;
+
+                fn try_from(request: $request) -> $crate::error::Result<Self> {
+                    super::common::Validator::new($id, $message).user_id(request.user_id)
+                }
+            }
+        )*
+    };
+}
+pub(super) use user_id_request;
+
+/// `From<ChangeDetails>` for answers that carry nothing but the change's details.
+macro_rules! details_response {
+    ($($response:ty),* $(,)?) => {
+        $(
+            impl From<$crate::service::ChangeDetails> for $response {
+                fn from(details: $crate::service::ChangeDetails) -> Self {
+                    Self {
+                        details: Some((&details).into()),
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(super) use details_response;
 
 /// A passkey of a user a request names, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]

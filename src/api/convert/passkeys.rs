@@ -11,7 +11,7 @@ use crate::service::{
     StartedPasskeyRegistration, VerifyPasskeyRegistration,
 };
 
-use super::common::{UserId, UserPasskey, Validator};
+use super::common::{UserId, UserPasskey, Validator, details_response, user_id_request};
 use super::structs::{json_to_struct, struct_to_json};
 
 /// A validated CreatePasskeyRegistrationLinkRequest.
@@ -26,10 +26,7 @@ impl TryFrom<user_pb::CreatePasskeyRegistrationLinkRequest> for NewRegistrationL
 
     fn try_from(request: user_pb::CreatePasskeyRegistrationLinkRequest) -> Result<Self> {
         use user_pb::create_passkey_registration_link_request::Medium;
-        let validator = Validator {
-            id: "USERv2-Cpl4v",
-            message: "CreatePasskeyRegistrationLinkRequest",
-        };
+        let validator = Validator::new("USERv2-Cpl4v", "CreatePasskeyRegistrationLinkRequest");
         let UserId(user_id) = validator.user_id(request.user_id)?;
         let medium = match request.medium {
             Some(Medium::ReturnCode(_)) => LinkMedium::ReturnCode,
@@ -65,10 +62,7 @@ impl TryFrom<user_pb::RegisterPasskeyRequest> for RegisterPasskey {
     type Error = Error;
 
     fn try_from(request: user_pb::RegisterPasskeyRequest) -> Result<Self> {
-        let validator = Validator {
-            id: "USERv2-Rpk6v",
-            message: "RegisterPasskeyRequest",
-        };
+        let validator = Validator::new("USERv2-Rpk6v", "RegisterPasskeyRequest");
         let UserId(user_id) = validator.user_id(request.user_id)?;
         let code = match request.code {
             Some(code) => {
@@ -122,10 +116,7 @@ impl TryFrom<user_pb::VerifyPasskeyRegistrationRequest> for VerifyPasskeyRegistr
     type Error = Error;
 
     fn try_from(request: user_pb::VerifyPasskeyRegistrationRequest) -> Result<Self> {
-        let validator = Validator {
-            id: "USERv2-Vpr7v",
-            message: "VerifyPasskeyRegistrationRequest",
-        };
+        let validator = Validator::new("USERv2-Vpr7v", "VerifyPasskeyRegistrationRequest");
         validator.runes("UserId", &request.user_id, 1, 200)?;
         validator.runes("PasskeyId", &request.passkey_id, 1, 200)?;
         let credential =
@@ -141,25 +132,14 @@ impl TryFrom<user_pb::VerifyPasskeyRegistrationRequest> for VerifyPasskeyRegistr
     }
 }
 
-impl From<ChangeDetails> for user_pb::VerifyPasskeyRegistrationResponse {
-    fn from(details: ChangeDetails) -> Self {
-        user_pb::VerifyPasskeyRegistrationResponse {
-            details: Some((&details).into()),
-        }
-    }
+user_id_request! {
+    user_pb::ListPasskeysRequest => ("USERv2-Lpk8v", "ListPasskeysRequest"),
 }
 
-impl TryFrom<user_pb::ListPasskeysRequest> for UserId {
-    type Error = Error;
-
-    fn try_from(request: user_pb::ListPasskeysRequest) -> Result<UserId> {
-        Validator {
-            id: "USERv2-Lpk8v",
-            message: "ListPasskeysRequest",
-        }
-        .user_id(request.user_id)
-    }
-}
+details_response!(
+    user_pb::VerifyPasskeyRegistrationResponse,
+    user_pb::RemovePasskeyResponse,
+);
 
 impl From<PasskeyList> for user_pb::ListPasskeysResponse {
     fn from(list: PasskeyList) -> Self {
@@ -186,23 +166,12 @@ impl TryFrom<user_pb::RemovePasskeyRequest> for UserPasskey {
     type Error = Error;
 
     fn try_from(request: user_pb::RemovePasskeyRequest) -> Result<UserPasskey> {
-        let validator = Validator {
-            id: "USERv2-Rmp9v",
-            message: "RemovePasskeyRequest",
-        };
+        let validator = Validator::new("USERv2-Rmp9v", "RemovePasskeyRequest");
         let UserId(user_id) = validator.user_id(request.user_id)?;
         validator.runes("PasskeyId", &request.passkey_id, 1, 200)?;
         Ok(UserPasskey {
             user_id,
             passkey_id: request.passkey_id,
         })
-    }
-}
-
-impl From<ChangeDetails> for user_pb::RemovePasskeyResponse {
-    fn from(details: ChangeDetails) -> Self {
-        user_pb::RemovePasskeyResponse {
-            details: Some((&details).into()),
-        }
     }
 }

@@ -6,65 +6,30 @@ use crate::error::{Error, Result};
 use crate::pb::zitadel::object::v2 as object_pb;
 use crate::pb::zitadel::user::v2 as user_pb;
 use crate::service::{
-    AddHumanUser, AddedHumanUser, ChangeDetails, EmailInput, OrgSelector, PhoneInput, Verification,
+    AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification,
 };
 
-use super::common::{UserId, Validator};
+use super::common::{Validator, details_response, user_id_request};
 
-impl TryFrom<user_pb::GetUserByIdRequest> for UserId {
-    type Error = Error;
+user_id_request! {
+    user_pb::GetUserByIdRequest => ("USERv2-Gui2v", "GetUserByIDRequest"),
+    user_pb::DeleteUserRequest => ("USERv2-Dlu3v", "DeleteUserRequest"),
+}
 
-    fn try_from(request: user_pb::GetUserByIdRequest) -> Result<UserId> {
-        Validator {
-            id: "USERv2-Gui2v",
-            message: "GetUserByIDRequest",
+details_response!(user_pb::DeleteUserResponse);
+
+/// The verification asked for an email address or a phone number: their wire enums have the
+/// same members.
+macro_rules! verification {
+    ($validator:expr, $verification:expr, $wire:ident, $hint:literal) => {{
+        use user_pb::$wire::Verification as Wire;
+        match $verification {
+            None | Some(Wire::IsVerified(false)) => Ok(Verification::Unverified),
+            Some(Wire::IsVerified(true)) => Ok(Verification::Verified),
+            Some(Wire::ReturnCode(_)) => Ok(Verification::ReturnCode),
+            Some(Wire::SendCode(_)) => Err($validator.unsupported("SendCode", $hint)),
         }
-        .user_id(request.user_id)
-    }
-}
-
-impl TryFrom<user_pb::DeleteUserRequest> for UserId {
-    type Error = Error;
-
-    fn try_from(request: user_pb::DeleteUserRequest) -> Result<UserId> {
-        Validator {
-            id: "USERv2-Dlu3v",
-            message: "DeleteUserRequest",
-        }
-        .user_id(request.user_id)
-    }
-}
-
-fn email_verification(
-    validator: &Validator,
-    verification: Option<user_pb::set_human_email::Verification>,
-) -> Result<Verification> {
-    use user_pb::set_human_email::Verification as Wire;
-    match verification {
-        None | Some(Wire::IsVerified(false)) => Ok(Verification::Unverified),
-        Some(Wire::IsVerified(true)) => Ok(Verification::Verified),
-        Some(Wire::ReturnCode(_)) => Ok(Verification::ReturnCode),
-        Some(Wire::SendCode(_)) => Err(validator.unsupported(
-            "SendCode",
-            "passlink sends no verification emails; use return_code or is_verified",
-        )),
-    }
-}
-
-fn phone_verification(
-    validator: &Validator,
-    verification: Option<user_pb::set_human_phone::Verification>,
-) -> Result<Verification> {
-    use user_pb::set_human_phone::Verification as Wire;
-    match verification {
-        None | Some(Wire::IsVerified(false)) => Ok(Verification::Unverified),
-        Some(Wire::IsVerified(true)) => Ok(Verification::Verified),
-        Some(Wire::ReturnCode(_)) => Ok(Verification::ReturnCode),
-        Some(Wire::SendCode(_)) => Err(validator.unsupported(
-            "SendCode",
-            "passlink sends no text messages; use return_code or is_verified",
-        )),
-    }
+    }};
 }
 
 /// Refuses the fields of an AddHumanUserRequest that passlink does not support.
@@ -128,7 +93,12 @@ fn email_input(validator: &Validator, email: &user_pb::SetHumanEmail) -> Result<
     )?;
     Ok(EmailInput {
         address: email.email.clone(),
-        verification: email_verification(&inner, email.verification.clone())?,
+        verification: verification!(
+            inner,
+            email.verification.clone(),
+            set_human_email,
+            "passlink sends no verification emails; use return_code or is_verified"
+        )?,
     })
 }
 
@@ -145,7 +115,12 @@ fn phone_input(
             )?;
             Ok(Some(PhoneInput {
                 number: phone.phone.clone(),
-                verification: phone_verification(&inner, phone.verification)?,
+                verification: verification!(
+                    inner,
+                    phone.verification,
+                    set_human_phone,
+                    "passlink sends no text messages; use return_code or is_verified"
+                )?,
             }))
         }
         _ => Ok(None),
@@ -180,10 +155,7 @@ impl TryFrom<user_pb::AddHumanUserRequest> for AddHumanUser {
     type Error = Error;
 
     fn try_from(request: user_pb::AddHumanUserRequest) -> Result<AddHumanUser> {
-        let validator = Validator {
-            id: "USERv2-Ahu5v",
-            message: "AddHumanUserRequest",
-        };
+        let validator = Validator::new("USERv2-Ahu5v", "AddHumanUserRequest");
         if let Some(user_id) = &request.user_id {
             validator.printable_runes("UserId", user_id, 1, 200)?;
         }
@@ -231,14 +203,6 @@ impl From<AddedHumanUser> for user_pb::AddHumanUserResponse {
             details: Some((&added.details).into()),
             email_code: added.email_code.map(|code| code.expose().to_owned()),
             phone_code: added.phone_code.map(|code| code.expose().to_owned()),
-        }
-    }
-}
-
-impl From<ChangeDetails> for user_pb::DeleteUserResponse {
-    fn from(details: ChangeDetails) -> Self {
-        user_pb::DeleteUserResponse {
-            details: Some((&details).into()),
         }
     }
 }
