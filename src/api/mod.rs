@@ -73,7 +73,9 @@ struct HttpState {
 /// The router serving every protocol, and the health reporter to flip on shutdown
 /// (`grpc::set_not_serving`).
 pub struct Api {
+    /// Every route of every protocol.
     pub router: Router,
+    /// The health of the served services, for `grpc::set_not_serving`.
     pub health: tonic_health::server::HealthReporter,
 }
 

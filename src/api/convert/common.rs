@@ -155,7 +155,9 @@ pub(super) use details_response;
 /// A passkey of a user a request names, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserPasskey {
+    /// The user the passkey belongs to.
     pub user_id: String,
+    /// The passkey's id.
     pub passkey_id: String,
 }
 

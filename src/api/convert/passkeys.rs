@@ -17,7 +17,9 @@ use super::structs::{json_to_struct, struct_to_json};
 /// A validated CreatePasskeyRegistrationLinkRequest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRegistrationLink {
+    /// The user the code is for.
     pub user_id: String,
+    /// How the code reaches the user.
     pub medium: LinkMedium,
 }
 
