@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 /// Reads a whole body, refusing one larger than `limit` bytes. A body that failed with a
 /// passlink error (its deadline passed, say) gives that error.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes> {
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|error| {
         let error = error.into_inner();
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());

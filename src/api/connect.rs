@@ -17,7 +17,11 @@ use super::rpc::RequestMessage;
 use super::{HttpState, errors, json};
 
 /// Answers Connect calls; passes every other request on.
-pub async fn dispatch(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+pub(super) async fn dispatch(
+    State(state): State<HttpState>,
+    request: Request,
+    next: Next,
+) -> Response {
     match Protocol::of(&request) {
         Protocol::Connect(format) => serve(&state, format, request).await,
         _ => next.run(request).await,

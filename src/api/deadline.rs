@@ -73,7 +73,7 @@ fn connect_timeout_expired() -> Error {
 }
 
 /// Ends a call whose deadline passes with DeadlineExceeded in its protocol's shape.
-pub async fn deadline(request: Request, next: Next) -> Response {
+pub(super) async fn deadline(request: Request, next: Next) -> Response {
     let protocol = Protocol::of(&request);
     let Some((timeout, expired)) = deadline_of(protocol, request.headers()) else {
         return next.run(request).await;

@@ -19,11 +19,6 @@ use super::protocol::Protocol;
 const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 
-/// The message every protocol shows: `"<text> (<id>)"`.
-fn message(error: &Error) -> String {
-    error.to_string()
-}
-
 fn error_detail(error: &Error) -> pb::zitadel::v1::ErrorDetail {
     pb::zitadel::v1::ErrorDetail {
         id: error.id().to_owned(),
@@ -96,7 +91,7 @@ pub fn rest_error(error: &Error) -> Response {
         error,
         serde_json::json!({
             "code": error.code() as i32,
-            "message": message(error),
+            "message": error.to_string(),
             "details": [{
                 "@type": format!("{TYPE_URL_PREFIX}{ERROR_DETAIL_TYPE}"),
                 "id": error.id(),
@@ -113,7 +108,7 @@ pub fn connect_error(error: &Error) -> Response {
         error,
         serde_json::json!({
             "code": error.code().connect_name(),
-            "message": message(error),
+            "message": error.to_string(),
             "details": [{
                 "type": ERROR_DETAIL_TYPE,
                 "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(detail),

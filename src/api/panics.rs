@@ -15,7 +15,7 @@ use super::errors;
 use super::protocol::Protocol;
 
 /// Runs the rest of the stack, answering a panic in the caller's protocol.
-pub async fn catch_panics(request: Request, next: Next) -> Response {
+pub(super) async fn catch_panics(request: Request, next: Next) -> Response {
     let protocol = Protocol::of(&request);
     match AssertUnwindSafe(next.run(request)).catch_unwind().await {
         Ok(response) => response,

@@ -21,7 +21,7 @@ use super::{HttpState, errors, json};
 
 /// The REST routes of every RPC in the state's table, and the HTTP methods they take; an error
 /// names an RPC without a route passlink can serve, or two RPCs on one route.
-pub fn router(state: HttpState) -> Result<(Router, HashSet<Method>), String> {
+pub(super) fn router(state: HttpState) -> Result<(Router, HashSet<Method>), String> {
     let mut router = Router::new();
     let mut taken = HashSet::new();
     let mut verbs = HashSet::new();
