@@ -13,7 +13,7 @@ use crate::api::listener::ListenerSettings;
 use crate::api::{self, ApiSettings};
 use crate::config::Settings;
 use crate::domain::time::{Clock, SystemClock};
-use crate::notify::template::PasskeyLinkTemplates;
+use crate::notify::templates::PasskeyLinkTemplates;
 use crate::notify::{Mailer, OutboxWorker, RunningWorker, WorkerSettings};
 use crate::private_files::{
     create_private_dir, prepare_private_sqlite_file, sqlite_file_of, write_private_file,

@@ -1,8 +1,8 @@
 //! Delivery of outbox messages: the worker that leases and sends them, the mail transports
-//! (SMTP through lettre, or `.eml` files for development) and the message templates.
+//! (SMTP through lettre, or `.eml` files for development) and the message templates (minijinja).
 
 mod mailer;
-pub mod template;
+pub mod templates;
 mod worker;
 
 pub use mailer::{Email, MailTransport, Mailer, SendError};

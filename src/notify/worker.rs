@@ -22,7 +22,7 @@ use crate::service::ports::{
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
-use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
+use super::templates::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
 /// How the worker retries and leases.
 #[derive(Clone, Debug)]
@@ -252,14 +252,17 @@ impl OutboxWorker {
             expires_at: &expires_at,
             email: &payload.email,
         };
+        // The templates' variables were checked at load, so a failure here would repeat.
+        let text = self.templates.render_text(&values).map_err(permanent)?;
+        let html = self.templates.render_html(&values).map_err(permanent)?;
         self.mailer
             .send(Email {
                 id: message.id.clone(),
                 to_name: payload.greeting_name.clone(),
                 to_address: payload.email.clone(),
                 subject: PASSKEY_LINK_SUBJECT.into(),
-                text: self.templates.render_text(&values),
-                html: self.templates.render_html(&values),
+                text,
+                html,
             })
             .await?;
         let scrubbed = PasskeyLinkMessage {
