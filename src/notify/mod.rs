@@ -2,8 +2,13 @@
 //! (SMTP through lettre, or `.eml` files for development) and the message templates (minijinja).
 
 mod mailer;
+mod settings;
 pub mod templates;
 mod worker;
 
 pub use mailer::{Email, MailTransport, Mailer, SendError};
-pub use worker::{OutboxWorker, RunningWorker, WorkerSettings};
+pub use settings::{
+    MailDelivery, MailerSettings, NotifySettings, SmtpAuthentication, SmtpEncryption, SmtpPassword,
+    SmtpServer, WorkerSettings,
+};
+pub use worker::{OutboxWorker, RunningWorker};

@@ -257,7 +257,10 @@ mod tests {
         let error = PasskeyLinkTemplates::load(Some(directory.path())).unwrap_err();
         assert!(error.contains(HTML_NAME), "{error}");
         assert!(error.contains("code"), "{error}");
-        assert!(error.contains("greeting_name, link, expires_at, email"), "{error}");
+        assert!(
+            error.contains("greeting_name, link, expires_at, email"),
+            "{error}"
+        );
     }
 
     #[test]

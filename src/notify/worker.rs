@@ -22,29 +22,8 @@ use crate::service::ports::{
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
+use super::settings::WorkerSettings;
 use super::templates::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
-
-/// How the worker retries and leases.
-#[derive(Clone, Debug)]
-pub struct WorkerSettings {
-    pub max_attempts: u32,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    pub poll_interval: Duration,
-    pub lease: Duration,
-}
-
-impl From<&crate::config::OutboxSettings> for WorkerSettings {
-    fn from(outbox: &crate::config::OutboxSettings) -> Self {
-        WorkerSettings {
-            max_attempts: outbox.max_attempts,
-            retry_initial: outbox.retry_initial,
-            retry_max: outbox.retry_max,
-            poll_interval: outbox.poll_interval,
-            lease: outbox.lease,
-        }
-    }
-}
 
 /// Delivers the outbox of one process.
 pub struct OutboxWorker {
