@@ -20,7 +20,7 @@ mod sections;
 mod tests;
 
 pub use environment::Environment;
-pub use flags::{LimitsArgs, MailArgs, ServeArgs, StorageArgs, variable_name, with_variable_names};
+pub use flags::{LimitsArgs, MailArgs, ServeArgs, StorageArgs, with_variable_names};
 pub use limits::LimitsSettings;
 pub use resolve::RuntimeSettings;
 pub use sections::{

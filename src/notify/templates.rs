@@ -28,9 +28,13 @@ const VARIABLES: &[&str] = &["greeting_name", "link", "expires_at", "email"];
 /// The values of one registration link email.
 #[derive(Clone, Copy)]
 pub struct LinkEmailValues<'a> {
+    /// The user's display name, else the given name (`{{ greeting_name }}`).
     pub greeting_name: &'a str,
+    /// The registration link; it carries the code (`{{ link }}`).
     pub link: &'a str,
+    /// When the code expires, as text (`{{ expires_at }}`).
     pub expires_at: &'a str,
+    /// The address the message goes to (`{{ email }}`).
     pub email: &'a str,
 }
 
