@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::mail::eventually;
 use common::{TestServer, add_human, authorized};
-use passlink::notify::template::PasskeyLinkTemplates;
+use passlink::notify::templates::PasskeyLinkTemplates;
 use passlink::notify::{Email, MailTransport, OutboxWorker, SendError, WorkerSettings};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::service::ports::StoredMessage;

@@ -22,29 +22,8 @@ use crate::service::ports::{
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
-use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
-
-/// How the worker retries and leases.
-#[derive(Clone, Debug)]
-pub struct WorkerSettings {
-    pub max_attempts: u32,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    pub poll_interval: Duration,
-    pub lease: Duration,
-}
-
-impl From<&crate::config::OutboxSettings> for WorkerSettings {
-    fn from(outbox: &crate::config::OutboxSettings) -> Self {
-        WorkerSettings {
-            max_attempts: outbox.max_attempts,
-            retry_initial: outbox.retry_initial,
-            retry_max: outbox.retry_max,
-            poll_interval: outbox.poll_interval,
-            lease: outbox.lease,
-        }
-    }
-}
+use super::settings::WorkerSettings;
+use super::templates::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
 /// Delivers the outbox of one process.
 pub struct OutboxWorker {
@@ -252,14 +231,17 @@ impl OutboxWorker {
             expires_at: &expires_at,
             email: &payload.email,
         };
+        // The templates' variables were checked at load, so a failure here would repeat.
+        let text = self.templates.render_text(&values).map_err(permanent)?;
+        let html = self.templates.render_html(&values).map_err(permanent)?;
         self.mailer
             .send(Email {
                 id: message.id.clone(),
                 to_name: payload.greeting_name.clone(),
                 to_address: payload.email.clone(),
                 subject: PASSKEY_LINK_SUBJECT.into(),
-                text: self.templates.render_text(&values),
-                html: self.templates.render_html(&values),
+                text,
+                html,
             })
             .await?;
         let scrubbed = PasskeyLinkMessage {

@@ -43,17 +43,6 @@ pub struct PasskeySettings {
     pub registration_lifetime: Duration,
 }
 
-impl Default for PasskeySettings {
-    fn default() -> Self {
-        PasskeySettings {
-            rp_id: "localhost".into(),
-            rp_name: "passlink".into(),
-            allowed_origins: vec!["http://localhost:8080".into()],
-            registration_lifetime: Duration::from_secs(300),
-        }
-    }
-}
-
 /// A registration code as presented by the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresentedCode {
