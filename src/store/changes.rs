@@ -38,14 +38,9 @@ impl ChangeStore for SqlStore {
     }
 
     async fn list_events(&self, user_id: &str) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query_as::<_, EventRow>(
-            "SELECT sequence, event_type, payload, actor, created_at FROM events \
-             WHERE user_id = $1 ORDER BY sequence",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-El1sr"))?;
-        Ok(rows.into_iter().map(StoredEvent::from).collect())
+        let sql = "SELECT sequence, event_type, payload, actor, created_at FROM events \
+                   WHERE user_id = $1 ORDER BY sequence";
+        self.list_by_key::<EventRow, _>(sql, user_id, "STORE-El1sr")
+            .await
     }
 }

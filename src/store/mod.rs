@@ -5,7 +5,8 @@
 //!
 //! Changes are written by the group commit (`group_commit`, one writer with its own
 //! connection) through the write path (`write`); reads and the other writes use the pool.
-//! What a database error means is decided in `errors`; rows are read into `rows`.
+//! What a database error means is decided in `errors`; rows are read into `rows`, most of
+//! them by one key (`read`).
 
 mod changes;
 mod errors;
@@ -13,6 +14,7 @@ mod group_commit;
 mod orgs;
 mod outbox;
 mod passkeys;
+mod read;
 mod rows;
 mod token_cache;
 mod tokens;

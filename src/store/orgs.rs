@@ -14,22 +14,15 @@ use super::rows::OrgRow;
 #[async_trait]
 impl OrgStore for SqlStore {
     async fn get_org(&self, org_id: &str) -> Result<Option<Org>> {
-        let row = sqlx::query_as::<_, OrgRow>("SELECT id, name, domain FROM orgs WHERE id = $1")
-            .bind(org_id)
-            .fetch_optional(&self.pool)
+        let sql = "SELECT id, name, domain FROM orgs WHERE id = $1";
+        self.find_by_key::<OrgRow, _>(sql, org_id, "STORE-Og1sr")
             .await
-            .map_err(internal("STORE-Og1sr"))?;
-        Ok(row.map(Org::from))
     }
 
     async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Org>> {
-        let row =
-            sqlx::query_as::<_, OrgRow>("SELECT id, name, domain FROM orgs WHERE domain = $1")
-                .bind(domain)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal("STORE-Od1sr"))?;
-        Ok(row.map(Org::from))
+        let sql = "SELECT id, name, domain FROM orgs WHERE domain = $1";
+        self.find_by_key::<OrgRow, _>(sql, domain, "STORE-Od1sr")
+            .await
     }
 
     async fn list_orgs(&self) -> Result<Vec<Org>> {

@@ -15,26 +15,17 @@ use super::rows::{CodeHashRow, PasskeyCodeRow, PasskeyInfoRow, PasskeyRegistrati
 #[async_trait]
 impl PasskeyStore for SqlStore {
     async fn get_passkey_code(&self, code_id: &str) -> Result<Option<StoredPasskeyCode>> {
-        let row = sqlx::query_as::<_, PasskeyCodeRow>(
-            "SELECT id, user_id, code_hash, expires_at, failures, used_at FROM passkey_codes \
-             WHERE id = $1",
-        )
-        .bind(code_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Pc1sr"))?;
-        Ok(row.map(StoredPasskeyCode::from))
+        let sql = "SELECT id, user_id, code_hash, expires_at, failures, used_at \
+                   FROM passkey_codes WHERE id = $1";
+        self.find_by_key::<PasskeyCodeRow, _>(sql, code_id, "STORE-Pc1sr")
+            .await
     }
 
     async fn list_passkey_code_hashes(&self, user_id: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = sqlx::query_as::<_, CodeHashRow>(
-            "SELECT id, code_hash FROM passkey_codes WHERE user_id = $1 ORDER BY created_at, id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-Pl1sr"))?;
-        Ok(rows.into_iter().map(<(String, Vec<u8>)>::from).collect())
+        let sql = "SELECT id, code_hash FROM passkey_codes WHERE user_id = $1 \
+                   ORDER BY created_at, id";
+        self.list_by_key::<CodeHashRow, _>(sql, user_id, "STORE-Pl1sr")
+            .await
     }
 
     async fn get_passkey_registration(
@@ -57,15 +48,10 @@ impl PasskeyStore for SqlStore {
     }
 
     async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
-        let rows = sqlx::query_as::<_, PasskeyInfoRow>(
-            "SELECT id, name, credential_id, transports FROM passkeys WHERE user_id = $1 \
-             ORDER BY created_at, id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-Pk5sr"))?;
-        Ok(rows.into_iter().map(StoredPasskeyInfo::from).collect())
+        let sql = "SELECT id, name, credential_id, transports FROM passkeys WHERE user_id = $1 \
+                   ORDER BY created_at, id";
+        self.list_by_key::<PasskeyInfoRow, _>(sql, user_id, "STORE-Pk5sr")
+            .await
     }
 
     async fn passkey_credential_exists(&self, credential_id: &[u8]) -> Result<bool> {

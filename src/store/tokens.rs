@@ -39,16 +39,13 @@ impl TokenStore for SqlStore {
         let Some(owner) = owner else {
             return Ok(None);
         };
-        let grants = sqlx::query_as::<_, RoleGrantRow>(
-            "SELECT role, org_id FROM role_grants WHERE user_id = $1",
-        )
-        .bind(&owner.id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-Rg1sr"))?
-        .into_iter()
-        .map(RoleGrant::try_from)
-        .collect::<Result<_>>()?;
+        let sql = "SELECT role, org_id FROM role_grants WHERE user_id = $1";
+        let grants = self
+            .list_by_key::<RoleGrantRow, RoleGrantRow>(sql, &owner.id, "STORE-Rg1sr")
+            .await?
+            .into_iter()
+            .map(RoleGrant::try_from)
+            .collect::<Result<_>>()?;
         let token_expires_at = owner.expires_at.map(Timestamp);
         let owner = TokenOwner {
             user_id: owner.id,

@@ -14,12 +14,11 @@ use super::rows::UserRow;
 #[async_trait]
 impl UserStore for SqlStore {
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
-        let row = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal("STORE-Gu1sr"))?;
-        row.map(User::try_from).transpose()
+        let sql = "SELECT * FROM users WHERE id = $1";
+        self.find_by_key::<UserRow, UserRow>(sql, user_id, "STORE-Gu1sr")
+            .await?
+            .map(User::try_from)
+            .transpose()
     }
 
     async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<Outcome<()>> {

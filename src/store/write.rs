@@ -1,5 +1,6 @@
 //! The write path: `apply_change` writes one change (the new user, the sequence bump, the
-//! event and each effect) inside a transaction the caller opened, one function per effect.
+//! event and each effect) inside a transaction the caller opened: per effect, its statement
+//! and what its outcome means (done, or the `Rejection` a condition or unique index gives).
 //! The group commit (`group_commit`) calls it; nothing here begins or commits.
 
 use sqlx::any::AnyArguments;
@@ -58,46 +59,102 @@ async fn apply_effect(
     change: &Change,
     effect: &Effect,
 ) -> Result<Outcome<()>> {
-    let user_id = change.user_id.as_str();
-    let at = change.at;
     match effect {
         Effect::InsertUser(_) => Ok(Ok(())),
-        Effect::DeleteUser => delete_user(connection, user_id).await.map(Ok),
-        Effect::InsertPasskeyCode(code) => insert_passkey_code(connection, user_id, at, code)
-            .await
-            .map(Ok),
-        Effect::EnqueueMessage(message) => enqueue_message(connection, user_id, at, message)
-            .await
-            .map(Ok),
-        Effect::ConsumePasskeyCode {
-            code_id,
-            failure_limit,
-        } => consume_passkey_code(connection, user_id, at, code_id, *failure_limit).await,
-        Effect::RecordPasskeyCodeFailure {
-            code_id,
-            failure_limit,
-        } => record_passkey_code_failure(connection, user_id, at, code_id, *failure_limit).await,
-        Effect::InsertPasskeyRegistration(registration) => {
-            insert_passkey_registration(connection, user_id, at, registration)
+        Effect::DeleteUser => {
+            let delete = sqlx::query("UPDATE users SET state = $2 WHERE id = $1")
+                .bind(&change.user_id)
+                .bind(UserState::Deleted as i64);
+            execute(connection, delete, "STORE-Dl6us").await.map(Ok)
+        }
+        Effect::InsertPasskeyCode(code) => {
+            execute(connection, insert_passkey_code(change, code), "STORE-Pc7in")
                 .await
                 .map(Ok)
         }
+        Effect::EnqueueMessage(message) => {
+            execute(connection, enqueue_message(change, message), "STORE-Ob2in")
+                .await
+                .map(Ok)
+        }
+        Effect::ConsumePasskeyCode {
+            code_id,
+            failure_limit,
+        } => {
+            let consume = statement_of(change, CONSUME_PASSKEY_CODE)
+                .bind(code_id)
+                .bind(*failure_limit);
+            let failed = conflict_or_internal("STORE-Pc8cs");
+            change_one_row(connection, consume, Rejection::CodeNotConsumable, failed).await
+        }
+        Effect::RecordPasskeyCodeFailure {
+            code_id,
+            failure_limit,
+        } => {
+            let count = statement_of(change, COUNT_PASSKEY_CODE_FAILURE)
+                .bind(code_id)
+                .bind(*failure_limit);
+            let failed = conflict_or_internal("STORE-Pc9fl");
+            change_one_row(connection, count, Rejection::CodeNotConsumable, failed).await
+        }
+        Effect::InsertPasskeyRegistration(registration) => {
+            // Expired registrations of the user are of no use any more.
+            let delete_expired = statement_of(change, DELETE_EXPIRED_REGISTRATIONS);
+            execute(&mut *connection, delete_expired, "STORE-Pr1gc").await?;
+            let insert = insert_passkey_registration(change, registration);
+            execute(connection, insert, "STORE-Pr2in").await.map(Ok)
+        }
         Effect::ConsumePasskeyRegistration { passkey_id } => {
-            consume_passkey_registration(connection, user_id, at, passkey_id).await
+            let consume = statement_of(change, CONSUME_PASSKEY_REGISTRATION).bind(passkey_id);
+            let failed = conflict_or_internal("STORE-Pr5cs");
+            let rejection = Rejection::RegistrationNotConsumable;
+            change_one_row(connection, consume, rejection, failed).await
         }
-        Effect::InsertPasskey(passkey) => insert_passkey(connection, user_id, at, passkey).await,
+        Effect::InsertPasskey(passkey) => {
+            let inserted = insert_passkey(change, passkey).execute(connection).await;
+            let failed = conflict_or_internal("STORE-Pk1in");
+            refused_when_unique(inserted, Rejection::CredentialExists, failed)
+        }
         Effect::RemovePasskey { passkey_id } => {
-            remove_passkey(connection, user_id, passkey_id).await
+            let remove = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+                .bind(passkey_id)
+                .bind(&change.user_id);
+            let failed = conflict_or_internal("STORE-Pk2rm");
+            change_one_row(connection, remove, Rejection::PasskeyNotFound, failed).await
         }
-        Effect::MarkMessageSent(sent) => mark_message_sent(connection, sent, at).await,
+        Effect::MarkMessageSent(sent) => mark_message_sent(connection, sent, change.at).await,
     }
+}
+
+/// A statement of the write path.
+type Statement<'values> = Query<'values, Any, AnyArguments>;
+
+/// A statement of `change`: `$1` is its user, `$2` its time; the effect binds its own values
+/// from `$3` on.
+fn statement_of<'change>(change: &'change Change, sql: &'static str) -> Statement<'change> {
+    sqlx::query(sql).bind(&change.user_id).bind(change.at.0)
+}
+
+/// Runs a statement of a change that nothing refuses; a conflict comes back `Aborted` (the
+/// group commit writes the change again), any other database error as an internal error,
+/// both under `error_id`.
+async fn execute(
+    connection: &mut AnyConnection,
+    statement: Statement<'_>,
+    error_id: &'static str,
+) -> Result<()> {
+    statement
+        .execute(connection)
+        .await
+        .map_err(conflict_or_internal(error_id))?;
+    Ok(())
 }
 
 /// Runs a conditional statement that must change exactly one row: `rejection` when it
 /// changed none (its condition did not hold), a database error mapped by `failed`.
-pub(super) async fn change_one_row<'connection, 'query>(
+pub(super) async fn change_one_row<'connection>(
     executor: impl Executor<'connection, Database = Any>,
-    statement: Query<'query, Any, AnyArguments>,
+    statement: Statement<'_>,
     rejection: Rejection,
     failed: impl FnOnce(sqlx::Error) -> crate::error::Error,
 ) -> Result<Outcome<()>> {
@@ -177,46 +234,41 @@ async fn append_event(
     change: &Change,
 ) -> Result<Outcome<BumpedRow>> {
     let payload = change.payload.to_string();
-    let bumped = if connection.backend_name() == "PostgreSQL" {
+    let postgres = connection.backend_name() == "PostgreSQL";
+    let sql = if postgres {
         // One statement instead of two: a round trip to the server saved per change.
-        sqlx::query_as::<_, BumpedRow>(
-            "WITH bumped AS (UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-             WHERE id = $1 AND state <> $6 RETURNING sequence, org_id), \
-             event AS (INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-             SELECT $1, sequence, $3, $4, $5, $2 FROM bumped) \
-             SELECT sequence, org_id FROM bumped",
-        )
-        .bind(&change.user_id)
-        .bind(change.at.0)
-        .bind(change.event_type)
-        .bind(&payload)
-        .bind(&change.actor)
-        .bind(UserState::Deleted as i64)
-        .fetch_optional(&mut *connection)
-        .await
+        "WITH bumped AS (UPDATE users SET sequence = sequence + 1, changed_at = $2 \
+         WHERE id = $1 AND state <> $6 RETURNING sequence, org_id), \
+         event AS (INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+         SELECT $1, sequence, $3, $4, $5, $2 FROM bumped) \
+         SELECT sequence, org_id FROM bumped"
     } else {
         // Three statements in one call to SQLite's worker thread (numbered parameters are
         // shared): one hand-over instead of two. `changes()` is the row count of the previous
         // statement, so nothing is appended or returned when the user is gone; the writer
         // holds the write lock throughout.
-        sqlx::query_as::<_, BumpedRow>(
-            "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-             WHERE id = $1 AND state <> $6; \
-             INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-             SELECT $1, sequence, $3, $4, $5, $2 FROM users \
-             WHERE id = $1 AND state <> $6 AND changes() = 1; \
-             SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1",
-        )
+        "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
+         WHERE id = $1 AND state <> $6; \
+         INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+         SELECT $1, sequence, $3, $4, $5, $2 FROM users \
+         WHERE id = $1 AND state <> $6 AND changes() = 1; \
+         SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1"
+    };
+    let append = sqlx::query_as::<_, BumpedRow>(sql)
         .bind(&change.user_id)
         .bind(change.at.0)
         .bind(change.event_type)
         .bind(&payload)
         .bind(&change.actor)
-        .bind(UserState::Deleted as i64)
+        .bind(UserState::Deleted as i64);
+    let bumped = if postgres {
+        append.fetch_optional(&mut *connection).await
+    } else {
         // Not fetch_optional: it stops after the first statement's result.
-        .fetch_all(&mut *connection)
-        .await
-        .map(|rows| rows.into_iter().next())
+        append
+            .fetch_all(&mut *connection)
+            .await
+            .map(|rows| rows.into_iter().next())
     };
     match bumped {
         Ok(Some(bumped)) => Ok(Ok(bumped)),
@@ -229,198 +281,89 @@ async fn append_event(
     }
 }
 
-async fn delete_user(connection: &mut AnyConnection, user_id: &str) -> Result<()> {
-    sqlx::query("UPDATE users SET state = $2 WHERE id = $1")
-        .bind(user_id)
-        .bind(UserState::Deleted as i64)
-        .execute(connection)
-        .await
-        .map_err(conflict_or_internal("STORE-Dl6us"))?;
-    Ok(())
-}
-
-async fn insert_passkey_code(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    code: &NewPasskeyCode,
-) -> Result<()> {
-    sqlx::query(
+fn insert_passkey_code<'values>(
+    change: &'values Change,
+    code: &'values NewPasskeyCode,
+) -> Statement<'values> {
+    statement_of(
+        change,
         "INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+         VALUES ($3, $1, $4, $2, $5)",
     )
     .bind(&code.id)
-    .bind(user_id)
-    .bind(code.code_hash.clone())
-    .bind(at.0)
+    .bind(&code.code_hash)
     .bind(code.expires_at.0)
-    .execute(connection)
-    .await
-    .map_err(conflict_or_internal("STORE-Pc7in"))?;
-    Ok(())
 }
 
-async fn enqueue_message(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    message: &NewMessage,
-) -> Result<()> {
-    sqlx::query(
+fn enqueue_message<'values>(
+    change: &'values Change,
+    message: &'values NewMessage,
+) -> Statement<'values> {
+    statement_of(
+        change,
         "INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+         VALUES ($3, $1, $4, $5, $2, $2)",
     )
     .bind(&message.id)
-    .bind(user_id)
     .bind(message.kind)
-    .bind(message.payload.clone())
-    .bind(at.0)
-    .execute(connection)
-    .await
-    .map_err(conflict_or_internal("STORE-Ob2in"))?;
-    Ok(())
+    .bind(&message.payload)
 }
 
-/// The one conditional update that makes a code single-use: of two concurrent redemptions
-/// only one changes the row.
-async fn consume_passkey_code(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    code_id: &str,
-    failure_limit: i64,
-) -> Result<Outcome<()>> {
-    let consume = sqlx::query(
-        "UPDATE passkey_codes SET used_at = $3 WHERE id = $1 AND user_id = $2 \
-         AND used_at IS NULL AND failures < $4 AND expires_at > $3",
-    );
-    let consume = consume
-        .bind(code_id)
-        .bind(user_id)
-        .bind(at.0)
-        .bind(failure_limit);
-    let failed = conflict_or_internal("STORE-Pc8cs");
-    change_one_row(connection, consume, Rejection::CodeNotConsumable, failed).await
-}
+/// Marks a live code used: the one conditional update that makes a code single-use (of two
+/// concurrent redemptions only one changes the row). Live: unused, under the failure limit
+/// (`$4`), unexpired at the change's time.
+const CONSUME_PASSKEY_CODE: &str = "UPDATE passkey_codes SET used_at = $2 \
+     WHERE id = $3 AND user_id = $1 AND used_at IS NULL AND failures < $4 AND expires_at > $2";
 
-/// Conditional like the consumption: racing guesses never count past the failure limit, and
-/// a code that died meanwhile gets no event.
-async fn record_passkey_code_failure(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    code_id: &str,
-    failure_limit: i64,
-) -> Result<Outcome<()>> {
-    let count = sqlx::query(
-        "UPDATE passkey_codes SET failures = failures + 1 WHERE id = $1 AND user_id = $2 \
-         AND used_at IS NULL AND failures < $4 AND expires_at > $3",
-    );
-    let count = count
-        .bind(code_id)
-        .bind(user_id)
-        .bind(at.0)
-        .bind(failure_limit);
-    let failed = conflict_or_internal("STORE-Pc9fl");
-    change_one_row(connection, count, Rejection::CodeNotConsumable, failed).await
-}
+/// Counts a failure on a live code, conditional like the consumption: racing guesses never
+/// count past the failure limit, and a code that died meanwhile gets no event.
+const COUNT_PASSKEY_CODE_FAILURE: &str = "UPDATE passkey_codes SET failures = failures + 1 \
+     WHERE id = $3 AND user_id = $1 AND used_at IS NULL AND failures < $4 AND expires_at > $2";
 
-/// Stores a registration, after deleting the user's expired ones (of no use any more).
-async fn insert_passkey_registration(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    registration: &NewPasskeyRegistration,
-) -> Result<()> {
-    sqlx::query("DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2")
-        .bind(user_id)
-        .bind(at.0)
-        .execute(&mut *connection)
-        .await
-        .map_err(conflict_or_internal("STORE-Pr1gc"))?;
-    sqlx::query(
+const DELETE_EXPIRED_REGISTRATIONS: &str =
+    "DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2";
+
+fn insert_passkey_registration<'values>(
+    change: &'values Change,
+    registration: &'values NewPasskeyRegistration,
+) -> Statement<'values> {
+    statement_of(
+        change,
         "INSERT INTO passkey_registrations (id, user_id, rp_id, state, code_id, created_at, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         expires_at) VALUES ($3, $1, $4, $5, $6, $2, $7)",
     )
     .bind(&registration.id)
-    .bind(user_id)
     .bind(&registration.rp_id)
     .bind(&registration.state)
-    .bind(registration.code_id.clone())
-    .bind(at.0)
+    .bind(&registration.code_id)
     .bind(registration.expires_at.0)
-    .execute(connection)
-    .await
-    .map_err(conflict_or_internal("STORE-Pr2in"))?;
-    Ok(())
 }
 
 /// The one conditional delete that makes a registration single-use: of two concurrent
 /// verifications only one removes the row; the other's change, event and passkey included,
 /// is undone.
-async fn consume_passkey_registration(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    passkey_id: &str,
-) -> Result<Outcome<()>> {
-    let consume = sqlx::query(
-        "DELETE FROM passkey_registrations WHERE id = $1 AND user_id = $2 AND expires_at > $3",
-    )
-    .bind(passkey_id)
-    .bind(user_id)
-    .bind(at.0);
-    let failed = conflict_or_internal("STORE-Pr5cs");
-    change_one_row(
-        connection,
-        consume,
-        Rejection::RegistrationNotConsumable,
-        failed,
-    )
-    .await
-}
+const CONSUME_PASSKEY_REGISTRATION: &str =
+    "DELETE FROM passkey_registrations WHERE id = $3 AND user_id = $1 AND expires_at > $2";
 
-async fn insert_passkey(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    at: Timestamp,
-    passkey: &NewPasskey,
-) -> Result<Outcome<()>> {
-    let inserted = sqlx::query(
+fn insert_passkey<'values>(
+    change: &'values Change,
+    passkey: &'values NewPasskey,
+) -> Statement<'values> {
+    statement_of(
+        change,
         "INSERT INTO passkeys (id, user_id, name, rp_id, credential_id, public_key, \
          algorithm, sign_count, aaguid, transports, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         VALUES ($3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $2)",
     )
     .bind(&passkey.id)
-    .bind(user_id)
     .bind(&passkey.name)
     .bind(&passkey.rp_id)
-    .bind(passkey.credential_id.clone())
-    .bind(passkey.public_key.clone())
+    .bind(&passkey.credential_id)
+    .bind(&passkey.public_key)
     .bind(i64::from(passkey.algorithm))
     .bind(i64::from(passkey.sign_count))
-    .bind(passkey.aaguid.clone())
-    .bind(passkey.transports.clone())
-    .bind(at.0)
-    .execute(connection)
-    .await;
-    refused_when_unique(
-        inserted,
-        Rejection::CredentialExists,
-        conflict_or_internal("STORE-Pk1in"),
-    )
-}
-
-async fn remove_passkey(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    passkey_id: &str,
-) -> Result<Outcome<()>> {
-    let remove = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
-        .bind(passkey_id)
-        .bind(user_id);
-    let failed = conflict_or_internal("STORE-Pk2rm");
-    change_one_row(connection, remove, Rejection::PasskeyNotFound, failed).await
+    .bind(&passkey.aaguid)
+    .bind(&passkey.transports)
 }
 
 /// Marks a message sent if `sent.lease_owner` still holds it; `Rejection::LeaseLost`
