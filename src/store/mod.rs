@@ -16,6 +16,8 @@ mod outbox;
 mod passkeys;
 mod read;
 mod rows;
+#[cfg(test)]
+mod tests;
 mod token_cache;
 mod tokens;
 mod users;
