@@ -282,41 +282,10 @@ async fn write_batch(
 #[cfg(test)]
 mod tests {
     use crate::domain::time::Timestamp;
-    use crate::domain::user::{Org, User, UserKind, UserState};
-    use crate::service::ports::{Change, ChangeStore, Effect, NewUser, OrgStore, Rejection};
+    use crate::domain::user::Org;
+    use crate::service::ports::{ChangeStore, OrgStore, Rejection};
     use crate::store::SqlStore;
-
-    fn change(user_id: &str, effects: Vec<Effect>) -> Change {
-        Change {
-            user_id: user_id.to_owned(),
-            event_type: "test.changed",
-            payload: serde_json::json!({}),
-            actor: "system".into(),
-            at: Timestamp(1_700_000_000_000_000),
-            effects,
-        }
-    }
-
-    fn new_machine_user(id: &str) -> Effect {
-        Effect::InsertUser(Box::new(NewUser {
-            user: User {
-                id: id.to_owned(),
-                org_id: "org".into(),
-                state: UserState::Active,
-                username: id.to_owned(),
-                sequence: 0,
-                created_at: Timestamp(1),
-                changed_at: Timestamp(1),
-                kind: UserKind::Machine {
-                    name: id.to_owned(),
-                    description: String::new(),
-                },
-            },
-            metadata: Vec::new(),
-            email_code_hash: None,
-            phone_code_hash: None,
-        }))
-    }
+    use crate::store::tests::{change, machine_user};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_change_in_a_batch_leaves_the_others_committed() {
@@ -331,7 +300,7 @@ mod tests {
         };
         store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
         store
-            .commit(change("alice", vec![new_machine_user("alice")]))
+            .commit(change("alice", vec![machine_user("alice")]))
             .await
             .unwrap()
             .unwrap();
@@ -344,7 +313,7 @@ mod tests {
                 let change = match index % 3 {
                     0 => change("nobody", Vec::new()),
                     1 => change("alice", Vec::new()),
-                    _ => change("alice", vec![new_machine_user("alice")]),
+                    _ => change("alice", vec![machine_user("alice")]),
                 };
                 store.commit(change).await
             }));

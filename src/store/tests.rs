@@ -16,7 +16,8 @@ use super::SqlStore;
 const AT: Timestamp = Timestamp(1_700_000_000_000_000);
 const LATER: Timestamp = Timestamp(1_700_003_600_000_000);
 
-fn change(user_id: &str, effects: Vec<Effect>) -> Change {
+/// A change to `user_id` with `effects`, at `AT`.
+pub(super) fn change(user_id: &str, effects: Vec<Effect>) -> Change {
     Change {
         user_id: user_id.to_owned(),
         event_type: "test.changed",
@@ -27,7 +28,8 @@ fn change(user_id: &str, effects: Vec<Effect>) -> Change {
     }
 }
 
-fn machine_user(id: &str) -> Effect {
+/// Inserts an active machine user of the organization `org`.
+pub(super) fn machine_user(id: &str) -> Effect {
     Effect::InsertUser(Box::new(NewUser {
         user: User {
             id: id.to_owned(),
@@ -216,31 +218,17 @@ async fn every_refusal_is_its_rejection(store: SqlStore) {
         error: "refused".into(),
         retry_at: None,
     };
-    assert_eq!(
-        store
-            .record_message_failure(failure("stranger"), AT)
-            .await
-            .unwrap(),
-        Err(Rejection::LeaseLost)
-    );
-    assert_eq!(
-        store
-            .mark_message_sent_without_event(sent_by("stranger"), AT)
-            .await
-            .unwrap(),
-        Err(Rejection::LeaseLost)
-    );
+    let stranger = "stranger";
+    let recorded = store.record_message_failure(failure(stranger), AT);
+    assert_eq!(recorded.await.unwrap(), Err(Rejection::LeaseLost));
+    let marked = store.mark_message_sent_without_event(sent_by(stranger), AT);
+    assert_eq!(marked.await.unwrap(), Err(Rejection::LeaseLost));
     assert_eq!(
         refusal(&store, vec![Effect::MarkMessageSent(sent_by("stranger"))]).await,
         Some(Rejection::LeaseLost)
     );
-    assert_eq!(
-        store
-            .record_message_failure(failure("holder"), AT)
-            .await
-            .unwrap(),
-        Ok(())
-    );
+    let recorded = store.record_message_failure(failure("holder"), AT);
+    assert_eq!(recorded.await.unwrap(), Ok(()));
     assert_eq!(store.retry_message("message", AT).await.unwrap(), Ok(()));
     assert_eq!(
         store.retry_message("message", AT).await.unwrap(),
