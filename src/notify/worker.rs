@@ -15,9 +15,9 @@ use tokio::time::Instant;
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::url_template::{LinkValues, UrlTemplate};
 use crate::domain::user::UserState;
-use crate::error::{Code, Result};
+use crate::error::Result;
 use crate::service::ports::{
-    Change, Effect, MessageFailure, MessageSent, SecretSealer, Store, StoredMessage,
+    Change, Effect, MessageFailure, MessageSent, Rejection, SecretSealer, Store, StoredMessage,
 };
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
@@ -279,7 +279,7 @@ impl OutboxWorker {
             })
             .await;
         match committed {
-            Ok(committed) => tracing::info!(
+            Ok(Ok(committed)) => tracing::info!(
                 message.id = %message.id,
                 user.id = %message.user_id,
                 code.id = %payload.code_id,
@@ -288,11 +288,22 @@ impl OutboxWorker {
                 "registration link email sent"
             ),
             // The user was deleted while the message was in flight: no event to write.
-            Err(error) if error.code() == Code::NotFound => {
-                if let Err(error) = self.store.mark_message_sent_without_event(sent, now).await {
-                    tracing::error!(message.id = %message.id, %error, "cannot mark the message sent");
+            Ok(Err(Rejection::UserNotFound)) => {
+                match self.store.mark_message_sent_without_event(sent, now).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(rejection)) => {
+                        tracing::error!(message.id = %message.id, ?rejection, "cannot mark the message sent");
+                    }
+                    Err(error) => {
+                        tracing::error!(message.id = %message.id, %error, "cannot mark the message sent");
+                    }
                 }
             }
+            Ok(Err(rejection)) => tracing::error!(
+                message.id = %message.id,
+                ?rejection,
+                "the email was sent but its outbox row could not be marked sent; it may be sent again"
+            ),
             Err(error) => tracing::error!(
                 message.id = %message.id,
                 %error,
@@ -319,7 +330,7 @@ impl OutboxWorker {
             )
             .await?;
         match retry_at {
-            _ if !recorded => tracing::warn!(
+            _ if recorded.is_err() => tracing::warn!(
                 message.id = %message.id,
                 "the lease ran out during delivery; another process owns the message now"
             ),

@@ -8,6 +8,7 @@ mod passkey_code;
 mod passkey_registration;
 mod passkeys;
 pub mod ports;
+mod refusals;
 mod registration_links;
 mod users;
 
