@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use common::process::PasslinkProcess;
 use common::raw_h2::RawHttp2;
 use common::raw_http::{parse_answer, trickled_request};
-use common::{TestServer, authorized, human, unique_email};
+use common::requests::human;
+use common::{TestServer, authorized, unique_email};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

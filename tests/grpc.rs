@@ -1,14 +1,12 @@
-//! The user service over gRPC (HTTP/2, the tonic client): every acceptance scenario, plus what
-//! only gRPC shows (status details in `grpc-status-details-bin`).
+//! What only gRPC shows (HTTP/2, the tonic client): status details in
+//! `grpc-status-details-bin`, the health and reflection services, `application/grpc+proto`.
+//! Every scenario of the user service runs over gRPC in `tests/scenarios`.
 
 mod common;
 
-use common::wire::Protocol;
-
-user_service_suite!(Protocol::Grpc);
-
-use common::suite::return_code;
-use common::wire::{ERROR_DETAIL_TYPE_URL, error_detail_of_rpc_status};
+use common::requests::return_code;
+use common::scene::{Scene, assert_well_formed_code};
+use common::wire::{ERROR_DETAIL_TYPE_URL, Protocol, error_detail_of_rpc_status};
 use common::{TestServer, authorized};
 use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
@@ -250,7 +248,7 @@ async fn reflection_serves_the_user_service_file_with_its_google_api_http_routes
 async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let scene = common::suite::Scene::new(Protocol::Grpc).await;
+    let scene = Scene::new(Protocol::Grpc).await;
     let channel =
         tonic::transport::Channel::from_shared(format!("http://{}", scene.server.address))
             .unwrap()
@@ -290,5 +288,5 @@ async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
     )
     .unwrap();
     assert_eq!(answer.details.unwrap().sequence, 2);
-    common::suite::assert_well_formed_code(&answer.code.unwrap());
+    assert_well_formed_code(&answer.code.unwrap());
 }

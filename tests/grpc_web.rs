@@ -1,21 +1,15 @@
 //! gRPC-Web as a browser sends it: hand-built 5-byte-prefixed frames POSTed over HTTP/1.1,
-//! answers split into data and trailer frames. Every acceptance scenario runs in binary mode;
-//! the `-text` (base64) mode and the CORS preflight have their own tests.
+//! answers split into data and trailer frames, in binary and `-text` (base64) mode, and the
+//! CORS preflight. Every scenario of the user service runs over both modes in
+//! `tests/scenarios`.
 
 mod common;
 
-use common::wire::Protocol;
-
-user_service_suite!(Protocol::GrpcWeb);
-
-mod text {
-    use super::*;
-    user_service_suite!(Protocol::GrpcWebText);
-}
-
-use common::suite::{Scene, return_code};
+use common::requests::return_code;
+use common::scene::{Scene, assert_well_formed_code};
 use common::wire::{
-    ApiClient, decode_base64_lenient, error_detail_of_rpc_status, http_client, percent_decode,
+    ApiClient, Protocol, decode_base64_lenient, error_detail_of_rpc_status, http_client,
+    percent_decode,
 };
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
@@ -23,11 +17,7 @@ use prost::Message;
 const LINK_METHOD: &str = "CreatePasskeyRegistrationLink";
 
 async fn admin_of(scene: &Scene, protocol: Protocol) -> ApiClient {
-    scene
-        .server
-        .client(protocol)
-        .await
-        .with_token(&scene.server.admin_token)
+    scene.server.admin(protocol).await
 }
 
 #[tokio::test]
@@ -57,7 +47,7 @@ async fn success_is_one_data_frame_then_a_trailer_frame_with_status_0() {
             user_pb::CreatePasskeyRegistrationLinkResponse::decode(frames.messages[0].as_slice())
                 .unwrap();
         assert_eq!(answer.details.unwrap().resource_owner, scene.org_id);
-        common::suite::assert_well_formed_code(&answer.code.unwrap());
+        assert_well_formed_code(&answer.code.unwrap());
     }
 }
 
@@ -177,5 +167,5 @@ async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
     let decoded =
         user_pb::CreatePasskeyRegistrationLinkResponse::decode(frames.messages[0].as_slice())
             .unwrap();
-    common::suite::assert_well_formed_code(&decoded.code.unwrap());
+    assert_well_formed_code(&decoded.code.unwrap());
 }

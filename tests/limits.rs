@@ -5,9 +5,12 @@
 mod common;
 
 use common::raw_http::ChunkedRequest;
-use common::suite::{Scene, return_code};
-use common::wire::{Protocol, connect_failure, grpc_web_frame, http_client, rest_failure};
-use common::{TestServer, add_human, human, unique_email};
+use common::requests::{human, return_code};
+use common::scene::Scene;
+use common::wire::{
+    Protocol, connect_failure, grpc_web_frame, http_client, json_answer, json_failure,
+};
+use common::{TestServer, add_human, unique_email};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 use tonic::Code;
@@ -36,19 +39,12 @@ async fn too_large_rest_and_connect_bodies_get_a_clear_error_and_the_server_keep
     let padding = "x".repeat(LIMIT * 2);
     let body = serde_json::json!({ "userId": user_id, "returnCode": {}, "padding": padding });
 
-    for protocol in [Protocol::Rest, Protocol::ConnectJson] {
-        let client = server
-            .client(protocol)
-            .await
-            .with_token(&server.admin_token);
+    for protocol in Protocol::json() {
+        let client = server.admin(protocol).await;
         let answer = client
             .raw_json("CreatePasskeyRegistrationLink", body.clone())
             .await;
-        let failure = match protocol {
-            Protocol::Rest => rest_failure(protocol, &answer),
-            _ => connect_failure(protocol, answer.status, answer.body.to_string().as_bytes()),
-        };
-        failure.assert_error(
+        json_failure(protocol, &answer).assert_error(
             Code::ResourceExhausted,
             &format!("the request body is larger than the limit of {LIMIT} bytes"),
         );
@@ -82,10 +78,7 @@ async fn too_large_rest_and_connect_bodies_get_a_clear_error_and_the_server_keep
 async fn grpc_and_grpc_web_messages_larger_than_the_limit_are_refused() {
     let server = server_with_small_limit().await;
     for protocol in [Protocol::Grpc, Protocol::GrpcWeb] {
-        let client = server
-            .client(protocol)
-            .await
-            .with_token(&server.admin_token);
+        let client = server.admin(protocol).await;
         let failure = client
             .add_human_user(human_with_metadata(LIMIT * 2))
             .await
@@ -154,16 +147,8 @@ async fn expired_grpc_timeout_on_rest_answers_a_json_deadline_exceeded() {
             .bearer_auth(&scene.server.admin_token)
             .send()
     };
-    let expired = send("0n").await.unwrap();
-    let answer = common::wire::JsonAnswer {
-        status: expired.status().as_u16(),
-        content_type: expired.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned(),
-        body: expired.json().await.unwrap(),
-    };
-    rest_failure(Protocol::Rest, &answer).assert_error(Code::DeadlineExceeded, "grpc-timeout");
+    let expired = json_answer(send("0n").await.unwrap()).await;
+    json_failure(Protocol::Rest, &expired).assert_error(Code::DeadlineExceeded, "grpc-timeout");
     assert_eq!(send("1M").await.unwrap().status().as_u16(), 200);
 }
 

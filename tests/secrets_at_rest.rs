@@ -9,35 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::mail::eventually;
-use common::{TestServer, add_human, authorized};
+use common::mail::{eventually, queue_link, settled};
+use common::requests::{human, send_link};
+use common::{TestServer, add_human, authorized, unique_email};
 use passlink::app::{self, RunningServer};
 use passlink::config::Settings;
 use passlink::pb::zitadel::user::v2 as user_pb;
-use passlink::service::ports::StoredMessage;
-
-fn send_link(user_id: &str) -> user_pb::CreatePasskeyRegistrationLinkRequest {
-    user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.into(),
-        medium: Some(
-            user_pb::create_passkey_registration_link_request::Medium::SendLink(
-                user_pb::SendPasskeyRegistrationLink { url_template: None },
-            ),
-        ),
-    }
-}
-
-/// Queues a link email for a new user of `server` and returns the outbox row as stored.
-async fn queue_link(server: &TestServer) -> StoredMessage {
-    let user_id = add_human(server, &server.admin_token, "Ada").await;
-    server
-        .grpc_client()
-        .await
-        .create_passkey_registration_link(authorized(send_link(&user_id), &server.admin_token))
-        .await
-        .expect("CreatePasskeyRegistrationLink");
-    server.services.store().list_messages().await.unwrap()[0].clone()
-}
 
 /// Starts another server in-process with the given settings (on a free port, worker on).
 async fn start_another(mut settings: Settings) -> Result<RunningServer, String> {
@@ -50,25 +27,6 @@ async fn start_another(mut settings: Settings) -> Result<RunningServer, String> 
 async fn stop(running: RunningServer) {
     let _ = running.shutdown.send(());
     running.finished.await.unwrap().unwrap();
-}
-
-/// Waits until the message is no longer pending and returns it.
-async fn settled(server: &TestServer, message_id: &str) -> StoredMessage {
-    eventually(
-        "the message to settle",
-        Duration::from_secs(20),
-        async || {
-            server
-                .services
-                .store()
-                .list_messages()
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|message| message.id == message_id && message.state != "pending")
-        },
-    )
-    .await
 }
 
 /// The registration code in a written `.eml` file's link (quoted-printable: `=` is `=3D`).
@@ -96,7 +54,8 @@ fn write_key_file(path: &Path, bytes: &[u8], mode: u32) {
 #[tokio::test]
 async fn the_outbox_holds_only_a_sealed_code_that_a_restart_on_the_same_data_dir_delivers() {
     let server = TestServer::start().await;
-    let queued = queue_link(&server).await;
+    let user_id = add_human(&server, &server.admin_token, "Ada").await;
+    let queued = queue_link(&server, &user_id).await;
     // A second process on the same data directory (and database) delivers it.
     let second = start_another(server.settings.clone())
         .await
@@ -132,7 +91,8 @@ async fn the_outbox_holds_only_a_sealed_code_that_a_restart_on_the_same_data_dir
 #[tokio::test]
 async fn two_data_dirs_sharing_one_key_file_deliver_each_others_messages() {
     let server = TestServer::start().await;
-    let queued = queue_link(&server).await;
+    let user_id = add_human(&server, &server.admin_token, "Ada").await;
+    let queued = queue_link(&server, &user_id).await;
     let other_dir = tempfile::tempdir().unwrap();
     let second = start_another(Settings {
         data_dir: other_dir.path().to_path_buf(),
@@ -151,7 +111,8 @@ async fn two_data_dirs_sharing_one_key_file_deliver_each_others_messages() {
 #[tokio::test]
 async fn a_code_sealed_under_another_key_is_dead_with_a_clear_reason() {
     let server = TestServer::start().await;
-    let queued = queue_link(&server).await;
+    let user_id = add_human(&server, &server.admin_token, "Ada").await;
+    let queued = queue_link(&server, &user_id).await;
     // Another data directory: its own, different key.
     let other_dir = tempfile::tempdir().unwrap();
     let second = start_another(Settings {
@@ -203,7 +164,7 @@ async fn data_dir_database_files_key_and_mail_are_private_to_the_owner() {
     let mut client = user_pb::user_service_client::UserServiceClient::new(channel);
     let user_id = client
         .add_human_user(authorized(
-            common::human("Ada", &common::unique_email("ada")),
+            human("Ada", &unique_email("ada")),
             &token,
         ))
         .await
@@ -211,7 +172,7 @@ async fn data_dir_database_files_key_and_mail_are_private_to_the_owner() {
         .into_inner()
         .user_id;
     client
-        .create_passkey_registration_link(authorized(send_link(&user_id), &token))
+        .create_passkey_registration_link(authorized(send_link(&user_id, None), &token))
         .await
         .unwrap();
     let eml = eventually("an .eml file", Duration::from_secs(20), async || {

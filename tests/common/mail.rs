@@ -1,12 +1,40 @@
 //! Mail test helpers: a real SMTP server process (Python `aiosmtpd`, `tests/support/smtp_sink.py`)
-//! that stores every received message as JSON, and the real `passlink` binary as a child process.
+//! that stores every received message as JSON, settings that send through it, and the real
+//! `passlink` binary as a child process. Tests that start the SMTP server are
+//! `#[ignore = "needs Python aiosmtpd …"]`: a plain `cargo test` does not run them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use passlink::config::{Settings, SmtpTls};
+use passlink::service::ports::StoredMessage;
 use serde::Deserialize;
+
+use super::requests::send_link;
+use super::{TestServer, authorized};
+
+/// The sender of the test emails.
+pub const FROM: &str = "Passlink Tests <noreply@passlink.test>";
+
+/// Settings that send through the SMTP server on `port` (with the outbox worker on), with
+/// short retries for tests.
+pub fn smtp_on(port: u16) -> impl FnOnce(&mut Settings) {
+    move |settings| {
+        settings.smtp.host = Some("127.0.0.1".into());
+        settings.smtp.port = Some(port);
+        settings.smtp.tls = SmtpTls::None;
+        settings.smtp.timeout = Duration::from_secs(2);
+        settings.mail.dir = None;
+        settings.mail.from = FROM.into();
+        settings.outbox.retry_initial = Duration::from_millis(100);
+        settings.outbox.retry_max = Duration::from_millis(400);
+        settings.outbox.poll_interval = Duration::from_millis(200);
+        settings.outbox.lease = Duration::from_secs(10);
+        settings.outbox.worker = true;
+    }
+}
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
@@ -48,6 +76,39 @@ pub async fn eventually<T>(
     }
 }
 
+/// Queues a registration link email for a user (as the admin, over gRPC) and returns its
+/// outbox row as stored.
+pub async fn queue_link(server: &TestServer, user_id: &str) -> StoredMessage {
+    server
+        .grpc_client()
+        .await
+        .create_passkey_registration_link(authorized(send_link(user_id, None), &server.admin_token))
+        .await
+        .expect("CreatePasskeyRegistrationLink");
+    server
+        .outbox()
+        .await
+        .into_iter()
+        .rfind(|message| message.user_id == user_id)
+        .expect("an outbox row for the user")
+}
+
+/// Waits until the outbox message is no longer pending (sent or dead) and returns it.
+pub async fn settled(server: &TestServer, message_id: &str) -> StoredMessage {
+    eventually(
+        "the message to be sent or dead",
+        Duration::from_secs(20),
+        async || {
+            server
+                .outbox()
+                .await
+                .into_iter()
+                .find(|message| message.id == message_id && message.state != "pending")
+        },
+    )
+    .await
+}
+
 /// One message as the SMTP server received it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ReceivedMessage {
@@ -70,23 +131,18 @@ impl ReceivedMessage {
     }
 }
 
-/// Whether Python's aiosmtpd is installed; when it is not, prints a notice (tests then skip),
-/// and panics under CI, which must run every test.
-pub fn smtp_server_available() -> bool {
+/// Fails the test unless Python's aiosmtpd is installed.
+pub fn require_aiosmtpd() {
     let available = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    if !available {
-        assert!(
-            !super::required_by_ci(),
-            "CI=true but Python aiosmtpd is missing: pip install aiosmtpd"
-        );
-        eprintln!("SKIPPED: Python aiosmtpd is not installed (pip install aiosmtpd)");
-    }
-    available
+    assert!(
+        available,
+        "this test needs Python aiosmtpd: pip install aiosmtpd"
+    );
 }
 
 /// A running SMTP server process that stores what it receives.
@@ -99,6 +155,7 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts the server on `port` and waits until it accepts connections.
     pub async fn start_on(port: u16) -> SmtpServer {
+        require_aiosmtpd();
         let directory = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
             .arg(concat!(

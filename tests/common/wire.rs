@@ -12,6 +12,7 @@ use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
+use strum::IntoEnumIterator;
 use tonic::transport::Channel;
 
 /// The service every protocol serves.
@@ -21,8 +22,9 @@ pub const SERVICE: &str = "zitadel.user.v2.UserService";
 pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";
 pub const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
 
-/// A protocol on passlink's one port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A protocol on passlink's one port. `Protocol::iter()` (strum) lists every variant; the
+/// scenario template is checked against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
 pub enum Protocol {
     /// gRPC over HTTP/2 with the tonic client.
     Grpc,
@@ -45,6 +47,30 @@ impl Protocol {
             self,
             Protocol::ConnectJson | Protocol::ConnectProto | Protocol::Rest
         )
+    }
+
+    /// Whether requests and answers are JSON text (`ApiClient::raw_json` works).
+    pub fn carries_json(self) -> bool {
+        match self {
+            Protocol::ConnectJson | Protocol::Rest => true,
+            Protocol::Grpc | Protocol::GrpcWeb | Protocol::GrpcWebText | Protocol::ConnectProto => {
+                false
+            }
+        }
+    }
+
+    /// The protocols whose bodies are JSON text.
+    pub fn json() -> Vec<Protocol> {
+        Protocol::iter()
+            .filter(|protocol| protocol.carries_json())
+            .collect()
+    }
+
+    /// The protocols whose bodies are protobuf bytes.
+    pub fn binary() -> Vec<Protocol> {
+        Protocol::iter()
+            .filter(|protocol| !protocol.carries_json())
+            .collect()
     }
 }
 
@@ -270,13 +296,33 @@ pub struct ApiClient {
     protocol: Protocol,
     address: SocketAddr,
     credentials: Credentials,
+    /// Headers sent with every request besides `authorization` (gRPC metadata over gRPC).
+    headers: Vec<(String, String)>,
     http: reqwest::Client,
     channel: Option<Channel>,
 }
 
 /// A reqwest client that never goes through a proxy (HTTP/1.1 only: no `http2` feature).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    http_client_sending(&[])
+}
+
+/// A reqwest client like `http_client` that sends `headers` with every request.
+fn http_client_sending(headers: &[(String, String)]) -> reqwest::Client {
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                reqwest::header::HeaderName::try_from(name.as_str()).expect("a header name"),
+                reqwest::header::HeaderValue::try_from(value.as_str()).expect("a header value"),
+            )
+        })
+        .collect();
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 impl ApiClient {
@@ -296,8 +342,21 @@ impl ApiClient {
             protocol,
             address,
             credentials: Credentials::None,
+            headers: Vec::new(),
             http: http_client(),
             channel,
+        }
+    }
+
+    /// The same client sending `name: value` with every request, as an HTTP header or as gRPC
+    /// metadata.
+    pub fn with_header(&self, name: &str, value: &str) -> ApiClient {
+        let mut headers = self.headers.clone();
+        headers.push((name.to_owned(), value.to_owned()));
+        ApiClient {
+            http: http_client_sending(&headers),
+            headers,
+            ..self.clone()
         }
     }
 
@@ -427,6 +486,13 @@ impl ApiClient {
             wrapped
                 .metadata_mut()
                 .insert("authorization", authorization.parse().unwrap());
+        }
+        for (name, value) in &self.headers {
+            let name: tonic::metadata::MetadataKey<tonic::metadata::Ascii> =
+                name.parse().expect("a metadata key");
+            wrapped
+                .metadata_mut()
+                .insert(name, value.parse().expect("a metadata value"));
         }
         let path = http::uri::PathAndQuery::try_from(format!("/{SERVICE}/{method}")).unwrap();
         grpc.unary(
@@ -670,7 +736,8 @@ fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
+/// Reads an HTTP answer whose body must be JSON.
+pub async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
     let status = answer.status().as_u16();
     let content_type = header_text(answer.headers(), "content-type");
     let body = answer.bytes().await.unwrap();
@@ -704,6 +771,15 @@ pub fn rest_failure(protocol: Protocol, answer: &JsonAnswer) -> Failure {
         http_status: Some(answer.status),
         message: body["message"].as_str().unwrap_or_default().to_owned(),
         detail,
+    }
+}
+
+/// Reads a JSON error answer in the shape of `protocol` (REST or Connect JSON).
+pub fn json_failure(protocol: Protocol, answer: &JsonAnswer) -> Failure {
+    assert_ne!(answer.status, 200, "an error answer: {answer:?}");
+    match protocol {
+        Protocol::Rest => rest_failure(protocol, answer),
+        _ => connect_failure(protocol, answer.status, answer.body.to_string().as_bytes()),
     }
 }
 

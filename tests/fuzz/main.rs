@@ -20,7 +20,8 @@ mod server;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{authorized, human, unique_email};
+use common::requests::human;
+use common::{authorized, unique_email};
 use corpus::Corpus;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use send::Tally;
