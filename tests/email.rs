@@ -6,18 +6,17 @@
 mod common;
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
 use common::mail::{
-    FROM, PasslinkProcess, ReceivedMessage, SmtpServer, eventually, free_port, fresh_database,
-    passlink_command, require_aiosmtpd, smtp_on,
+    FROM, ReceivedMessage, SmtpServer, eventually, free_port, queue_link, require_aiosmtpd, smtp_on,
 };
+use common::process::{PasslinkProcess, fresh_database, passlink_command};
 use common::requests::{human, send_link};
-use common::{TestServer, authorized};
+use common::{GrpcClient, TestServer, authorized};
 use passlink::domain::secret::secret_matches;
-use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::service::PasskeyLinkMessage;
-use tonic::transport::Channel;
 
 /// The same as flags of `passlink serve`.
 fn smtp_flags(port: &str) -> Vec<&str> {
@@ -43,18 +42,19 @@ fn smtp_flags(port: &str) -> Vec<&str> {
     ]
 }
 
-async fn client_at(port: u16) -> user_pb::user_service_client::UserServiceClient<Channel> {
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect over gRPC");
-    user_pb::user_service_client::UserServiceClient::new(channel)
+/// Starts `passlink serve` on the database with the SMTP flags (and `extra`), logging at info
+/// (so that each sent email is logged).
+fn start_process(data_dir: &Path, database_url: &str, flags: &[&str]) -> PasslinkProcess {
+    PasslinkProcess::start_logging(
+        data_dir,
+        "info",
+        &[&["--database-url", database_url][..], flags].concat(),
+    )
 }
 
 /// Adds a human with a display name and returns its id and address.
 async fn add_person(
-    client: &mut user_pb::user_service_client::UserServiceClient<Channel>,
+    client: &mut GrpcClient,
     token: &str,
     display_name: Option<&str>,
 ) -> (String, String) {
@@ -71,7 +71,7 @@ async fn add_person(
 }
 
 /// The first admin's token, once the first process has bootstrapped and written it.
-async fn admin_token(data_dir: &std::path::Path) -> String {
+async fn admin_token(data_dir: &Path) -> String {
     let path = data_dir.join("admin.pat");
     eventually("admin.pat", Duration::from_secs(20), async || {
         std::fs::read_to_string(&path)
@@ -80,17 +80,6 @@ async fn admin_token(data_dir: &std::path::Path) -> String {
             .map(|token| token.trim().to_owned())
     })
     .await
-}
-
-/// The link of a received message: the text part's line that starts with http.
-fn link_of(message: &ReceivedMessage) -> url::Url {
-    let text = message.text.as_deref().expect("a text part");
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("http"))
-        .unwrap_or_else(|| panic!("no link in {text}"));
-    url::Url::parse(line).unwrap()
 }
 
 fn query(link: &url::Url, name: &str) -> String {
@@ -161,7 +150,7 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
             text.contains("valid until 20") && text.contains(" UTC"),
             "{text}"
         );
-        let link = link_of(message);
+        let link = message.link();
         // The HTML part carries the same link as a button (escaped for the attribute).
         let escaped = link.as_str().replace('&', "&amp;");
         assert!(
@@ -232,15 +221,9 @@ async fn email_requested_while_smtp_is_down_arrives_exactly_once_when_it_comes_b
     require_aiosmtpd();
     let port = free_port();
     let server = TestServer::start_with(smtp_on(port)).await;
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    client
-        .create_passkey_registration_link(authorized(
-            send_link(&user_id, None),
-            &server.admin_token,
-        ))
-        .await
-        .expect("the request succeeds while SMTP is down");
+    let (user_id, _) = add_person(&mut server.grpc_client().await, &server.admin_token, None).await;
+    // The request succeeds while SMTP is down.
+    queue_link(&server, &user_id).await;
     eventually("failed attempts", Duration::from_secs(10), async || {
         let messages = server.outbox().await;
         (messages[0].attempts >= 2 && messages[0].state == "pending").then_some(())
@@ -269,10 +252,10 @@ async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
     let database_url = database.url.clone();
     let smtp_port = free_port().to_string();
     let flags = smtp_flags(&smtp_port);
-    let mut first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let mut first = start_process(directory.path(), &database_url, &flags);
     let token = admin_token(directory.path()).await;
     let token = token.as_str();
-    let mut client = client_at(first.port).await;
+    let mut client = first.client().await;
     let (user_id, address) = add_person(&mut client, token, None).await;
     client
         .create_passkey_registration_link(authorized(send_link(&user_id, None), token))
@@ -281,12 +264,12 @@ async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
     // SMTP is down, so the message cannot have left yet.
     first.kill_9();
     let smtp = SmtpServer::start_on(smtp_port.parse().unwrap()).await;
-    let second = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let second = start_process(directory.path(), &database_url, &flags);
     let received = smtp.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(received[0].rcpt_tos, vec![address]);
-    assert_eq!(query(&link_of(&received[0]), "userID"), user_id);
+    assert_eq!(query(&received[0].link(), "userID"), user_id);
     let listed = eventually("the row marked sent", Duration::from_secs(10), async || {
-        let listed = passlink_command(&[
+        let (listed, _) = passlink_command(&[
             "outbox",
             "list",
             "--data-dir",
@@ -298,7 +281,12 @@ async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(smtp.messages().len(), 1, "{listed}\n{}", second.log_text());
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "{listed}\n{}",
+        second.log_lines().join("\n")
+    );
 }
 
 #[tokio::test]
@@ -313,7 +301,7 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
     let database_url = database.url.clone();
     let smtp_port = smtp.port.to_string();
     let flags = smtp_flags(&smtp_port);
-    let first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let first = start_process(directory.path(), &database_url, &flags);
     // The second process starts once the first has bootstrapped the shared database.
     let token = admin_token(directory.path()).await;
     // Processes sharing a database share the secret key that seals the queued codes.
@@ -323,16 +311,15 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
         &["--secret-key-file", shared_key.to_str().unwrap()],
     ]
     .concat();
-    let second =
-        PasslinkProcess::start(second_directory.path(), &database_url, &second_flags).await;
-    let (user_id, _) = add_person(&mut client_at(first.port).await, &token, None).await;
+    let second = start_process(second_directory.path(), &database_url, &second_flags);
+    let (user_id, _) = add_person(&mut first.client().await, &token, None).await;
     // Four callers per process, each asking its process for 25 links.
     let mut callers = Vec::new();
-    for port in [first.port, second.port] {
+    for address in [first.address, second.address] {
         for _ in 0..4 {
             let (token, user_id) = (token.clone(), user_id.clone());
             callers.push(tokio::spawn(async move {
-                let mut client = client_at(port).await;
+                let mut client = common::grpc_client_at(address).await;
                 for _ in 0..MESSAGES / 8 {
                     client
                         .create_passkey_registration_link(authorized(
@@ -358,12 +345,13 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
         .collect();
     let code_ids: HashSet<String> = received
         .iter()
-        .map(|message| query(&link_of(message), "codeID"))
+        .map(|message| query(&message.link(), "codeID"))
         .collect();
     let sent_by = |process: &PasslinkProcess| {
         process
-            .log_text()
-            .matches("registration link email sent")
+            .log_lines()
+            .iter()
+            .filter(|line| line.contains("registration link email sent"))
             .count()
     };
     eprintln!(
@@ -390,15 +378,8 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
         settings.outbox.retry_max = Duration::from_millis(100);
     })
     .await;
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    client
-        .create_passkey_registration_link(authorized(
-            send_link(&user_id, None),
-            &server.admin_token,
-        ))
-        .await
-        .unwrap();
+    let (user_id, _) = add_person(&mut server.grpc_client().await, &server.admin_token, None).await;
+    queue_link(&server, &user_id).await;
     let dead = eventually("a dead message", Duration::from_secs(15), async || {
         let messages = server.outbox().await;
         (messages[0].state == "dead").then(|| messages[0].clone())
@@ -414,7 +395,8 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
     let database_url = server.settings.database_url();
     let data_dir = server.data_dir.path().to_str().unwrap().to_owned();
     let storage = ["--data-dir", &data_dir, "--database-url", &database_url];
-    let listed = passlink_command(&[&["outbox", "list", "--state", "dead"][..], &storage].concat());
+    let (listed, _) =
+        passlink_command(&[&["outbox", "list", "--state", "dead"][..], &storage].concat());
     assert!(
         listed.starts_with(&format!(
             "{}\tdead\t3\t{user_id}\tpasskey_registration_link\tSMTP",
@@ -452,16 +434,8 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
 async fn mail_dir_receives_each_message_as_an_eml_file() {
     let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
     let mail_dir = server.settings.mail.dir.clone().unwrap();
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    client
-        .create_passkey_registration_link(authorized(
-            send_link(&user_id, None),
-            &server.admin_token,
-        ))
-        .await
-        .unwrap();
-    let message_id = server.outbox().await[0].id.clone();
+    let user_id = common::add_human(&server, &server.admin_token, "Ada").await;
+    let message_id = queue_link(&server, &user_id).await.id;
     let path = mail_dir.join(format!("{message_id}.eml"));
     let eml = eventually("the .eml file", Duration::from_secs(10), async || {
         std::fs::read_to_string(&path).ok()

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::json_shape::{assert_details, assert_return_code_answer, keys};
 use common::scene::Scene;
-use common::wire::{Protocol, json_failure};
+use common::wire::{JsonAnswer, Protocol, json_failure};
 use common::{TestServer, unique_email, uuid_like};
 use rstest::rstest;
 use rstest_reuse::{apply, template};
@@ -27,6 +27,15 @@ fn the_template_runs_over_every_protocol_that_carries_json() {
     assert_eq!(EVERY_JSON_PROTOCOL, Protocol::json());
 }
 
+/// Sends CreatePasskeyRegistrationLink for the scene's user (its `userId` added to `body`).
+async fn create_link_json(scene: &Scene, mut body: serde_json::Value) -> JsonAnswer {
+    body["userId"] = json!(scene.user_id);
+    scene
+        .admin
+        .raw_json("CreatePasskeyRegistrationLink", body)
+        .await
+}
+
 const GENDER_RULE: &str =
     "invalid SetHumanProfile.Gender: value must be one of the defined enum values";
 const AUTHENTICATOR_RULE: &str =
@@ -36,13 +45,7 @@ const AUTHENTICATOR_RULE: &str =
 #[tokio::test]
 async fn return_code_answer_is_canonical_json(#[case] protocol: Protocol) {
     let scene = Scene::new(protocol).await;
-    let answer = scene
-        .admin
-        .raw_json(
-            "CreatePasskeyRegistrationLink",
-            json!({ "userId": scene.user_id, "returnCode": {} }),
-        )
-        .await;
+    let answer = create_link_json(&scene, json!({ "returnCode": {} })).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.content_type, "application/json");
     assert_return_code_answer(&answer.body, 2, &scene.org_id);
@@ -52,16 +55,13 @@ async fn return_code_answer_is_canonical_json(#[case] protocol: Protocol) {
 #[tokio::test]
 async fn send_link_answer_carries_details_only(#[case] protocol: Protocol) {
     let scene = Scene::new(protocol).await;
-    let answer = scene
-        .admin
-        .raw_json(
-            "CreatePasskeyRegistrationLink",
-            json!({
-                "userId": scene.user_id,
-                "sendLink": { "urlTemplate": "https://example.com/r?c={{.Code}}&i={{.CodeID}}" },
-            }),
-        )
-        .await;
+    let answer = create_link_json(
+        &scene,
+        json!({
+            "sendLink": { "urlTemplate": "https://example.com/r?c={{.Code}}&i={{.CodeID}}" },
+        }),
+    )
+    .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(keys(&answer.body), BTreeSet::from(["details"]));
     assert_details(&answer.body["details"], 2, &scene.org_id);
@@ -73,17 +73,14 @@ async fn send_link_answer_carries_details_only(#[case] protocol: Protocol) {
 async fn both_oneof_members_in_one_body_are_invalid_argument(#[case] protocol: Protocol) {
     let scene = Scene::new(protocol).await;
     let stored_before = scene.stored_counts().await;
-    let answer = scene
-        .admin
-        .raw_json(
-            "CreatePasskeyRegistrationLink",
-            json!({
-                "userId": scene.user_id,
-                "sendLink": { "urlTemplate": "https://example.com/{{.Code}}" },
-                "returnCode": {},
-            }),
-        )
-        .await;
+    let answer = create_link_json(
+        &scene,
+        json!({
+            "sendLink": { "urlTemplate": "https://example.com/{{.Code}}" },
+            "returnCode": {},
+        }),
+    )
+    .await;
     assert_eq!(answer.status, 400, "{answer:?}");
     json_failure(protocol, &answer).assert_error(Code::InvalidArgument, "invalid JSON body");
     assert_eq!(scene.stored_counts().await, stored_before);
@@ -93,17 +90,14 @@ async fn both_oneof_members_in_one_body_are_invalid_argument(#[case] protocol: P
 #[tokio::test]
 async fn unknown_json_fields_are_ignored(#[case] protocol: Protocol) {
     let scene = Scene::new(protocol).await;
-    let answer = scene
-        .admin
-        .raw_json(
-            "CreatePasskeyRegistrationLink",
-            json!({
-                "userId": scene.user_id,
-                "returnCode": { "fieldOfAFutureVersion": 1 },
-                "someOtherField": { "nested": [true] },
-            }),
-        )
-        .await;
+    let answer = create_link_json(
+        &scene,
+        json!({
+            "returnCode": { "fieldOfAFutureVersion": 1 },
+            "someOtherField": { "nested": [true] },
+        }),
+    )
+    .await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_return_code_answer(&answer.body, 2, &scene.org_id);
 }

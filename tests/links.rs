@@ -43,13 +43,7 @@ async fn a_chosen_user_id_with_query_characters_cannot_change_the_emailed_links_
         .await
         .unwrap();
     for message in &messages {
-        let text = message.text.as_deref().expect("a text part");
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|line| line.starts_with("http"))
-            .unwrap_or_else(|| panic!("no link in {text}"));
-        let link = url::Url::parse(line).unwrap();
+        let link = message.link();
         let pairs: Vec<(String, String)> = link.query_pairs().into_owned().collect();
         let value = |name: &str| -> Vec<&str> {
             pairs
@@ -58,7 +52,7 @@ async fn a_chosen_user_id_with_query_characters_cannot_change_the_emailed_links_
                 .map(|(_, value)| value.as_str())
                 .collect()
         };
-        let code = if line.starts_with("https://app.example.test/") {
+        let code = if link.as_str().starts_with("https://app.example.test/") {
             assert_eq!(value("user"), [user_id], "{link}");
             assert_eq!(
                 link.path_segments().unwrap().collect::<Vec<_>>(),

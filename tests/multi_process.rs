@@ -9,12 +9,10 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::mail::ProcessDatabase;
-use common::process::PasslinkProcess;
+use common::process::{PasslinkProcess, passlink_command, postgres_database};
 use common::requests::{human, return_code, send_link};
 use common::{authorized, uuid_like};
 use passlink::pb::zitadel::user::v2 as user_pb;
@@ -38,16 +36,6 @@ fn start_process(database_url: &str, data_dir: &Path) -> PasslinkProcess {
             OsStr::new("false"),
         ],
     )
-}
-
-/// A fresh PostgreSQL database for a test, dropped with the value; fails the test when
-/// `PASSLINK_TEST_POSTGRES_URL` names no server. (`.ci/run` runs the `_on_postgres` tests in
-/// its PostgreSQL pass only and skips them by name in the SQLite pass.)
-async fn postgres_database() -> ProcessDatabase {
-    let url = common::fresh_postgres_database()
-        .await
-        .expect("this test needs PostgreSQL: set PASSLINK_TEST_POSTGRES_URL");
-    ProcessDatabase { url }
 }
 
 async fn add_user(client: &mut Client, token: &str) -> String {
@@ -213,8 +201,7 @@ async fn acknowledged_links_survive_kill_9(database_url: &str, data_dir: &Path) 
     while acknowledged.lock().unwrap().len() < 300 && started.elapsed() < Duration::from_secs(8) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    process.child.kill().expect("SIGKILL passlink");
-    process.child.wait().unwrap();
+    process.kill_9();
     let acknowledged_at_kill = acknowledged.lock().unwrap().len();
     for task in tasks {
         task.await.unwrap();
@@ -271,28 +258,6 @@ async fn acknowledged_links_survive_kill_9_on_postgres() {
     acknowledged_links_survive_kill_9(&database.url, data_dir.path()).await;
 }
 
-/// Runs an operator command of the real binary on `database_url`; returns stdout and stderr.
-fn operator_command(database_url: &str, arguments: &[&str]) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_passlink"));
-    command
-        .args(arguments)
-        .args(["--database-url", database_url]);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PASSLINK_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command.output().expect("run the passlink binary");
-    assert!(
-        output.status.success(),
-        "passlink {arguments:?} failed: {output:?}"
-    );
-    (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
 /// A token revoked by another process stops working within the token cache's time to live.
 async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
     database_url: &str,
@@ -312,8 +277,14 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
         .await
         .unwrap()
         .get("user_id");
-    let (token, created) =
-        operator_command(database_url, &["token", "create", "--user", &admin_user_id]);
+    let (token, created) = passlink_command(&[
+        "token",
+        "create",
+        "--user",
+        &admin_user_id,
+        "--database-url",
+        database_url,
+    ]);
     let token = token.trim().to_owned();
     // stderr may also carry log lines (a warning about the data directory, say).
     let token_id = created
@@ -335,7 +306,14 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
     get_user(&mut client)
         .await
         .expect("the new token works (and is now cached)");
-    operator_command(database_url, &["token", "revoke", "--id", &token_id]);
+    passlink_command(&[
+        "token",
+        "revoke",
+        "--id",
+        &token_id,
+        "--database-url",
+        database_url,
+    ]);
     let revoked_at = Instant::now();
     let ttl = passlink::store::TOKEN_CACHE_TTL;
     loop {

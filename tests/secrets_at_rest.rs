@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use common::{TestServer, add_human, authorized, unique_email};
 use passlink::app::{self, RunningServer};
 use passlink::config::Settings;
 use passlink::pb::zitadel::user::v2 as user_pb;
+use passlink::service::ports::StoredMessage;
 
 /// Starts another server in-process with the given settings (on a free port, worker on).
 async fn start_another(mut settings: Settings) -> Result<RunningServer, String> {
@@ -22,6 +23,29 @@ async fn start_another(mut settings: Settings) -> Result<RunningServer, String> 
     settings.outbox.worker = true;
     settings.outbox.poll_interval = Duration::from_millis(100);
     app::start(settings, Arc::new(common::TestClock::default())).await
+}
+
+/// Starts another server on the same database with its data in `data_dir`, sealing with the
+/// key in `secret_key_file` (or with a key of its own in `data_dir`).
+async fn start_on_another_data_dir(
+    server: &TestServer,
+    data_dir: &Path,
+    secret_key_file: Option<PathBuf>,
+) -> RunningServer {
+    start_another(Settings {
+        data_dir: data_dir.to_path_buf(),
+        database_url: Some(server.settings.database_url()),
+        secret_key_file,
+        ..server.settings.clone()
+    })
+    .await
+    .expect("the second server starts")
+}
+
+/// Queues a registration link email for a new user and returns the outbox row as stored.
+async fn queue_link_for_a_new_user(server: &TestServer) -> StoredMessage {
+    let user_id = add_human(server, &server.admin_token, "Ada").await;
+    queue_link(server, &user_id).await
 }
 
 async fn stop(running: RunningServer) {
@@ -54,8 +78,7 @@ fn write_key_file(path: &Path, bytes: &[u8], mode: u32) {
 #[tokio::test]
 async fn the_outbox_holds_only_a_sealed_code_that_a_restart_on_the_same_data_dir_delivers() {
     let server = TestServer::start().await;
-    let user_id = add_human(&server, &server.admin_token, "Ada").await;
-    let queued = queue_link(&server, &user_id).await;
+    let queued = queue_link_for_a_new_user(&server).await;
     // A second process on the same data directory (and database) delivers it.
     let second = start_another(server.settings.clone())
         .await
@@ -91,17 +114,10 @@ async fn the_outbox_holds_only_a_sealed_code_that_a_restart_on_the_same_data_dir
 #[tokio::test]
 async fn two_data_dirs_sharing_one_key_file_deliver_each_others_messages() {
     let server = TestServer::start().await;
-    let user_id = add_human(&server, &server.admin_token, "Ada").await;
-    let queued = queue_link(&server, &user_id).await;
+    let queued = queue_link_for_a_new_user(&server).await;
     let other_dir = tempfile::tempdir().unwrap();
-    let second = start_another(Settings {
-        data_dir: other_dir.path().to_path_buf(),
-        database_url: Some(server.settings.database_url()),
-        secret_key_file: Some(server.data_dir.path().join("secret.key")),
-        ..server.settings.clone()
-    })
-    .await
-    .expect("the second server starts");
+    let shared_key = server.data_dir.path().join("secret.key");
+    let second = start_on_another_data_dir(&server, other_dir.path(), Some(shared_key)).await;
     assert_eq!(settled(&server, &queued.id).await.state, "sent");
     assert!(!other_dir.path().join("secret.key").exists());
     stop(second).await;
@@ -111,17 +127,10 @@ async fn two_data_dirs_sharing_one_key_file_deliver_each_others_messages() {
 #[tokio::test]
 async fn a_code_sealed_under_another_key_is_dead_with_a_clear_reason() {
     let server = TestServer::start().await;
-    let user_id = add_human(&server, &server.admin_token, "Ada").await;
-    let queued = queue_link(&server, &user_id).await;
+    let queued = queue_link_for_a_new_user(&server).await;
     // Another data directory: its own, different key.
     let other_dir = tempfile::tempdir().unwrap();
-    let second = start_another(Settings {
-        data_dir: other_dir.path().to_path_buf(),
-        database_url: Some(server.settings.database_url()),
-        ..server.settings.clone()
-    })
-    .await
-    .expect("the second server starts");
+    let second = start_on_another_data_dir(&server, other_dir.path(), None).await;
     let dead = settled(&server, &queued.id).await;
     assert_eq!(dead.state, "dead", "{dead:?}");
     assert_eq!(dead.attempts, 1, "dead at once: {dead:?}");
@@ -163,10 +172,7 @@ async fn data_dir_database_files_key_and_mail_are_private_to_the_owner() {
         .unwrap();
     let mut client = user_pb::user_service_client::UserServiceClient::new(channel);
     let user_id = client
-        .add_human_user(authorized(
-            human("Ada", &unique_email("ada")),
-            &token,
-        ))
+        .add_human_user(authorized(human("Ada", &unique_email("ada")), &token))
         .await
         .unwrap()
         .into_inner()

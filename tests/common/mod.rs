@@ -268,14 +268,9 @@ impl TestServer {
         format!("http://localhost:{}{path}", self.address.port())
     }
 
-    /// A tonic client over HTTP/2.
-    pub async fn grpc_client(&self) -> user_pb::user_service_client::UserServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect over gRPC");
-        user_pb::user_service_client::UserServiceClient::new(channel)
+    /// A tonic client of the user service over HTTP/2.
+    pub async fn grpc_client(&self) -> GrpcClient {
+        grpc_client_at(self.address).await
     }
 
     /// The id of the default organization.
@@ -359,6 +354,23 @@ pub fn drop_postgres_database(database_url: &str) {
             connection.close().await.ok()
         })
     });
+}
+
+/// A tonic client of the user service.
+pub type GrpcClient = user_pb::user_service_client::UserServiceClient<Channel>;
+
+/// An HTTP/2 connection to a server, for tonic clients of any of its services.
+pub async fn grpc_channel(address: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect over gRPC")
+}
+
+/// A tonic client of the user service at `address`, on a new connection.
+pub async fn grpc_client_at(address: SocketAddr) -> GrpcClient {
+    GrpcClient::new(grpc_channel(address).await)
 }
 
 /// A fresh email address for a person.

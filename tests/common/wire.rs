@@ -329,13 +329,7 @@ impl ApiClient {
     /// A client without credentials.
     pub async fn new(protocol: Protocol, address: SocketAddr) -> ApiClient {
         let channel = match protocol {
-            Protocol::Grpc => Some(
-                Channel::from_shared(format!("http://{address}"))
-                    .unwrap()
-                    .connect()
-                    .await
-                    .expect("connect over gRPC"),
-            ),
+            Protocol::Grpc => Some(super::grpc_channel(address).await),
             _ => None,
         };
         ApiClient {

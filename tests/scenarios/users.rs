@@ -9,9 +9,38 @@ use rstest_reuse::apply;
 use tonic::Code;
 
 use crate::common::requests::human;
-use crate::common::wire::Protocol;
+use crate::common::wire::{ApiClient, Failure, Protocol};
 use crate::common::{TestServer, unique_email};
 use crate::every_protocol;
+
+/// Sends an AddHumanUserRequest that must be refused, and returns the failure.
+async fn add_refused(admin: &ApiClient, request: user_pb::AddHumanUserRequest) -> Failure {
+    admin
+        .add_human_user(request)
+        .await
+        .expect_err("AddHumanUser must be refused")
+}
+
+/// Sends each request, expecting InvalidArgument with its text, then `plain` with the same
+/// address: that it succeeds shows that none of them stored the user.
+async fn assert_each_refused_and_nothing_stored<Text: AsRef<str>>(
+    admin: &ApiClient,
+    cases: Vec<(Text, user_pb::AddHumanUserRequest)>,
+    plain: user_pb::AddHumanUserRequest,
+) {
+    for (text, request) in cases {
+        let text = text.as_ref();
+        admin
+            .add_human_user(request)
+            .await
+            .expect_err(text)
+            .assert_error(Code::InvalidArgument, text);
+    }
+    admin
+        .add_human_user(plain)
+        .await
+        .expect("the plain request succeeds afterwards");
+}
 
 #[apply(every_protocol)]
 #[tokio::test]
@@ -68,18 +97,7 @@ async fn unsupported_add_human_user_fields_are_refused_by_name_and_nothing_is_st
             request
         }),
     ];
-    for (field, request) in cases {
-        admin
-            .add_human_user(request)
-            .await
-            .expect_err(field)
-            .assert_error(Code::InvalidArgument, field);
-    }
-    // None of them stored the user: the same address is still free.
-    admin
-        .add_human_user(base())
-        .await
-        .expect("the plain request succeeds afterwards");
+    assert_each_refused_and_nothing_stored(&admin, cases, base()).await;
 }
 
 #[apply(every_protocol)]
@@ -89,31 +107,23 @@ async fn invalid_profiles_and_addresses_name_the_field_and_rule(#[case] protocol
     let admin = server.admin(protocol).await;
     let mut no_given_name = human("", &unique_email("x"));
     no_given_name.profile.as_mut().unwrap().given_name.clear();
-    admin.add_human_user(no_given_name)
-        .await
-        .unwrap_err()
+    add_refused(&admin, no_given_name).await
         .assert_error(
             Code::InvalidArgument,
             "invalid SetHumanProfile.GivenName: value length must be between 1 and 200 runes, inclusive",
         );
-    admin
-        .add_human_user(human("Bob", "not-an-address"))
+    add_refused(&admin, human("Bob", "not-an-address"))
         .await
-        .unwrap_err()
         .assert_error(
             Code::InvalidArgument,
             "invalid SetHumanEmail.Email: value must be a valid email address",
         );
     let mut no_profile = human("Bob", &unique_email("bob"));
     no_profile.profile = None;
-    admin
-        .add_human_user(no_profile)
-        .await
-        .unwrap_err()
-        .assert_error(
-            Code::InvalidArgument,
-            "invalid AddHumanUserRequest.Profile: value is required",
-        );
+    add_refused(&admin, no_profile).await.assert_error(
+        Code::InvalidArgument,
+        "invalid AddHumanUserRequest.Profile: value is required",
+    );
 }
 
 #[apply(every_protocol)]
@@ -168,18 +178,7 @@ async fn control_characters_in_names_username_user_id_and_email_are_refused_by_f
             request
         }),
     ];
-    for (text, request) in cases {
-        admin
-            .add_human_user(request)
-            .await
-            .expect_err(&text)
-            .assert_error(Code::InvalidArgument, &text);
-    }
-    // None of them stored the user: the same address is still free.
-    admin
-        .add_human_user(base())
-        .await
-        .expect("the plain request succeeds afterwards");
+    assert_each_refused_and_nothing_stored(&admin, cases, base()).await;
 }
 
 #[apply(every_protocol)]
@@ -194,17 +193,13 @@ async fn a_taken_user_id_or_username_is_already_exists(#[case] protocol: Protoco
     assert_eq!(added.user_id, "ada-1");
     let mut same_id = human("Ada", &unique_email("ada"));
     same_id.user_id = Some("ada-1".into());
-    admin
-        .add_human_user(same_id)
+    add_refused(&admin, same_id)
         .await
-        .unwrap_err()
         .assert_error(Code::AlreadyExists, "User already exists");
     let mut same_username = human("Ada", &unique_email("ada"));
     same_username.username = Some("ada".into());
-    admin
-        .add_human_user(same_username)
+    add_refused(&admin, same_username)
         .await
-        .unwrap_err()
         .assert_error(Code::AlreadyExists, "User already exists");
 }
 
@@ -277,19 +272,14 @@ async fn the_org_comes_from_the_request_then_the_orgid_header_then_the_caller(
         .await;
     let mut elsewhere = human("Ed", &unique_email("ed"));
     elsewhere.organization = org_with_id(&default_org);
-    admin
-        .with_token(&acme_owner)
-        .add_human_user(elsewhere)
+    add_refused(&admin.with_token(&acme_owner), elsewhere)
         .await
-        .unwrap_err()
         .assert_error(Code::PermissionDenied, "Permission denied");
     // An organization that does not exist.
     let mut nowhere = human("Flo", &unique_email("flo"));
     nowhere.organization = org_with_id("404");
-    admin
-        .add_human_user(nowhere)
+    add_refused(&admin, nowhere)
         .await
-        .unwrap_err()
         .assert_error(Code::NotFound, "Organization could not be found");
 }
 
