@@ -217,6 +217,9 @@ async fn a_pending_registration_expires_after_five_minutes_and_works_once(
     assert_eq!(failure.code, Code::NotFound);
 }
 
+/// A change to creation options or to a credential.
+type Tamper = fn(&mut Value);
+
 /// Starts a registration, lets a fresh authenticator answer `origin` with the options as
 /// `tamper_options` left them, tampers with the credential and expects InvalidArgument.
 async fn expect_rejected(
@@ -224,9 +227,9 @@ async fn expect_rejected(
     api: &ApiClient,
     user_id: &str,
     what: &str,
-    tamper_options: fn(&mut Value),
+    tamper_options: Tamper,
     origin: &str,
-    tamper_credential: fn(&mut Value),
+    tamper_credential: Tamper,
 ) {
     let started = start_with_code(server, api, user_id).await;
     let mut options = options_of(&started);
@@ -255,8 +258,8 @@ async fn tampered_challenge_origin_rp_id_flags_or_algorithm_are_invalid_argument
     let server = TestServer::start().await;
     let api = server.client(protocol).await;
     let user_id = add_human(&server, &server.admin_token, "Frances").await;
-    let untouched: fn(&mut Value) = |_| {};
-    let cases: [(&str, fn(&mut Value), &str, fn(&mut Value)); 6] = [
+    let untouched: Tamper = |_| {};
+    let cases: [(&str, Tamper, &str, Tamper); 6] = [
         (
             "tampered challenge",
             |options| options["publicKey"]["challenge"] = Value::String(b64(&[7; 32])),
