@@ -9,9 +9,9 @@ mod common;
 use common::authenticator::{
     ORIGIN, b64, create_credential, options_of, software_authenticator, start_with_code,
 };
+use common::protocols::Protocol;
 use common::requests::{register_with_code, verify_request, wrong_code};
 use common::scene::assert_code_invalid;
-use common::wire::Protocol;
 use common::{TestServer, add_human, create_code};
 use serde_json::Value;
 use tonic::Code;

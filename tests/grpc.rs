@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::failure::{ERROR_DETAIL_TYPE_URL, error_detail_of_rpc_status};
+use common::protocols::Protocol;
 use common::requests::return_code;
 use common::scene::{Scene, assert_well_formed_code};
-use common::wire::{ERROR_DETAIL_TYPE_URL, Protocol, error_detail_of_rpc_status};
 use common::{TestServer, authorized, grpc_channel};
 use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
@@ -229,7 +230,7 @@ async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
     let scene = Scene::new(Protocol::Grpc).await;
     let channel = grpc_channel(scene.server.address).await;
     // A gRPC message travels in the same 5-byte-prefixed frame as gRPC-Web's.
-    let frame = common::wire::grpc_web_frame(0, &return_code(&scene.user_id).encode_to_vec());
+    let frame = common::grpc_web::grpc_web_frame(0, &return_code(&scene.user_id).encode_to_vec());
     let request = http::Request::builder()
         .method("POST")
         .uri(format!(
@@ -254,7 +255,7 @@ async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
     let collected = response.into_body().collect().await.unwrap();
     let trailers = collected.trailers().cloned().expect("HTTP/2 trailers");
     assert_eq!(trailers["grpc-status"], "0");
-    let frames = common::wire::parse_grpc_web_frames(&collected.to_bytes());
+    let frames = common::grpc_web::parse_grpc_web_frames(&collected.to_bytes());
     assert_eq!(frames.messages.len(), 1);
     let answer = passlink::pb::zitadel::user::v2::CreatePasskeyRegistrationLinkResponse::decode(
         frames.messages[0].as_slice(),

@@ -5,12 +5,12 @@
 
 mod common;
 
+use common::failure::error_detail_of_rpc_status;
+use common::grpc_web::{decode_base64_lenient, percent_decode};
+use common::protocols::Protocol;
 use common::requests::return_code;
 use common::scene::{Scene, assert_well_formed_code};
-use common::wire::{
-    ApiClient, Protocol, decode_base64_lenient, error_detail_of_rpc_status, http_client,
-    percent_decode,
-};
+use common::wire::{ApiClient, http_client};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 
@@ -125,7 +125,7 @@ async fn cors_preflight_allows_grpc_web_headers_and_answers_expose_the_status() 
         .header("origin", origin)
         .header("content-type", "application/grpc-web+proto")
         .header("x-grpc-web", "1")
-        .body(common::wire::grpc_web_frame(
+        .body(common::grpc_web::grpc_web_frame(
             0,
             &return_code("1").encode_to_vec(),
         ))
@@ -151,7 +151,7 @@ async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
         .header("content-type", "application/grpc-web")
         .header("x-grpc-web", "1")
         .bearer_auth(&scene.server.admin_token)
-        .body(common::wire::grpc_web_frame(
+        .body(common::grpc_web::grpc_web_frame(
             0,
             &return_code(&scene.user_id).encode_to_vec(),
         ))
@@ -159,7 +159,7 @@ async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
-    let frames = common::wire::parse_grpc_web_frames(&answer.bytes().await.unwrap());
+    let frames = common::grpc_web::parse_grpc_web_frames(&answer.bytes().await.unwrap());
     assert_eq!(
         frames.trailers.expect("a trailer frame")["grpc-status"],
         "0"

@@ -6,9 +6,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::failure::json_failure;
 use common::json_shape::{assert_details, assert_return_code_answer, keys};
+use common::protocols::Protocol;
 use common::scene::Scene;
-use common::wire::{JsonAnswer, Protocol, json_failure};
+use common::wire::JsonAnswer;
 use common::{TestServer, unique_email, uuid_like};
 use rstest::rstest;
 use rstest_reuse::{apply, template};

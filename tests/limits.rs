@@ -4,12 +4,13 @@
 
 mod common;
 
+use common::failure::{connect_failure, json_failure};
+use common::grpc_web::grpc_web_frame;
+use common::protocols::Protocol;
 use common::raw_http::ChunkedRequest;
 use common::requests::{human, return_code};
 use common::scene::Scene;
-use common::wire::{
-    Protocol, connect_failure, grpc_web_frame, http_client, json_answer, json_failure,
-};
+use common::wire::{http_client, json_answer};
 use common::{TestServer, add_human, unique_email};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
@@ -126,14 +127,14 @@ async fn expired_grpc_timeout_answers_deadline_exceeded() {
         grpc_status("grpc-status"),
         (Code::DeadlineExceeded as i32).to_string()
     );
-    let detail = common::wire::error_detail_of_rpc_status(&common::wire::decode_base64_lenient(
-        &grpc_status("grpc-status-details-bin"),
-    ))
+    let detail = common::failure::error_detail_of_rpc_status(
+        &common::grpc_web::decode_base64_lenient(&grpc_status("grpc-status-details-bin")),
+    )
     .expect("a zitadel.v1.ErrorDetail");
     assert!(detail.message.contains("grpc-timeout"), "{detail:?}");
     let generous = send("1M").await.unwrap();
     assert_eq!(generous.status().as_u16(), 200);
-    let frames = common::wire::parse_grpc_web_frames(&generous.bytes().await.unwrap());
+    let frames = common::grpc_web::parse_grpc_web_frames(&generous.bytes().await.unwrap());
     assert_eq!(frames.trailers.unwrap()["grpc-status"], "0");
 }
 

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod authenticator;
+pub mod failure;
+pub mod grpc_web;
 pub mod json_shape;
 pub mod log_capture;
 pub mod mail;
@@ -31,8 +33,9 @@ use passlink::service::Services;
 use passlink::service::ports::{Store, StoredEvent, StoredMessage};
 use tonic::transport::Channel;
 
+use protocols::Protocol;
 use requests::{human, return_code};
-use wire::{ApiClient, Protocol};
+use wire::ApiClient;
 
 /// The system clock plus an offset the test controls.
 #[derive(Default)]

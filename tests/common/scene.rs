@@ -6,8 +6,10 @@ use passlink::domain::permission::Role;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use tonic::Code;
 
+use super::failure::Failure;
+use super::protocols::Protocol;
 use super::requests::human;
-use super::wire::{ApiClient, Failure, Protocol};
+use super::wire::ApiClient;
 use super::{TestServer, unique_email};
 
 /// A server, a client of `protocol` acting as the IAM_OWNER admin, and a new human user in

@@ -8,9 +8,9 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use tonic::Code;
 
+use crate::common::protocols::Protocol;
 use crate::common::requests::{human_with_id, register_without_code};
 use crate::common::scene::Scene;
-use crate::common::wire::Protocol;
 use crate::common::{TestServer, unique_email, uuid_like};
 use crate::every_protocol;
 

@@ -31,7 +31,8 @@ protocol_template! {
 #[test]
 fn the_template_runs_every_scenario_over_every_protocol_variant() {
     use strum::IntoEnumIterator;
-    let every_variant: Vec<common::wire::Protocol> = common::wire::Protocol::iter().collect();
+    let every_variant: Vec<common::protocols::Protocol> =
+        common::protocols::Protocol::iter().collect();
     assert_eq!(
         EVERY_PROTOCOL, every_variant,
         "every_protocol must have a #[case] for each Protocol variant"

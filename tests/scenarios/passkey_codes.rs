@@ -8,9 +8,10 @@ use passlink::pb::zitadel::user::v2 as user_pb;
 use rstest::rstest;
 use rstest_reuse::apply;
 
+use crate::common::protocols::Protocol;
 use crate::common::requests::{register_with_code, wrong_code};
 use crate::common::scene::assert_code_invalid;
-use crate::common::wire::{ApiClient, Protocol};
+use crate::common::wire::ApiClient;
 use crate::common::{TestServer, add_human, create_code};
 use crate::every_protocol;
 

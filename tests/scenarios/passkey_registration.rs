@@ -16,8 +16,10 @@ use crate::common::authenticator::{
     ORIGIN, b64, create_credential, options_of, register_passkey_for, software_authenticator,
     start_with_code, unb64,
 };
+use crate::common::failure::Failure;
+use crate::common::protocols::Protocol;
 use crate::common::requests::{register_with_code, register_without_code, verify_request};
-use crate::common::wire::{ApiClient, Failure, Protocol};
+use crate::common::wire::ApiClient;
 use crate::common::{TestServer, add_human, create_code};
 use crate::every_protocol;
 

@@ -10,9 +10,9 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use tonic::Code;
 
+use crate::common::protocols::Protocol;
 use crate::common::requests::{human, no_medium, return_code, send_link};
 use crate::common::scene::{Scene, assert_well_formed_code, micros};
-use crate::common::wire::Protocol;
 use crate::common::{TestServer, unique_email};
 use crate::every_protocol;
 

@@ -8,8 +8,10 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use tonic::Code;
 
+use crate::common::failure::Failure;
+use crate::common::protocols::Protocol;
 use crate::common::requests::human;
-use crate::common::wire::{ApiClient, Failure, Protocol};
+use crate::common::wire::ApiClient;
 use crate::common::{TestServer, unique_email};
 use crate::every_protocol;
 
