@@ -58,11 +58,6 @@ impl Scene {
         let (_, token) = self.server.machine_user_with_role(org_id, role).await;
         self.admin.with_token(&token)
     }
-
-    /// A client of the same protocol without credentials.
-    pub fn anonymous(&self) -> ApiClient {
-        self.admin.without_token()
-    }
 }
 
 /// Microseconds since the Unix epoch of a wire timestamp.
