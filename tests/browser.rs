@@ -1,7 +1,8 @@
-//! The registration page in a real browser: headless Chromium (Debian's package) driven by
-//! `web/tests/register-page.mjs` through playwright-core and the DevTools protocol, with a
-//! virtual WebAuthn authenticator. Skips with a notice when Chromium, Node.js or
-//! `web/node_modules` are missing, and fails instead when `CI=true`.
+//! The registration page: served from the binary, and in a real browser: headless Chromium
+//! (Debian's package) driven by `web/tests/register-page.mjs` through playwright-core and the
+//! DevTools protocol, with a virtual WebAuthn authenticator. The browser test is ignored by a
+//! plain `cargo test` (it needs Chromium, Node.js and `web/node_modules`); `cargo test --
+//! --include-ignored` runs it, and it fails when a tool is missing.
 
 mod common;
 
@@ -9,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{TestServer, add_human, authorized, create_code, required_by_ci};
+use common::requests::return_code;
+use common::{TestServer, add_human, authorized, create_code};
 use passlink::domain::url_template::{LinkValues, UrlTemplate, default_link_template};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
@@ -25,7 +27,7 @@ fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
 }
 
-/// Why the browser test cannot run here, if it cannot.
+/// What the browser test needs that is missing here, if anything.
 fn missing_tools() -> Option<String> {
     if !chromium().exists() {
         return Some(format!(
@@ -161,29 +163,16 @@ fn screenshot_dir() -> PathBuf {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium, Node.js and web/node_modules (npm ci in web/)"]
 async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_used_link() {
     if let Some(missing) = missing_tools() {
-        if required_by_ci() {
-            panic!("the browser test must run in CI, but {missing}");
-        }
-        println!("SKIPPED the browser test: {missing}");
-        return;
+        panic!("the browser test needs what is missing: {missing}");
     }
     let server = TestServer::start_self_hosted(|_| {}).await;
     let user_id = add_human(&server, &server.admin_token, "Radia").await;
     let mut client = server.grpc_client().await;
     let created = client
-        .create_passkey_registration_link(authorized(
-            user_pb::CreatePasskeyRegistrationLinkRequest {
-                user_id: user_id.clone(),
-                medium: Some(
-                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                        user_pb::ReturnPasskeyRegistrationCode {},
-                    ),
-                ),
-            },
-            &server.admin_token,
-        ))
+        .create_passkey_registration_link(authorized(return_code(&user_id), &server.admin_token))
         .await
         .unwrap()
         .into_inner();
@@ -248,9 +237,8 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         outcome.message.contains("does not support passkeys"),
         "{outcome:?}"
     );
-    let events = server.services.store().list_events(&user_id).await.unwrap();
     assert_eq!(
-        events.last().unwrap().event_type,
+        server.event_types(&user_id).await.last().unwrap(),
         "user.passkey.code.added",
         "opening the page spends nothing"
     );
@@ -290,5 +278,56 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         passkey_names(&server, &user_id).await,
         ["Chromium virtual key", "second key"]
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_registration_page_and_its_script_are_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(server.url("/ui/passkey/register?userID=1&orgID=2&codeID=3&code=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="register.js">"#));
+    let script = http
+        .get(server.url("/ui/passkey/register.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let bundle = script.bytes().await.unwrap();
+    assert_eq!(
+        bundle.as_ref(),
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist/register.js")).unwrap()
+    );
+    let redirect = http.get(server.url("/ui")).send().await.unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/ui/");
+    let missing = http
+        .get(server.url("/ui/passkey/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     server.stop().await;
 }

@@ -1,35 +1,14 @@
 //! The session service's generated messages and descriptors speak the wire contract's examples
 //! (SESSIONS.md §3): the binary CreateSessionRequest encodes to the contract's bytes, and the JSON
 //! examples read strictly (unknown names fail) and write back as shown. The field-by-field schema
-//! is checked in tests/session_schema.rs.
-
-use std::sync::LazyLock;
+//! is checked in `schema.rs`.
 
 use passlink::pb::zitadel::session::v2 as session_pb;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
+use prost_reflect::{DeserializeOptions, DynamicMessage};
 use serde_json::json;
 
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).expect("the descriptor set")
-});
-
-const PACKAGE: &str = "zitadel.session.v2";
-
-fn message(name: &str) -> MessageDescriptor {
-    let full_name = qualified(name);
-    POOL.get_message_by_name(&full_name)
-        .unwrap_or_else(|| panic!("the descriptor set lacks message {full_name}"))
-}
-
-/// `name` as a full name: names without a package prefix belong to zitadel.session.v2.
-fn qualified(name: &str) -> String {
-    if name.starts_with("google.") || name.starts_with("zitadel.") {
-        name.to_owned()
-    } else {
-        format!("{PACKAGE}.{name}")
-    }
-}
+use super::message;
 
 /// Reads `value` strictly (an unknown field fails) as the named message.
 fn strict_json(name: &str, value: serde_json::Value) -> DynamicMessage {

@@ -1,25 +1,20 @@
-//! VerifyPasskeyRegistration under attack: the caller is authorized before the pending
-//! registration is touched, a failed verification leaves it alone, and only a credential that
-//! verifies consumes it, once.
+//! Races on one code or one pending registration: of concurrent redemptions or
+//! verifications exactly one succeeds, concurrent wrong guesses record at most three failures,
+//! and a flood of forged verifications does not stop the legitimate one. (Storage races, the
+//! same over every protocol: these run over gRPC and Connect JSON; every protocol's own
+//! scenarios are in `tests/scenarios`.)
 
 mod common;
 
 use common::authenticator::{
     ORIGIN, b64, create_credential, options_of, software_authenticator, start_with_code,
-    verify_request,
 };
-use common::wire::{ApiClient, Failure, Protocol};
-use common::{TestServer, add_human};
-use passlink::pb::zitadel::user::v2 as user_pb;
+use common::protocols::Protocol;
+use common::requests::{register_with_code, verify_request, wrong_code};
+use common::scene::assert_code_invalid;
+use common::{TestServer, add_human, create_code};
 use serde_json::Value;
 use tonic::Code;
-
-const PROTOCOLS: [Protocol; 4] = [
-    Protocol::Grpc,
-    Protocol::GrpcWeb,
-    Protocol::ConnectJson,
-    Protocol::Rest,
-];
 
 /// A credential no authenticator signed: the legitimate one with its client data replaced.
 fn forged(credential: &Value) -> Value {
@@ -29,26 +24,26 @@ fn forged(credential: &Value) -> Value {
 }
 
 async fn passkey_count(server: &TestServer, user_id: &str) -> usize {
-    server
-        .services
-        .store()
-        .list_passkeys(user_id)
-        .await
-        .unwrap()
-        .len()
+    server.store().list_passkeys(user_id).await.unwrap().len()
 }
 
-/// What a client sees of a failure, for comparing two answers.
-fn answer_of(failure: &Failure) -> (Code, Option<u16>, String, Option<(String, String)>) {
-    (
-        failure.code,
-        failure.http_status,
-        failure.message.clone(),
-        failure
-            .detail
-            .as_ref()
-            .map(|detail| (detail.id.clone(), detail.message.clone())),
-    )
+#[tokio::test]
+async fn two_concurrent_redemptions_of_one_code_let_exactly_one_succeed() {
+    let server = TestServer::start().await;
+    let user_id = add_human(&server, &server.admin_token, "Edsger").await;
+    for round in 0..5 {
+        let code = create_code(&server, &user_id).await;
+        let first = server.client(Protocol::Grpc).await;
+        let second = server.client(Protocol::ConnectJson).await;
+        let (a, b) = tokio::join!(
+            first.register_passkey(register_with_code(&user_id, &code)),
+            second.register_passkey(register_with_code(&user_id, &code)),
+        );
+        let successes = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(successes, 1, "round {round}: {a:?} / {b:?}");
+        assert_code_invalid(&a.err().or(b.err()).unwrap());
+    }
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -97,64 +92,6 @@ async fn a_flood_of_unauthenticated_bad_verifications_does_not_stop_the_legitima
 }
 
 #[tokio::test]
-async fn unauthenticated_verify_answers_alike_for_a_token_started_and_an_unknown_registration() {
-    let server = TestServer::start().await;
-    let org_id = server.default_org_id().await;
-    let (_, nobody) = server.machine_user_with_role(&org_id, None).await;
-    for protocol in PROTOCOLS {
-        let api = server.client(protocol).await;
-        let admin = api.with_token(&server.admin_token);
-        let user_id = add_human(&server, &server.admin_token, "Grace").await;
-        let started = admin
-            .register_passkey(user_pb::RegisterPasskeyRequest {
-                user_id: user_id.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("a token-started registration");
-        let credential =
-            create_credential(&mut software_authenticator(), ORIGIN, &options_of(&started)).await;
-        let verify = |api: ApiClient, passkey_id: String| {
-            let request = verify_request(&user_id, &passkey_id, &credential, "key");
-            async move {
-                api.verify_passkey_registration(request)
-                    .await
-                    .expect_err("the caller may not finish it")
-            }
-        };
-        let unknown_id = format!("{}9", started.passkey_id);
-
-        let existing = verify(api.clone(), started.passkey_id.clone()).await;
-        let unknown = verify(api.clone(), unknown_id.clone()).await;
-        existing.assert_error(Code::NotFound, "WebAuthN Token could not be found");
-        assert_eq!(
-            answer_of(&existing),
-            answer_of(&unknown),
-            "{protocol:?}: without a token, an existing token-started registration and an \
-             unknown id answer alike"
-        );
-
-        // A token without the permission learns nothing either.
-        let existing = verify(api.with_token(&nobody), started.passkey_id.clone()).await;
-        let unknown = verify(api.with_token(&nobody), unknown_id).await;
-        existing.assert_error(Code::PermissionDenied, "Permission denied");
-        assert_eq!(answer_of(&existing), answer_of(&unknown), "{protocol:?}");
-
-        // None of it touched the registration.
-        admin
-            .verify_passkey_registration(verify_request(
-                &user_id,
-                &started.passkey_id,
-                &credential,
-                "key",
-            ))
-            .await
-            .unwrap_or_else(|failure| panic!("{protocol:?}: {failure:?}"));
-    }
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn of_two_concurrent_good_verifications_exactly_one_stores_the_passkey() {
     let server = TestServer::start().await;
     let first = server.client(Protocol::Grpc).await;
@@ -187,14 +124,49 @@ async fn of_two_concurrent_good_verifications_exactly_one_stores_the_passkey() {
         );
         let loser = a.err().or(b.err()).unwrap();
         loser.assert_error(Code::NotFound, "WebAuthN Token could not be found");
-        let stored = server
-            .services
-            .store()
-            .list_passkeys(&user_id)
-            .await
-            .unwrap();
+        let stored = server.store().list_passkeys(&user_id).await.unwrap();
         assert_eq!(stored.len(), round + 1, "round {round}: {stored:?}");
         assert_eq!(stored[round].id, started.passkey_id);
     }
+    server.stop().await;
+}
+#[tokio::test]
+async fn concurrent_wrong_guesses_against_a_live_code_record_at_most_three_failures() {
+    let server = TestServer::start().await;
+    let api = server.client(Protocol::Grpc).await;
+    let user_id = add_human(&server, &server.admin_token, "Grace").await;
+    let code = create_code(&server, &user_id).await;
+    let guesses: Vec<_> = (0..20)
+        .map(|_| {
+            let api = api.clone();
+            let request = register_with_code(&user_id, &wrong_code(&code));
+            tokio::spawn(async move { api.register_passkey(request).await })
+        })
+        .collect();
+    for guess in guesses {
+        guess
+            .await
+            .unwrap()
+            .expect_err("a wrong code")
+            .assert_error(Code::InvalidArgument, "Code is invalid");
+    }
+    // Issuing a code is an acknowledged change of the user, so every change of the user
+    // submitted before it has been written too (the writer keeps each user's changes in order).
+    create_code(&server, &user_id).await;
+    let failures = server
+        .event_types(&user_id)
+        .await
+        .iter()
+        .filter(|event_type| *event_type == "user.passkey.code.check.failed")
+        .count();
+    assert!(
+        (1..=3).contains(&failures),
+        "a code records at most three failures, however many guesses race: {failures}"
+    );
+    let failure = api
+        .register_passkey(register_with_code(&user_id, &code))
+        .await
+        .expect_err("the dead code is refused");
+    assert_code_invalid(&failure);
     server.stop().await;
 }

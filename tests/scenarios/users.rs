@@ -1,31 +1,56 @@
 //! AddHumanUser, GetUserByID and DeleteUser: what is stored, what is refused by name, and who
 //! may read or delete whom.
 
-mod common;
-
-use common::wire::Protocol;
-use common::{TestServer, human, unique_email};
 use passlink::domain::permission::Role;
 use passlink::pb::zitadel::object::v2 as object_pb;
 use passlink::pb::zitadel::user::v2 as user_pb;
+use rstest::rstest;
+use rstest_reuse::apply;
 use tonic::Code;
 
-async fn add(
-    server: &TestServer,
-    token: &str,
-    request: &user_pb::AddHumanUserRequest,
-) -> Result<user_pb::AddHumanUserResponse, common::wire::Failure> {
-    server
-        .client(Protocol::Rest)
+use crate::common::failure::Failure;
+use crate::common::protocols::Protocol;
+use crate::common::requests::human;
+use crate::common::wire::ApiClient;
+use crate::common::{TestServer, unique_email};
+use crate::every_protocol;
+
+/// Sends an AddHumanUserRequest that must be refused, and returns the failure.
+async fn add_refused(admin: &ApiClient, request: user_pb::AddHumanUserRequest) -> Failure {
+    admin
+        .add_human_user(request)
         .await
-        .with_token(token)
-        .call("AddHumanUser", request)
-        .await
+        .expect_err("AddHumanUser must be refused")
 }
 
+/// Sends each request, expecting InvalidArgument with its text, then `plain` with the same
+/// address: that it succeeds shows that none of them stored the user.
+async fn assert_each_refused_and_nothing_stored<Text: AsRef<str>>(
+    admin: &ApiClient,
+    cases: Vec<(Text, user_pb::AddHumanUserRequest)>,
+    plain: user_pb::AddHumanUserRequest,
+) {
+    for (text, request) in cases {
+        let text = text.as_ref();
+        admin
+            .add_human_user(request)
+            .await
+            .expect_err(text)
+            .assert_error(Code::InvalidArgument, text);
+    }
+    admin
+        .add_human_user(plain)
+        .await
+        .expect("the plain request succeeds afterwards");
+}
+
+#[apply(every_protocol)]
 #[tokio::test]
-async fn unsupported_add_human_user_fields_are_refused_by_name_and_nothing_is_stored() {
+async fn unsupported_add_human_user_fields_are_refused_by_name_and_nothing_is_stored(
+    #[case] protocol: Protocol,
+) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let email = unique_email("Ada");
     let base = || human("Ada", &email);
     let cases: Vec<(&str, user_pb::AddHumanUserRequest)> = vec![
@@ -74,57 +99,42 @@ async fn unsupported_add_human_user_fields_are_refused_by_name_and_nothing_is_st
             request
         }),
     ];
-    for (field, request) in cases {
-        add(&server, &server.admin_token, &request)
-            .await
-            .expect_err(field)
-            .assert_error(Code::InvalidArgument, field);
-    }
-    // None of them stored the user: the same address is still free.
-    add(&server, &server.admin_token, &base())
-        .await
-        .expect("the plain request succeeds afterwards");
-    server.stop().await;
+    assert_each_refused_and_nothing_stored(&admin, cases, base()).await;
 }
 
+#[apply(every_protocol)]
 #[tokio::test]
-async fn invalid_profiles_and_addresses_name_the_field_and_rule() {
+async fn invalid_profiles_and_addresses_name_the_field_and_rule(#[case] protocol: Protocol) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let mut no_given_name = human("", &unique_email("x"));
     no_given_name.profile.as_mut().unwrap().given_name.clear();
-    add(&server, &server.admin_token, &no_given_name)
-        .await
-        .unwrap_err()
+    add_refused(&admin, no_given_name).await
         .assert_error(
             Code::InvalidArgument,
             "invalid SetHumanProfile.GivenName: value length must be between 1 and 200 runes, inclusive",
         );
-    add(
-        &server,
-        &server.admin_token,
-        &human("Bob", "not-an-address"),
-    )
-    .await
-    .unwrap_err()
-    .assert_error(
-        Code::InvalidArgument,
-        "invalid SetHumanEmail.Email: value must be a valid email address",
-    );
-    let mut no_profile = human("Bob", &unique_email("bob"));
-    no_profile.profile = None;
-    add(&server, &server.admin_token, &no_profile)
+    add_refused(&admin, human("Bob", "not-an-address"))
         .await
-        .unwrap_err()
         .assert_error(
             Code::InvalidArgument,
-            "invalid AddHumanUserRequest.Profile: value is required",
+            "invalid SetHumanEmail.Email: value must be a valid email address",
         );
-    server.stop().await;
+    let mut no_profile = human("Bob", &unique_email("bob"));
+    no_profile.profile = None;
+    add_refused(&admin, no_profile).await.assert_error(
+        Code::InvalidArgument,
+        "invalid AddHumanUserRequest.Profile: value is required",
+    );
 }
 
+#[apply(every_protocol)]
 #[tokio::test]
-async fn control_characters_in_names_username_user_id_and_email_are_refused_by_field() {
+async fn control_characters_in_names_username_user_id_and_email_are_refused_by_field(
+    #[case] protocol: Protocol,
+) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let email = unique_email("Ada");
     let base = || human("Ada", &email);
     let profile = |edit: fn(&mut user_pb::SetHumanProfile)| {
@@ -170,81 +180,71 @@ async fn control_characters_in_names_username_user_id_and_email_are_refused_by_f
             request
         }),
     ];
-    for (text, request) in cases {
-        add(&server, &server.admin_token, &request)
-            .await
-            .expect_err(&text)
-            .assert_error(Code::InvalidArgument, &text);
-    }
-    // None of them stored the user: the same address is still free.
-    add(&server, &server.admin_token, &base())
-        .await
-        .expect("the plain request succeeds afterwards");
-    server.stop().await;
+    assert_each_refused_and_nothing_stored(&admin, cases, base()).await;
 }
 
+#[apply(every_protocol)]
 #[tokio::test]
-async fn a_taken_user_id_or_username_is_already_exists() {
+async fn a_taken_user_id_or_username_is_already_exists(#[case] protocol: Protocol) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let mut first = human("Ada", &unique_email("ada"));
     first.user_id = Some("ada-1".into());
     first.username = Some("ada".into());
-    let added = add(&server, &server.admin_token, &first).await.unwrap();
+    let added = admin.add_human_user(first).await.unwrap();
     assert_eq!(added.user_id, "ada-1");
     let mut same_id = human("Ada", &unique_email("ada"));
     same_id.user_id = Some("ada-1".into());
-    add(&server, &server.admin_token, &same_id)
+    add_refused(&admin, same_id)
         .await
-        .unwrap_err()
         .assert_error(Code::AlreadyExists, "User already exists");
     let mut same_username = human("Ada", &unique_email("ada"));
     same_username.username = Some("ada".into());
-    add(&server, &server.admin_token, &same_username)
+    add_refused(&admin, same_username)
         .await
-        .unwrap_err()
         .assert_error(Code::AlreadyExists, "User already exists");
-    server.stop().await;
 }
 
+#[apply(every_protocol)]
 #[tokio::test]
-async fn email_return_code_answers_a_code_and_leaves_the_address_unverified() {
+async fn email_return_code_answers_a_code_and_leaves_the_address_unverified(
+    #[case] protocol: Protocol,
+) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let mut request = human("Ada", &unique_email("ada"));
     request.email.as_mut().unwrap().verification = Some(
         user_pb::set_human_email::Verification::ReturnCode(user_pb::ReturnEmailVerificationCode {}),
     );
-    let added = add(&server, &server.admin_token, &request).await.unwrap();
+    let added = admin.add_human_user(request).await.unwrap();
     assert_eq!(added.email_code.as_deref().map(str::len), Some(12));
-    let user: user_pb::GetUserByIdResponse = server
-        .client(Protocol::Rest)
-        .await
-        .with_token(&server.admin_token)
-        .call(
-            "GetUserByID",
-            &user_pb::GetUserByIdRequest {
-                user_id: added.user_id,
-            },
-        )
-        .await
-        .unwrap();
+    let user = admin.get_user_by_id(&added.user_id).await.unwrap();
     let Some(user_pb::user::Type::Human(human)) = user.user.unwrap().r#type else {
         panic!("a human user");
     };
     assert!(!human.email.unwrap().is_verified);
-    server.stop().await;
 }
 
+/// An `Organization` naming one by id.
+fn org_with_id(org_id: &str) -> Option<object_pb::Organization> {
+    Some(object_pb::Organization {
+        org: Some(object_pb::organization::Org::OrgId(org_id.to_owned())),
+    })
+}
+
+#[apply(every_protocol)]
 #[tokio::test]
-async fn the_org_comes_from_the_request_then_the_orgid_header_then_the_caller() {
+async fn the_org_comes_from_the_request_then_the_orgid_header_then_the_caller(
+    #[case] protocol: Protocol,
+) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let default_org = server.default_org_id().await;
     let acme = server.create_org("Acme").await;
     // Named in the request.
     let mut in_acme = human("Ada", &unique_email("ada"));
-    in_acme.organization = Some(object_pb::Organization {
-        org: Some(object_pb::organization::Org::OrgId(acme.clone())),
-    });
-    let added = add(&server, &server.admin_token, &in_acme).await.unwrap();
+    in_acme.organization = org_with_id(&acme);
+    let added = admin.add_human_user(in_acme).await.unwrap();
     assert_eq!(added.details.unwrap().resource_owner, acme);
     // By domain.
     let mut by_domain = human("Bea", &unique_email("bea"));
@@ -253,116 +253,77 @@ async fn the_org_comes_from_the_request_then_the_orgid_header_then_the_caller() 
             "acme.localhost".into(),
         )),
     });
-    let added = add(&server, &server.admin_token, &by_domain).await.unwrap();
+    let added = admin.add_human_user(by_domain).await.unwrap();
     assert_eq!(added.details.unwrap().resource_owner, acme);
-    // The x-zitadel-orgid header (over gRPC, where headers are metadata).
-    let mut request = common::authorized(human("Cy", &unique_email("cy")), &server.admin_token);
-    request
-        .metadata_mut()
-        .insert("x-zitadel-orgid", acme.parse().unwrap());
-    let added = server
-        .grpc_client()
+    // The x-zitadel-orgid header (gRPC metadata over gRPC).
+    let added = admin
+        .with_header("x-zitadel-orgid", &acme)
+        .add_human_user(human("Cy", &unique_email("cy")))
         .await
-        .add_human_user(request)
-        .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(added.details.unwrap().resource_owner, acme);
     // Else the caller's own organization.
-    let added = add(
-        &server,
-        &server.admin_token,
-        &human("Di", &unique_email("di")),
-    )
-    .await
-    .unwrap();
+    let added = admin
+        .add_human_user(human("Di", &unique_email("di")))
+        .await
+        .unwrap();
     assert_eq!(added.details.unwrap().resource_owner, default_org);
     // An ORG_OWNER of Acme may not add users to the default organization.
     let (_, acme_owner) = server
         .machine_user_with_role(&acme, Some(Role::OrgOwner))
         .await;
     let mut elsewhere = human("Ed", &unique_email("ed"));
-    elsewhere.organization = Some(object_pb::Organization {
-        org: Some(object_pb::organization::Org::OrgId(default_org)),
-    });
-    add(&server, &acme_owner, &elsewhere)
+    elsewhere.organization = org_with_id(&default_org);
+    add_refused(&admin.with_token(&acme_owner), elsewhere)
         .await
-        .unwrap_err()
         .assert_error(Code::PermissionDenied, "Permission denied");
     // An organization that does not exist.
     let mut nowhere = human("Flo", &unique_email("flo"));
-    nowhere.organization = Some(object_pb::Organization {
-        org: Some(object_pb::organization::Org::OrgId("404".into())),
-    });
-    add(&server, &server.admin_token, &nowhere)
+    nowhere.organization = org_with_id("404");
+    add_refused(&admin, nowhere)
         .await
-        .unwrap_err()
         .assert_error(Code::NotFound, "Organization could not be found");
-    server.stop().await;
 }
 
+#[apply(every_protocol)]
 #[tokio::test]
-async fn a_user_reads_and_deletes_itself_but_not_others_and_deleted_users_are_gone() {
+async fn a_user_reads_and_deletes_itself_but_not_others_and_deleted_users_are_gone(
+    #[case] protocol: Protocol,
+) {
     let server = TestServer::start().await;
+    let admin = server.admin(protocol).await;
     let org = server.default_org_id().await;
     let (machine_id, machine_token) = server.machine_user_with_role(&org, None).await;
-    let other = common::add_human(&server, &server.admin_token, "Other").await;
-    let client = server
-        .client(Protocol::Rest)
+    let other = admin
+        .add_human_user(human("Other", &unique_email("other")))
         .await
-        .with_token(&machine_token);
-    let get = |user_id: &str| user_pb::GetUserByIdRequest {
-        user_id: user_id.into(),
-    };
-    let itself: user_pb::GetUserByIdResponse =
-        client.call("GetUserByID", &get(&machine_id)).await.unwrap();
+        .unwrap()
+        .user_id;
+    let client = admin.with_token(&machine_token);
+    let itself = client.get_user_by_id(&machine_id).await.unwrap();
     assert_eq!(itself.user.unwrap().user_id, machine_id);
     client
-        .call::<_, user_pb::GetUserByIdResponse>("GetUserByID", &get(&other))
+        .get_user_by_id(&other)
         .await
         .unwrap_err()
         .assert_error(Code::PermissionDenied, "Permission denied");
-    let admin = server
-        .client(Protocol::Rest)
-        .await
-        .with_token(&server.admin_token);
-    let deleted: user_pb::DeleteUserResponse = admin
-        .call(
-            "DeleteUser",
-            &user_pb::DeleteUserRequest {
-                user_id: other.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    let deleted = admin.delete_user(&other).await.unwrap();
     assert_eq!(deleted.details.unwrap().sequence, 2);
     admin
-        .call::<_, user_pb::GetUserByIdResponse>("GetUserByID", &get(&other))
+        .get_user_by_id(&other)
         .await
         .unwrap_err()
         .assert_error(Code::NotFound, "User could not be found");
     admin
-        .call::<_, user_pb::DeleteUserResponse>(
-            "DeleteUser",
-            &user_pb::DeleteUserRequest { user_id: other },
-        )
+        .delete_user(&other)
         .await
         .unwrap_err()
         .assert_error(Code::NotFound, "User could not be found");
     // A machine user deleting itself loses its token with it.
-    let _: user_pb::DeleteUserResponse = client
-        .call(
-            "DeleteUser",
-            &user_pb::DeleteUserRequest {
-                user_id: machine_id.clone(),
-            },
-        )
-        .await
-        .unwrap();
+    client.delete_user(&machine_id).await.unwrap();
     client
-        .call::<_, user_pb::GetUserByIdResponse>("GetUserByID", &get(&machine_id))
+        .get_user_by_id(&machine_id)
         .await
         .unwrap_err()
         .assert_error(Code::Unauthenticated, "Token is invalid");
-    server.stop().await;
 }

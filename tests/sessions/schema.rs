@@ -3,30 +3,9 @@
 //! (SESSIONS.md §1.2 and §1.3), including the fields newer than @zitadel/proto 1.3.1 and the
 //! messages declared only so that they can be refused.
 
-use std::sync::LazyLock;
+use prost_reflect::{FieldDescriptor, Kind};
 
-use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
-
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).expect("the descriptor set")
-});
-
-const PACKAGE: &str = "zitadel.session.v2";
-
-fn message(name: &str) -> MessageDescriptor {
-    let full_name = qualified(name);
-    POOL.get_message_by_name(&full_name)
-        .unwrap_or_else(|| panic!("the descriptor set lacks message {full_name}"))
-}
-
-/// `name` as a full name: names without a package prefix belong to zitadel.session.v2.
-fn qualified(name: &str) -> String {
-    if name.starts_with("google.") || name.starts_with("zitadel.") {
-        name.to_owned()
-    } else {
-        format!("{PACKAGE}.{name}")
-    }
-}
+use super::{PACKAGE, POOL, message, qualified};
 
 /// The messages and enums of SESSIONS.md §1.2 and §1.3, one field a line:
 /// `<number> <name> [optional|repeated] <type> [oneof=<name>]`. Types without a package are in
@@ -322,6 +301,12 @@ fn schema_blocks() -> Vec<SchemaBlock> {
     blocks
 }
 
+/// The items, sorted.
+fn sorted<Item: Ord>(mut items: Vec<Item>) -> Vec<Item> {
+    items.sort();
+    items
+}
+
 #[test]
 fn every_session_message_has_exactly_the_fields_of_the_contract() {
     let mut problems = Vec::new();
@@ -365,10 +350,8 @@ fn every_session_message_has_exactly_the_fields_of_the_contract() {
                 )
             })
             .collect();
-        let mut expected = fields.clone();
-        expected.sort();
-        let mut sorted_actual = actual.clone();
-        sorted_actual.sort();
+        let expected = sorted(fields.clone());
+        let sorted_actual = sorted(actual.clone());
         if sorted_actual != expected {
             problems.push(format!(
                 "{}:\n  has  {sorted_actual:?}\n  want {expected:?}",
@@ -385,14 +368,14 @@ fn every_session_message_has_exactly_the_fields_of_the_contract() {
                 ));
             }
         }
-        let mut actual_reserved: Vec<String> = descriptor
-            .reserved_ranges()
-            .flat_map(|range| range.map(|number| number.to_string()))
-            .chain(descriptor.reserved_names().map(str::to_owned))
-            .collect();
-        actual_reserved.sort();
-        let mut expected_reserved = reserved.clone();
-        expected_reserved.sort();
+        let actual_reserved: Vec<String> = sorted(
+            descriptor
+                .reserved_ranges()
+                .flat_map(|range| range.map(|number| number.to_string()))
+                .chain(descriptor.reserved_names().map(str::to_owned))
+                .collect(),
+        );
+        let expected_reserved = sorted(reserved.clone());
         if actual_reserved != expected_reserved {
             problems.push(format!(
                 "{}: reserves {actual_reserved:?}, want {expected_reserved:?}",
