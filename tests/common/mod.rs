@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod authenticator;
+pub mod browser;
 pub mod json_shape;
 pub mod log_capture;
 pub mod mail;
