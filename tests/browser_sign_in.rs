@@ -408,6 +408,28 @@ async fn a_passkey_signs_in_and_the_account_page_adds_and_removes_passkeys_and_s
     assert_signed_out(&server, &session_id).await;
     driver.resume().await;
 
+    let refused = driver.expect_event("removed-passkey-refused").await;
+    assert_eq!(refused["state"], "error", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("This passkey was not accepted."),
+        "a removed passkey is refused (WEBAU-3M9si): {refused}"
+    );
+    let checks = refused["checks"].as_u64().unwrap();
+    assert!(
+        (1..=4).contains(&checks),
+        "autofill tries a refused passkey once and again at most 3 times, not endlessly: {refused}"
+    );
+    assert_eq!(refused["stored"], 0, "{refused}");
+    assert!(
+        sessions_of(&server, &person).await.is_empty(),
+        "a removed passkey signs nobody in"
+    );
+    assert_eq!(passkey_names(&server, &person).await, ["First passkey"]);
+    driver.resume().await;
+
     let autofill = driver.expect_event("autofill-signed-in").await;
     assert_eq!(autofill["url"], account.as_str(), "{autofill}");
     assert_eq!(

@@ -18,12 +18,15 @@
 //  6. removed          "Remove" on "Second passkey";
 //  7. last-kept        "Remove" on the last passkey asks first; "Keep it" keeps it;
 //  8. signed-out       "Sign out": back on /ui/login, nothing left in sessionStorage;
-//  9. autofill-signed-in  /ui/login again, this time the passkey is taken from the username
+//  9. removed-passkey-refused  /ui/login with autofill answered by the security key, which
+//                      still holds the removed passkey: refused, and retried only a few times;
+// 10. autofill-signed-in  the security key gone, the first passkey is taken from the username
 //                      field's autofill (conditional mediation) and signs in;
-// 10. signed-out-again "Sign out" once more.
+// 11. signed-out-again "Sign out" once more.
 //
 // Until step 9, autofill requests are held (as for a user who ignores the autofill list), so the
-// button has to abort them: a browser allows one pending request.
+// button has to abort them: a browser allows one pending request. From step 9 on, Chromium's
+// virtual authenticators answer them at once, as a user picking the passkey would.
 //
 // After each step it prints one JSON line {"event": "<step>", ...what the page showed...} and
 // waits for one line on standard input (the Rust test checks the server meanwhile); with
@@ -248,9 +251,6 @@ try {
     passkeys: await listed(page),
     authenticatorCredentials: [await credentialsOn(first), await credentialsOn(second)],
   };
-  // The security key leaves again, so that only the first passkey can sign in later.
-  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: second });
-  await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId: first, enabled: true });
   await step(page, "added", added);
 
   // 6. Removing one of two passkeys needs no confirmation.
@@ -286,8 +286,35 @@ try {
     stored: await page.evaluate(() => sessionStorage.length),
   });
 
-  // 9. Autofill: the sign-in page offers the passkey in the username field; picking it signs in.
+  // 9. Autofill with the removed passkey (the security key still holds it): refused, and
+  //    autofill is offered again only a few times, not in an endless loop.
+  let checks = 0;
+  page.on("request", (request) => {
+    if (request.url().endsWith("/zitadel.session.v2.SessionService/SetSession")) checks += 1;
+  });
   driver.holdAutofill = false;
+  await page.reload({ waitUntil: "load" });
+  await page.waitForFunction(
+    () => document.body.dataset.state === "error" && !document.getElementById("sign-in").disabled,
+    null,
+    { timeout: 20_000 },
+  );
+  // Until the page has stopped trying: no new check for two seconds (at most 20 s in all).
+  for (let waited = 0, seen = -1; seen !== checks && waited < 20_000; waited += 2_000) {
+    seen = checks;
+    await page.waitForTimeout(2_000);
+  }
+  await step(page, "removed-passkey-refused", {
+    state: await page.evaluate(() => document.body.dataset.state),
+    message: await status(page),
+    checks,
+    stored: await page.evaluate(() => sessionStorage.length),
+  });
+
+  // 10. Autofill: the sign-in page offers the passkey in the username field; picking it signs in.
+  // The security key leaves, so that only the first passkey is offered.
+  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: second });
+  await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId: first, enabled: true });
   await page.goto(`${origin}/ui/login`, { waitUntil: "load" });
   await page.waitForURL(`${origin}/ui/account`, { timeout: 20_000 });
   await settled(page, ["ready", "error"]);
@@ -302,7 +329,7 @@ try {
     sessionId: autofillSession,
   });
 
-  // 10. And out again (autofill held, or it would sign straight back in).
+  // 11. And out again (autofill held, or it would sign straight back in).
   driver.holdAutofill = true;
   await page.click("#sign-out");
   await page.waitForURL(`${origin}/ui/login?reason=signed-out`, { timeout: 20_000 });
