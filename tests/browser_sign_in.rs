@@ -344,7 +344,7 @@ async fn a_passkey_signs_in_and_the_account_page_adds_and_removes_passkeys_and_s
         .expect("a session id")
         .to_owned();
     assert_signed_in(&server, &session_id, &person).await;
-    assert_eq!(sessions_of(&server, &person).await, [session_id.clone()]);
+    assert_eq!(sessions_of(&server, &person).await, [session_id.as_str()]);
     driver.resume().await;
 
     let added = driver.expect_event("added").await;
