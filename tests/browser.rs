@@ -6,43 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
+use common::browser::{self, missing_tools, screenshot_dir};
 use common::requests::return_code;
 use common::{TestServer, add_human, authorized, create_code};
 use passlink::domain::url_template::{LinkValues, UrlTemplate, default_link_template};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-fn chromium() -> PathBuf {
-    std::env::var_os("PASSLINK_TEST_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
-}
-
-/// What the browser test needs that is missing here, if anything.
-fn missing_tools() -> Option<String> {
-    if !chromium().exists() {
-        return Some(format!(
-            "{} is missing (apt-get install chromium)",
-            chromium().display()
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is missing".into());
-    }
-    if !web_dir().join("node_modules/playwright-core").exists() {
-        return Some("web/node_modules is missing (run npm ci in web/)".into());
-    }
-    None
-}
 
 /// What the page showed at the end.
 #[derive(Debug)]
@@ -56,65 +27,27 @@ struct PageOutcome {
     authenticator_credentials: u64,
 }
 
-/// `web/tests/register-page.mjs` running against one link; it prints one JSON line per event.
-struct PageDriver {
-    child: tokio::process::Child,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
+/// `web/tests/register-page.mjs` running against one link.
+struct PageDriver(browser::PageDriver);
 
 impl PageDriver {
     fn start(url: &str, screenshot: &Path, passkey_name: &str, mode: Option<&str>) -> Self {
-        let mut child = tokio::process::Command::new("node")
-            .arg(web_dir().join("tests/register-page.mjs"))
-            .arg(chromium())
-            .arg(url)
-            .arg(screenshot)
-            .arg(passkey_name)
-            .args(mode)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("run node");
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, stdout }
+        let mut args = vec![url, screenshot.to_str().unwrap(), passkey_name];
+        args.extend(mode);
+        Self(browser::PageDriver::start("register-page.mjs", args))
     }
 
-    /// The driver's next JSON line; fails the test with its error output when it ends instead.
     async fn next_event(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(120), self.stdout.next_line())
-            .await
-            .expect("the page driver answers within two minutes")
-            .expect("read the driver's output");
-        match line {
-            Some(line) => serde_json::from_str(&line)
-                .unwrap_or_else(|error| panic!("not JSON from the driver ({error}): {line}")),
-            None => {
-                let status = self.child.wait().await.unwrap();
-                let mut stderr = String::new();
-                if let Some(mut pipe) = self.child.stderr.take() {
-                    pipe.read_to_string(&mut stderr).await.unwrap();
-                }
-                panic!("the page driver failed ({status}):\n{stderr}");
-            }
-        }
+        self.0.next_event().await
     }
 
-    /// Lets a driver waiting after an event go on.
     async fn resume(&mut self) {
-        let stdin = self.child.stdin.as_mut().expect("the driver's stdin");
-        stdin.write_all(b"go on\n").await.unwrap();
-        stdin.flush().await.unwrap();
+        self.0.resume().await
     }
 
     /// Reads the final line and waits for the driver to exit.
-    async fn finish(mut self) -> PageOutcome {
-        // The driver reads standard input only when told to wait; closing it ends any wait.
-        drop(self.child.stdin.take());
-        let outcome = self.next_event().await;
-        let status = self.child.wait().await.unwrap();
-        assert!(status.success(), "the page driver exited with {status}");
+    async fn finish(self) -> PageOutcome {
+        let outcome = self.0.finish().await;
         println!("page logs: {}", outcome["logs"]);
         let text = |key: &str| outcome[key].as_str().unwrap_or_default().to_owned();
         PageOutcome {
@@ -154,12 +87,6 @@ async fn passkey_names(server: &TestServer, user_id: &str) -> Vec<String> {
             passkey.name
         })
         .collect()
-}
-
-fn screenshot_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod authenticator;
+pub mod browser;
 pub mod failure;
 pub mod grpc_web;
 pub mod json_shape;
