@@ -11,10 +11,10 @@ use tokio::sync::oneshot;
 
 use crate::api::listener::ListenerSettings;
 use crate::api::{self, ApiSettings};
-use crate::config::Settings;
+use crate::config::{RuntimeSettings, Settings};
 use crate::domain::time::{Clock, SystemClock};
-use crate::notify::template::PasskeyLinkTemplates;
-use crate::notify::{Mailer, OutboxWorker, RunningWorker, WorkerSettings};
+use crate::notify::templates::PasskeyLinkTemplates;
+use crate::notify::{Mailer, NotifySettings, OutboxWorker, RunningWorker};
 use crate::private_files::{
     create_private_dir, prepare_private_sqlite_file, sqlite_file_of, write_private_file,
 };
@@ -45,64 +45,44 @@ pub fn open_sealer(settings: &Settings) -> Result<Arc<dyn SecretSealer>, String>
     Ok(Arc::new(XChaCha20Poly1305Sealer::new(&key)))
 }
 
-/// The use cases over a store, sealing secrets with `sealer`.
+/// The use cases over a store, sealing secrets with `sealer`. Their ids carry the node the
+/// store leased.
 pub fn services(
-    settings: &Settings,
+    settings: ServiceSettings,
     store: SqlStore,
     sealer: Arc<dyn SecretSealer>,
     clock: Arc<dyn Clock>,
 ) -> Arc<Services> {
-    let id_node = store.id_node();
-    Arc::new(Services::new(
-        Arc::new(store),
-        clock,
-        sealer,
-        ServiceSettings {
-            code_alphabet: settings.code.alphabet.chars().collect(),
-            code_length: settings.code.length,
-            code_lifetime: settings.code.lifetime,
-            external_url: settings.external_url.clone(),
-            passkeys: passkey_settings(settings),
-            email_unavailable: settings.email_unavailable(),
-            id_node: Some(id_node),
-        },
-    ))
+    let settings = ServiceSettings {
+        id_node: Some(store.id_node()),
+        ..settings
+    };
+    Arc::new(Services::new(Arc::new(store), clock, sealer, settings))
 }
 
-/// The WebAuthn relying party of the settings (validated when the settings were loaded).
-fn passkey_settings(settings: &Settings) -> crate::service::PasskeySettings {
-    let webauthn = settings
-        .webauthn()
-        .expect("settings are validated before the server starts");
-    crate::service::PasskeySettings {
-        rp_id: webauthn.rp_id,
-        rp_name: webauthn.rp_name,
-        allowed_origins: webauthn.allowed_origins,
-        registration_lifetime: webauthn.registration_lifetime,
-    }
-}
 /// Starts the outbox worker when it is enabled and email can be sent (SMTP or a mail
 /// directory is set).
 pub fn start_outbox_worker(
-    settings: &Settings,
+    settings: &NotifySettings,
     services: &Services,
 ) -> Result<Option<RunningWorker>, String> {
-    if !settings.outbox.worker {
+    if !settings.run_worker {
         tracing::info!("outbox.worker is off: other processes deliver the queued messages");
         return Ok(None);
     }
-    let Some(mailer) = Mailer::from_settings(settings)? else {
+    let Some(mailer) = &settings.mailer else {
         tracing::warn!("no smtp.host and no mail.dir: requests that send email are refused");
         return Ok(None);
     };
-    let templates = PasskeyLinkTemplates::load(settings.mail.templates_dir.as_deref())?;
+    let mailer = Mailer::new(mailer)?;
+    let templates = PasskeyLinkTemplates::load(settings.templates_dir.as_deref())?;
     let worker = OutboxWorker::new(
         services.store().clone(),
         services.clock().clone(),
         Arc::new(mailer),
         services.sealer().clone(),
         templates,
-        WorkerSettings::from(&settings.outbox),
+        settings.worker.clone(),
         services.message_queued(),
     );
     Ok(Some(worker.spawn()))
@@ -142,9 +122,15 @@ pub struct RunningServer {
     pub finished: tokio::task::JoinHandle<Result<(), String>>,
 }
 
-/// Binds, bootstraps and serves in a background task; for tests and embedding.
+/// Binds, bootstraps and serves in a background task; for tests and embedding. The settings
+/// are checked and resolved here, once.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningServer, String> {
-    settings.webauthn()?;
+    let RuntimeSettings {
+        service,
+        notify,
+        api,
+        listener: listener_settings,
+    } = settings.resolve()?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
@@ -161,13 +147,13 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
              the database needs the same key file, or the emails one queues cannot be sent by the others"
         );
     }
-    let services = services(&settings, store.clone(), sealer, clock);
+    let services = services(service, store.clone(), sealer, clock);
     bootstrap(&settings, &services).await?;
-    let worker = start_outbox_worker(&settings, &services)?;
+    let worker = start_outbox_worker(&notify, &services)?;
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let served = services.clone();
     let finished = tokio::spawn(async move {
-        let served = serve(&settings, served, listener, async {
+        let served = serve(&api, listener_settings, served, listener, async {
             let _ = shutdown_signal.await;
         })
         .await;
@@ -237,50 +223,20 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
     })
 }
 
-/// The transports' settings (validated when the settings were loaded).
-fn api_settings(settings: &Settings) -> Result<ApiSettings, String> {
-    let limits = &settings.limits;
-    let at_least_one = |value: u32, name: &str| {
-        std::num::NonZeroU32::new(value).ok_or_else(|| format!("limits.{name} must be at least 1"))
-    };
-    Ok(ApiSettings {
-        max_request_bytes: settings.max_request_bytes,
-        body_read_timeout: limits.body_read_timeout,
-        public_limits: api::public_limit::PublicLimitSettings {
-            per_minute: at_least_one(limits.public_per_minute, "public_per_minute")?,
-            burst: at_least_one(limits.public_burst, "public_burst")?,
-        },
-        trusted_proxies: api::client_address::TrustedProxies::new(limits.trusted_proxy_networks()?),
-    })
-}
-
 /// Serves every protocol on `listener` until `signal`, then gives requests in flight up to
 /// `shutdown_grace` to finish; health answers NOT_SERVING from the signal on.
 pub async fn serve(
-    settings: &Settings,
+    api_settings: &ApiSettings,
+    listener_settings: ListenerSettings,
     services: Arc<Services>,
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let api = api::build(services, &api_settings(settings)?).await?;
+    let api = api::build(services, api_settings).await?;
     let health = api.health.clone();
     let signal = async move {
         signal.await;
         api::grpc::set_not_serving(&health).await;
     };
-    api::listener::serve(listener, api.router, listener_settings(settings), signal).await
-}
-
-/// The bounds of the listener, from the `[limits]` settings.
-fn listener_settings(settings: &Settings) -> ListenerSettings {
-    let limits = &settings.limits;
-    ListenerSettings {
-        max_connections: limits.max_connections,
-        http2_max_concurrent_streams: limits.http2_max_concurrent_streams,
-        header_read_timeout: limits.header_read_timeout,
-        idle_timeout: limits.idle_timeout,
-        http2_keepalive_interval: limits.http2_keepalive_interval,
-        http2_keepalive_timeout: limits.http2_keepalive_timeout,
-        shutdown_grace: settings.shutdown_grace,
-    }
+    api::listener::serve(listener, api.router, listener_settings, signal).await
 }

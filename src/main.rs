@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use passlink::app;
-use passlink::config::{LogFormat, ServeArgs, Settings, StorageArgs};
+use passlink::config::{Environment, LogFormat, ServeArgs, Settings, StorageArgs};
 use passlink::domain::permission::Role;
 use passlink::domain::time::SystemClock;
 use passlink::service::Services;
@@ -168,12 +168,13 @@ fn init_tracing(format: LogFormat, filter: &str) {
 }
 
 async fn operator_services(storage: &StorageArgs) -> Result<Arc<Services>, String> {
-    let settings = Settings::load_storage(storage)?;
+    let settings = Settings::load_storage(storage, &Environment::of_process())?;
     init_tracing(settings.log_format, "warn");
+    let runtime = settings.resolve()?;
     let store = app::open_store(&settings).await?;
     // No operator command seals or opens a code: the key file is left alone.
     Ok(app::services(
-        &settings,
+        runtime.service,
         store,
         Arc::new(passlink::sealing::NoSecretKey),
         Arc::new(SystemClock),
@@ -184,7 +185,7 @@ async fn run(command: Command) -> Result<(), String> {
     let describe = |error: passlink::error::Error| error.to_string();
     match command {
         Command::Serve(args) => {
-            let settings = Settings::load(&args)?;
+            let settings = Settings::load(&args, &Environment::of_process())?;
             init_tracing(settings.log_format, &settings.log_level);
             app::run(settings).await
         }
@@ -315,7 +316,10 @@ async fn run(command: Command) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The flags of settings name their PASSLINK_* variables in the help; the variables
+    // themselves are read by `Settings::load`, not by clap.
+    let command = passlink::config::with_variable_names(Cli::command());
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit());
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

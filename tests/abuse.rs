@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use common::process::PasslinkProcess;
 use common::raw_h2::RawHttp2;
 use common::raw_http::{parse_answer, trickled_request};
-use common::{TestServer, authorized, human, unique_email};
+use common::requests::human;
+use common::{TestServer, authorized, unique_email};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -265,15 +266,15 @@ async fn a_trickled_body_is_answered_deadline_exceeded_in_the_shape_of_each_prot
         content_type: rest.header("content-type").unwrap_or_default().to_owned(),
         body: rest.json(),
     };
-    let failure = common::wire::rest_failure(common::wire::Protocol::Rest, &answer);
+    let failure = common::failure::rest_failure(common::protocols::Protocol::Rest, &answer);
     assert_eq!(failure.code, tonic::Code::DeadlineExceeded, "{failure:?}");
     assert!(failure.message.contains(expected_text), "{failure:?}");
     assert!(failure.detail.is_some(), "{failure:?}");
 
     let connect = trickle_answer(&server, GRPC_PATH, "application/json").await;
     assert_eq!(connect.status, 408, "{connect:?}");
-    let failure = common::wire::connect_failure(
-        common::wire::Protocol::ConnectJson,
+    let failure = common::failure::connect_failure(
+        common::protocols::Protocol::ConnectJson,
         connect.status,
         &connect.body,
     );
@@ -311,7 +312,7 @@ async fn a_trickled_body_is_answered_deadline_exceeded_in_the_shape_of_each_prot
         .unwrap();
     let headers = response.headers();
     assert_eq!(headers["grpc-status"], "4", "DeadlineExceeded: {headers:?}");
-    let message = common::wire::percent_decode(headers["grpc-message"].to_str().unwrap());
+    let message = common::grpc_web::percent_decode(headers["grpc-message"].to_str().unwrap());
     assert!(message.contains(expected_text), "{message}");
     assert!(
         headers.contains_key("grpc-status-details-bin"),

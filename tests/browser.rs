@@ -1,46 +1,19 @@
-//! The registration page in a real browser: headless Chromium (Debian's package) driven by
-//! `web/tests/register-page.mjs` through playwright-core and the DevTools protocol, with a
-//! virtual WebAuthn authenticator. Skips with a notice when Chromium, Node.js or
-//! `web/node_modules` are missing, and fails instead when `CI=true`.
+//! The registration page: served from the binary, and in a real browser: headless Chromium
+//! (Debian's package) driven by `web/tests/register-page.mjs` through playwright-core and the
+//! DevTools protocol, with a virtual WebAuthn authenticator. The browser test is ignored by a
+//! plain `cargo test` (it needs Chromium, Node.js and `web/node_modules`); `cargo test --
+//! --include-ignored` runs it, and it fails when a tool is missing.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
-use common::{TestServer, add_human, authorized, create_code, required_by_ci};
+use common::browser::{self, missing_tools, screenshot_dir};
+use common::requests::return_code;
+use common::{TestServer, add_human, authorized, create_code};
 use passlink::domain::url_template::{LinkValues, UrlTemplate, default_link_template};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-fn chromium() -> PathBuf {
-    std::env::var_os("PASSLINK_TEST_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
-}
-
-/// Why the browser test cannot run here, if it cannot.
-fn missing_tools() -> Option<String> {
-    if !chromium().exists() {
-        return Some(format!(
-            "{} is missing (apt-get install chromium)",
-            chromium().display()
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is missing".into());
-    }
-    if !web_dir().join("node_modules/playwright-core").exists() {
-        return Some("web/node_modules is missing (run npm ci in web/)".into());
-    }
-    None
-}
 
 /// What the page showed at the end.
 #[derive(Debug)]
@@ -54,65 +27,27 @@ struct PageOutcome {
     authenticator_credentials: u64,
 }
 
-/// `web/tests/register-page.mjs` running against one link; it prints one JSON line per event.
-struct PageDriver {
-    child: tokio::process::Child,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
+/// `web/tests/register-page.mjs` running against one link.
+struct PageDriver(browser::PageDriver);
 
 impl PageDriver {
     fn start(url: &str, screenshot: &Path, passkey_name: &str, mode: Option<&str>) -> Self {
-        let mut child = tokio::process::Command::new("node")
-            .arg(web_dir().join("tests/register-page.mjs"))
-            .arg(chromium())
-            .arg(url)
-            .arg(screenshot)
-            .arg(passkey_name)
-            .args(mode)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("run node");
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, stdout }
+        let mut args = vec![url, screenshot.to_str().unwrap(), passkey_name];
+        args.extend(mode);
+        Self(browser::PageDriver::start("register-page.mjs", args))
     }
 
-    /// The driver's next JSON line; fails the test with its error output when it ends instead.
     async fn next_event(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(120), self.stdout.next_line())
-            .await
-            .expect("the page driver answers within two minutes")
-            .expect("read the driver's output");
-        match line {
-            Some(line) => serde_json::from_str(&line)
-                .unwrap_or_else(|error| panic!("not JSON from the driver ({error}): {line}")),
-            None => {
-                let status = self.child.wait().await.unwrap();
-                let mut stderr = String::new();
-                if let Some(mut pipe) = self.child.stderr.take() {
-                    pipe.read_to_string(&mut stderr).await.unwrap();
-                }
-                panic!("the page driver failed ({status}):\n{stderr}");
-            }
-        }
+        self.0.next_event().await
     }
 
-    /// Lets a driver waiting after an event go on.
     async fn resume(&mut self) {
-        let stdin = self.child.stdin.as_mut().expect("the driver's stdin");
-        stdin.write_all(b"go on\n").await.unwrap();
-        stdin.flush().await.unwrap();
+        self.0.resume().await
     }
 
     /// Reads the final line and waits for the driver to exit.
-    async fn finish(mut self) -> PageOutcome {
-        // The driver reads standard input only when told to wait; closing it ends any wait.
-        drop(self.child.stdin.take());
-        let outcome = self.next_event().await;
-        let status = self.child.wait().await.unwrap();
-        assert!(status.success(), "the page driver exited with {status}");
+    async fn finish(self) -> PageOutcome {
+        let outcome = self.0.finish().await;
         println!("page logs: {}", outcome["logs"]);
         let text = |key: &str| outcome[key].as_str().unwrap_or_default().to_owned();
         PageOutcome {
@@ -154,36 +89,17 @@ async fn passkey_names(server: &TestServer, user_id: &str) -> Vec<String> {
         .collect()
 }
 
-fn screenshot_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test]
+#[ignore = "needs Chromium, Node.js and web/node_modules (npm ci in web/)"]
 async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_used_link() {
     if let Some(missing) = missing_tools() {
-        if required_by_ci() {
-            panic!("the browser test must run in CI, but {missing}");
-        }
-        println!("SKIPPED the browser test: {missing}");
-        return;
+        panic!("the browser test needs what is missing: {missing}");
     }
     let server = TestServer::start_self_hosted(|_| {}).await;
     let user_id = add_human(&server, &server.admin_token, "Radia").await;
     let mut client = server.grpc_client().await;
     let created = client
-        .create_passkey_registration_link(authorized(
-            user_pb::CreatePasskeyRegistrationLinkRequest {
-                user_id: user_id.clone(),
-                medium: Some(
-                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                        user_pb::ReturnPasskeyRegistrationCode {},
-                    ),
-                ),
-            },
-            &server.admin_token,
-        ))
+        .create_passkey_registration_link(authorized(return_code(&user_id), &server.admin_token))
         .await
         .unwrap()
         .into_inner();
@@ -248,9 +164,8 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         outcome.message.contains("does not support passkeys"),
         "{outcome:?}"
     );
-    let events = server.services.store().list_events(&user_id).await.unwrap();
     assert_eq!(
-        events.last().unwrap().event_type,
+        server.event_types(&user_id).await.last().unwrap(),
         "user.passkey.code.added",
         "opening the page spends nothing"
     );
@@ -290,5 +205,56 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
         passkey_names(&server, &user_id).await,
         ["Chromium virtual key", "second key"]
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_registration_page_and_its_script_are_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(server.url("/ui/passkey/register?userID=1&orgID=2&codeID=3&code=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="register.js">"#));
+    let script = http
+        .get(server.url("/ui/passkey/register.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let bundle = script.bytes().await.unwrap();
+    assert_eq!(
+        bundle.as_ref(),
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist/register.js")).unwrap()
+    );
+    let redirect = http.get(server.url("/ui")).send().await.unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/ui/");
+    let missing = http
+        .get(server.url("/ui/passkey/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     server.stop().await;
 }

@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, authorized, human};
+use common::requests::human;
+use common::{TestServer, authorized};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::store::TOKEN_CACHE_TTL;
 

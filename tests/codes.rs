@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::suite::return_code;
+use common::requests::return_code;
 use common::{TestServer, add_human, authorized};
 use passlink::domain::secret::DEFAULT_CODE_ALPHABET;
 use passlink::pb::zitadel::user::v2 as user_pb;

@@ -1,32 +1,20 @@
-//! Connect unary (`POST /zitadel.user.v2.UserService/<Method>`): every acceptance scenario with
-//! JSON and with binary proto bodies, plus chunked bodies and the exact JSON of answers.
+//! What only Connect unary shows (`POST /zitadel.user.v2.UserService/<Method>`): chunked
+//! bodies, a proto body written by hand and the exact error body. Every scenario of the user
+//! service runs over Connect JSON and proto in `tests/scenarios`; the exact JSON of answers is
+//! in `tests/json_bodies.rs`.
 
 mod common;
-
-use common::wire::Protocol;
-
-mod json {
-    use super::*;
-    user_service_suite!(Protocol::ConnectJson);
-}
-
-mod proto {
-    use super::*;
-    user_service_suite!(Protocol::ConnectProto);
-}
-
-mod json_shape {
-    use super::*;
-    json_suite!(Protocol::ConnectJson);
-}
 
 use std::collections::BTreeSet;
 
 use base64::Engine;
+use common::failure::ERROR_DETAIL_TYPE;
 use common::json_shape::{assert_return_code_answer, keys};
+use common::protocols::Protocol;
 use common::raw_http::chunked_request;
-use common::suite::Scene;
-use common::wire::{ERROR_DETAIL_TYPE, http_client};
+use common::requests::return_code;
+use common::scene::{Scene, assert_well_formed_code};
+use common::wire::http_client;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
@@ -62,7 +50,7 @@ async fn chunked_json_body_without_protocol_version_is_read_whole() {
 async fn chunked_proto_body_is_read_whole() {
     let scene = Scene::new(Protocol::ConnectProto).await;
     let authorization = format!("Bearer {}", scene.server.admin_token);
-    let body = common::suite::return_code(&scene.user_id).encode_to_vec();
+    let body = return_code(&scene.user_id).encode_to_vec();
     let chunks: Vec<&[u8]> = body.chunks(5).collect();
 
     let answer = chunked_request(
@@ -83,7 +71,7 @@ async fn chunked_proto_body_is_read_whole() {
     let decoded =
         user_pb::CreatePasskeyRegistrationLinkResponse::decode(answer.body.as_slice()).unwrap();
     assert_eq!(decoded.details.unwrap().sequence, 2);
-    common::suite::assert_well_formed_code(&decoded.code.unwrap());
+    assert_well_formed_code(&decoded.code.unwrap());
 }
 
 #[tokio::test]

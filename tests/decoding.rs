@@ -6,13 +6,14 @@
 mod common;
 
 use common::TestServer;
-use common::log_capture::LogCapture;
-use common::raw_grpc::RawGrpcConnection;
-use common::wire::{
-    Failure, JsonAnswer, Protocol, SERVICE, connect_failure, decode_base64_lenient,
-    decode_grpc_web_text, error_detail_of_rpc_status, http_client, parse_grpc_web_frames,
-    percent_decode, rest_failure,
+use common::failure::{Failure, error_detail_of_rpc_status, json_failure};
+use common::grpc_web::{
+    decode_base64_lenient, decode_grpc_web_text, parse_grpc_web_frames, percent_decode,
 };
+use common::log_capture::LogCapture;
+use common::protocols::Protocol;
+use common::raw_grpc::RawGrpcConnection;
+use common::wire::{SERVICE, http_client, json_answer};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 use tonic::Code;
@@ -63,22 +64,6 @@ fn verify_json(credential: serde_json::Value) -> serde_json::Value {
     })
 }
 
-/// Reads a REST or Connect JSON error answer.
-fn json_failure(protocol: Protocol, answer: &JsonAnswer) -> Failure {
-    match protocol {
-        Protocol::Rest => rest_failure(protocol, answer),
-        _ => connect_failure(protocol, answer.status, answer.body.to_string().as_bytes()),
-    }
-}
-
-const BINARY_PROTOCOLS: [Protocol; 4] = [
-    Protocol::Grpc,
-    Protocol::GrpcWeb,
-    Protocol::GrpcWebText,
-    Protocol::ConnectProto,
-];
-const JSON_PROTOCOLS: [Protocol; 2] = [Protocol::ConnectJson, Protocol::Rest];
-
 #[tokio::test]
 async fn structs_nested_past_the_protobuf_limit_are_invalid_argument_on_every_protocol() {
     let logs = LogCapture::start();
@@ -86,11 +71,8 @@ async fn structs_nested_past_the_protobuf_limit_are_invalid_argument_on_every_pr
     // 35 levels are past prost's recursion limit of 100 (a request, then two messages per
     // level); prost-reflect's JSON reading gives up from 52 levels, serde_json's from 127.
     for levels in [35, 42, 50, 51, 52, 64, 100, 126] {
-        for protocol in BINARY_PROTOCOLS {
-            let client = server
-                .client(protocol)
-                .await
-                .with_token(&server.admin_token);
+        for protocol in Protocol::binary() {
+            let client = server.admin(protocol).await;
             let failure = client
                 .verify_passkey_registration(verify_request(deep_struct(levels)))
                 .await
@@ -98,11 +80,8 @@ async fn structs_nested_past_the_protobuf_limit_are_invalid_argument_on_every_pr
             assert_eq!(failure.code, Code::InvalidArgument, "{levels} levels");
             failure.assert_error(Code::InvalidArgument, "invalid protobuf message");
         }
-        for protocol in JSON_PROTOCOLS {
-            let client = server
-                .client(protocol)
-                .await
-                .with_token(&server.admin_token);
+        for protocol in Protocol::json() {
+            let client = server.admin(protocol).await;
             let answer = client
                 .raw_json(VERIFY, verify_json(deep_json_object(levels)))
                 .await;
@@ -112,7 +91,7 @@ async fn structs_nested_past_the_protobuf_limit_are_invalid_argument_on_every_pr
         }
     }
     // 34 levels decode and reach the handler, which finds no such registration.
-    for protocol in BINARY_PROTOCOLS {
+    for protocol in Protocol::binary() {
         let failure = server
             .client(protocol)
             .await
@@ -151,14 +130,7 @@ async fn json_nested_past_the_parser_limit_is_invalid_argument() {
                 .send()
                 .await
                 .expect("an answer");
-            let answer = JsonAnswer {
-                status: answer.status().as_u16(),
-                content_type: answer.headers()["content-type"]
-                    .to_str()
-                    .unwrap()
-                    .to_owned(),
-                body: answer.json().await.expect("a JSON error body"),
-            };
+            let answer = json_answer(answer).await;
             let failure = json_failure(protocol, &answer);
             assert_eq!(
                 failure.code,
@@ -192,11 +164,8 @@ fn malformed_messages() -> Vec<(&'static str, Vec<u8>)> {
 async fn malformed_protobuf_is_invalid_argument_on_every_binary_protocol() {
     let logs = LogCapture::start();
     let server = TestServer::start().await;
-    for protocol in BINARY_PROTOCOLS {
-        let client = server
-            .client(protocol)
-            .await
-            .with_token(&server.admin_token);
+    for protocol in Protocol::binary() {
+        let client = server.admin(protocol).await;
         for (what, bytes) in malformed_messages() {
             let failure = client
                 .call::<RawMessage, user_pb::VerifyPasskeyRegistrationResponse>(

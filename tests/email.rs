@@ -1,40 +1,22 @@
 //! Email delivery of passkey registration links (issue 3): a real SMTP server process receives
-//! what passlink sends, in-process and from real `passlink` processes.
+//! what passlink sends, in-process and from real `passlink` processes. The SMTP tests are
+//! ignored by a plain `cargo test` (they need Python aiosmtpd); `cargo test --
+//! --include-ignored` runs them, and they fail when aiosmtpd is missing.
 
 mod common;
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
 use common::mail::{
-    PasslinkProcess, ReceivedMessage, SmtpServer, eventually, free_port, fresh_database,
-    passlink_command, smtp_server_available,
+    FROM, ReceivedMessage, SmtpServer, eventually, free_port, queue_link, require_aiosmtpd, smtp_on,
 };
-use common::{TestServer, authorized};
-use passlink::config::{Settings, SmtpTls};
+use common::process::{PasslinkProcess, fresh_database, passlink_command};
+use common::requests::{human, send_link};
+use common::{GrpcClient, TestServer, authorized};
 use passlink::domain::secret::secret_matches;
-use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::service::PasskeyLinkMessage;
-use tonic::transport::Channel;
-
-const FROM: &str = "Passlink Tests <noreply@passlink.test>";
-
-/// Settings that send through the SMTP server on `port`, with short retries for tests.
-fn smtp_on(port: u16) -> impl FnOnce(&mut Settings) {
-    move |settings| {
-        settings.smtp.host = Some("127.0.0.1".into());
-        settings.smtp.port = Some(port);
-        settings.smtp.tls = SmtpTls::None;
-        settings.smtp.timeout = Duration::from_secs(2);
-        settings.mail.dir = None;
-        settings.mail.from = FROM.into();
-        settings.outbox.retry_initial = Duration::from_millis(100);
-        settings.outbox.retry_max = Duration::from_millis(400);
-        settings.outbox.poll_interval = Duration::from_millis(200);
-        settings.outbox.lease = Duration::from_secs(10);
-        settings.outbox.worker = true;
-    }
-}
 
 /// The same as flags of `passlink serve`.
 fn smtp_flags(port: &str) -> Vec<&str> {
@@ -60,39 +42,24 @@ fn smtp_flags(port: &str) -> Vec<&str> {
     ]
 }
 
-fn send_link(
-    user_id: &str,
-    url_template: Option<&str>,
-) -> user_pb::CreatePasskeyRegistrationLinkRequest {
-    user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.into(),
-        medium: Some(
-            user_pb::create_passkey_registration_link_request::Medium::SendLink(
-                user_pb::SendPasskeyRegistrationLink {
-                    url_template: url_template.map(str::to_owned),
-                },
-            ),
-        ),
-    }
-}
-
-async fn client_at(port: u16) -> user_pb::user_service_client::UserServiceClient<Channel> {
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect over gRPC");
-    user_pb::user_service_client::UserServiceClient::new(channel)
+/// Starts `passlink serve` on the database with the SMTP flags (and `extra`), logging at info
+/// (so that each sent email is logged).
+fn start_process(data_dir: &Path, database_url: &str, flags: &[&str]) -> PasslinkProcess {
+    PasslinkProcess::start_logging(
+        data_dir,
+        "info",
+        &[&["--database-url", database_url][..], flags].concat(),
+    )
 }
 
 /// Adds a human with a display name and returns its id and address.
 async fn add_person(
-    client: &mut user_pb::user_service_client::UserServiceClient<Channel>,
+    client: &mut GrpcClient,
     token: &str,
     display_name: Option<&str>,
 ) -> (String, String) {
     let address = format!("ada-{}@example.com", common::uuid_like());
-    let mut request = common::human("Ada", &address);
+    let mut request = human("Ada", &address);
     request.profile.as_mut().unwrap().display_name = display_name.map(str::to_owned);
     let user_id = client
         .add_human_user(authorized(request, token))
@@ -104,7 +71,7 @@ async fn add_person(
 }
 
 /// The first admin's token, once the first process has bootstrapped and written it.
-async fn admin_token(data_dir: &std::path::Path) -> String {
+async fn admin_token(data_dir: &Path) -> String {
     let path = data_dir.join("admin.pat");
     eventually("admin.pat", Duration::from_secs(20), async || {
         std::fs::read_to_string(&path)
@@ -113,17 +80,6 @@ async fn admin_token(data_dir: &std::path::Path) -> String {
             .map(|token| token.trim().to_owned())
     })
     .await
-}
-
-/// The link of a received message: the text part's line that starts with http.
-fn link_of(message: &ReceivedMessage) -> url::Url {
-    let text = message.text.as_deref().expect("a text part");
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("http"))
-        .unwrap_or_else(|| panic!("no link in {text}"));
-    url::Url::parse(line).unwrap()
 }
 
 fn query(link: &url::Url, name: &str) -> String {
@@ -144,10 +100,9 @@ fn redacted(message: &ReceivedMessage, code: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs Python aiosmtpd (pip install aiosmtpd)"]
 async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_stored_code() {
-    if !smtp_server_available() {
-        return;
-    }
+    require_aiosmtpd();
     let smtp = SmtpServer::start().await;
     let server = TestServer::start_with(|settings| {
         smtp_on(smtp.port)(settings);
@@ -173,7 +128,6 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
     assert_eq!(messages.len(), 2);
     let org_id = server.default_org_id().await;
     let codes = server
-        .services
         .store()
         .list_passkey_code_hashes(&user_id)
         .await
@@ -196,7 +150,7 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
             text.contains("valid until 20") && text.contains(" UTC"),
             "{text}"
         );
-        let link = link_of(message);
+        let link = message.link();
         // The HTML part carries the same link as a button (escaped for the attribute).
         let escaped = link.as_str().replace('&', "&amp;");
         assert!(
@@ -235,7 +189,7 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
 
     // The user's sequence shows the sends; the outbox no longer holds the codes.
     let sent_events = eventually("two sent events", Duration::from_secs(10), async || {
-        let events = server.services.store().list_events(&user_id).await.unwrap();
+        let events = server.events(&user_id).await;
         let sent: Vec<_> = events
             .into_iter()
             .filter(|event| event.event_type == "user.passkey.code.sent")
@@ -250,7 +204,7 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
             .collect::<Vec<_>>(),
         vec![4, 5]
     );
-    for stored in server.services.store().list_messages().await.unwrap() {
+    for stored in server.outbox().await {
         assert_eq!(stored.state, "sent");
         let payload: PasskeyLinkMessage = serde_json::from_str(&stored.payload).unwrap();
         assert_eq!(
@@ -262,23 +216,16 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
 }
 
 #[tokio::test]
+#[ignore = "needs Python aiosmtpd (pip install aiosmtpd)"]
 async fn email_requested_while_smtp_is_down_arrives_exactly_once_when_it_comes_back() {
-    if !smtp_server_available() {
-        return;
-    }
+    require_aiosmtpd();
     let port = free_port();
     let server = TestServer::start_with(smtp_on(port)).await;
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    client
-        .create_passkey_registration_link(authorized(
-            send_link(&user_id, None),
-            &server.admin_token,
-        ))
-        .await
-        .expect("the request succeeds while SMTP is down");
+    let (user_id, _) = add_person(&mut server.grpc_client().await, &server.admin_token, None).await;
+    // The request succeeds while SMTP is down.
+    queue_link(&server, &user_id).await;
     eventually("failed attempts", Duration::from_secs(10), async || {
-        let messages = server.services.store().list_messages().await.unwrap();
+        let messages = server.outbox().await;
         (messages[0].attempts >= 2 && messages[0].state == "pending").then_some(())
     })
     .await;
@@ -286,7 +233,7 @@ async fn email_requested_while_smtp_is_down_arrives_exactly_once_when_it_comes_b
     let received = smtp.wait_for(1, Duration::from_secs(20)).await;
     assert!(received[0].text.as_deref().unwrap().contains("Hello Ada,"));
     eventually("the row marked sent", Duration::from_secs(10), async || {
-        let messages = server.services.store().list_messages().await.unwrap();
+        let messages = server.outbox().await;
         (messages[0].state == "sent").then_some(())
     })
     .await;
@@ -297,19 +244,18 @@ async fn email_requested_while_smtp_is_down_arrives_exactly_once_when_it_comes_b
 }
 
 #[tokio::test]
+#[ignore = "needs Python aiosmtpd (pip install aiosmtpd)"]
 async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
-    if !smtp_server_available() {
-        return;
-    }
+    require_aiosmtpd();
     let directory = tempfile::tempdir().unwrap();
     let database = fresh_database(directory.path()).await;
     let database_url = database.url.clone();
     let smtp_port = free_port().to_string();
     let flags = smtp_flags(&smtp_port);
-    let mut first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let mut first = start_process(directory.path(), &database_url, &flags);
     let token = admin_token(directory.path()).await;
     let token = token.as_str();
-    let mut client = client_at(first.port).await;
+    let mut client = first.client().await;
     let (user_id, address) = add_person(&mut client, token, None).await;
     client
         .create_passkey_registration_link(authorized(send_link(&user_id, None), token))
@@ -318,12 +264,12 @@ async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
     // SMTP is down, so the message cannot have left yet.
     first.kill_9();
     let smtp = SmtpServer::start_on(smtp_port.parse().unwrap()).await;
-    let second = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let second = start_process(directory.path(), &database_url, &flags);
     let received = smtp.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(received[0].rcpt_tos, vec![address]);
-    assert_eq!(query(&link_of(&received[0]), "userID"), user_id);
+    assert_eq!(query(&received[0].link(), "userID"), user_id);
     let listed = eventually("the row marked sent", Duration::from_secs(10), async || {
-        let listed = passlink_command(&[
+        let (listed, _) = passlink_command(&[
             "outbox",
             "list",
             "--data-dir",
@@ -335,14 +281,18 @@ async fn message_acknowledged_before_kill_9_is_delivered_after_restart() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(smtp.messages().len(), 1, "{listed}\n{}", second.log_text());
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "{listed}\n{}",
+        second.log_lines().join("\n")
+    );
 }
 
 #[tokio::test]
+#[ignore = "needs Python aiosmtpd (pip install aiosmtpd)"]
 async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
-    if !smtp_server_available() {
-        return;
-    }
+    require_aiosmtpd();
     const MESSAGES: usize = 200;
     let smtp = SmtpServer::start().await;
     let directory = tempfile::tempdir().unwrap();
@@ -351,7 +301,7 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
     let database_url = database.url.clone();
     let smtp_port = smtp.port.to_string();
     let flags = smtp_flags(&smtp_port);
-    let first = PasslinkProcess::start(directory.path(), &database_url, &flags).await;
+    let first = start_process(directory.path(), &database_url, &flags);
     // The second process starts once the first has bootstrapped the shared database.
     let token = admin_token(directory.path()).await;
     // Processes sharing a database share the secret key that seals the queued codes.
@@ -361,16 +311,15 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
         &["--secret-key-file", shared_key.to_str().unwrap()],
     ]
     .concat();
-    let second =
-        PasslinkProcess::start(second_directory.path(), &database_url, &second_flags).await;
-    let (user_id, _) = add_person(&mut client_at(first.port).await, &token, None).await;
+    let second = start_process(second_directory.path(), &database_url, &second_flags);
+    let (user_id, _) = add_person(&mut first.client().await, &token, None).await;
     // Four callers per process, each asking its process for 25 links.
     let mut callers = Vec::new();
-    for port in [first.port, second.port] {
+    for address in [first.address, second.address] {
         for _ in 0..4 {
             let (token, user_id) = (token.clone(), user_id.clone());
             callers.push(tokio::spawn(async move {
-                let mut client = client_at(port).await;
+                let mut client = common::grpc_client_at(address).await;
                 for _ in 0..MESSAGES / 8 {
                     client
                         .create_passkey_registration_link(authorized(
@@ -396,12 +345,13 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
         .collect();
     let code_ids: HashSet<String> = received
         .iter()
-        .map(|message| query(&link_of(message), "codeID"))
+        .map(|message| query(&message.link(), "codeID"))
         .collect();
     let sent_by = |process: &PasslinkProcess| {
         process
-            .log_text()
-            .matches("registration link email sent")
+            .log_lines()
+            .iter()
+            .filter(|line| line.contains("registration link email sent"))
             .count()
     };
     eprintln!(
@@ -417,10 +367,9 @@ async fn two_processes_sharing_a_database_deliver_200_messages_exactly_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs Python aiosmtpd (pip install aiosmtpd)"]
 async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() {
-    if !smtp_server_available() {
-        return;
-    }
+    require_aiosmtpd();
     let port = free_port();
     let server = TestServer::start_with(|settings| {
         smtp_on(port)(settings);
@@ -429,17 +378,10 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
         settings.outbox.retry_max = Duration::from_millis(100);
     })
     .await;
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    client
-        .create_passkey_registration_link(authorized(
-            send_link(&user_id, None),
-            &server.admin_token,
-        ))
-        .await
-        .unwrap();
+    let (user_id, _) = add_person(&mut server.grpc_client().await, &server.admin_token, None).await;
+    queue_link(&server, &user_id).await;
     let dead = eventually("a dead message", Duration::from_secs(15), async || {
-        let messages = server.services.store().list_messages().await.unwrap();
+        let messages = server.outbox().await;
         (messages[0].state == "dead").then(|| messages[0].clone())
     })
     .await;
@@ -448,15 +390,13 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
     assert!(last_error.contains("SMTP"), "{last_error}");
     // It stays dead: no fourth attempt.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        server.services.store().list_messages().await.unwrap()[0].attempts,
-        3
-    );
+    assert_eq!(server.outbox().await[0].attempts, 3);
 
     let database_url = server.settings.database_url();
     let data_dir = server.data_dir.path().to_str().unwrap().to_owned();
     let storage = ["--data-dir", &data_dir, "--database-url", &database_url];
-    let listed = passlink_command(&[&["outbox", "list", "--state", "dead"][..], &storage].concat());
+    let (listed, _) =
+        passlink_command(&[&["outbox", "list", "--state", "dead"][..], &storage].concat());
     assert!(
         listed.starts_with(&format!(
             "{}\tdead\t3\t{user_id}\tpasskey_registration_link\tSMTP",
@@ -482,7 +422,7 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
     passlink_command(&[&["outbox", "retry", &dead.id][..], &storage].concat());
     smtp.wait_for(1, Duration::from_secs(20)).await;
     eventually("the row marked sent", Duration::from_secs(10), async || {
-        let messages = server.services.store().list_messages().await.unwrap();
+        let messages = server.outbox().await;
         (messages[0].state == "sent").then_some(())
     })
     .await;
@@ -491,89 +431,11 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
 }
 
 #[tokio::test]
-async fn without_smtp_settings_send_link_is_failed_precondition_and_stores_nothing() {
-    let server = TestServer::start_with(|settings| settings.mail.dir = None).await;
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    let no_medium = user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.clone(),
-        medium: None,
-    };
-    for request in [
-        send_link(&user_id, Some("https://x.test/{{.Code}}")),
-        send_link(&user_id, None),
-        no_medium,
-    ] {
-        let status = client
-            .create_passkey_registration_link(authorized(request, &server.admin_token))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
-        assert!(
-            status.message().contains("smtp.host"),
-            "{}",
-            status.message()
-        );
-        assert!(
-            status.message().contains("PASSLINK_SMTP_HOST"),
-            "{}",
-            status.message()
-        );
-    }
-    let store = server.services.store();
-    assert!(
-        store.list_messages().await.unwrap().is_empty(),
-        "no outbox row"
-    );
-    assert!(
-        store
-            .list_passkey_code_hashes(&user_id)
-            .await
-            .unwrap()
-            .is_empty(),
-        "no code"
-    );
-    assert_eq!(
-        store.list_events(&user_id).await.unwrap().len(),
-        1,
-        "no event beyond user.added"
-    );
-    // Returning the code needs no email.
-    let answer = client
-        .create_passkey_registration_link(authorized(
-            user_pb::CreatePasskeyRegistrationLinkRequest {
-                user_id,
-                medium: Some(
-                    user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                        user_pb::ReturnPasskeyRegistrationCode {},
-                    ),
-                ),
-            },
-            &server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(answer.code.is_some());
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn mail_dir_receives_each_message_as_an_eml_file() {
     let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
     let mail_dir = server.settings.mail.dir.clone().unwrap();
-    let mut client = server.grpc_client().await;
-    let (user_id, _) = add_person(&mut client, &server.admin_token, None).await;
-    client
-        .create_passkey_registration_link(authorized(
-            send_link(&user_id, None),
-            &server.admin_token,
-        ))
-        .await
-        .unwrap();
-    let message_id = server.services.store().list_messages().await.unwrap()[0]
-        .id
-        .clone();
+    let user_id = common::add_human(&server, &server.admin_token, "Ada").await;
+    let message_id = queue_link(&server, &user_id).await.id;
     let path = mail_dir.join(format!("{message_id}.eml"));
     let eml = eventually("the .eml file", Duration::from_secs(10), async || {
         std::fs::read_to_string(&path).ok()

@@ -1,15 +1,14 @@
-//! The user service over gRPC (HTTP/2, the tonic client): every acceptance scenario, plus what
-//! only gRPC shows (status details in `grpc-status-details-bin`).
+//! What only gRPC shows (HTTP/2, the tonic client): status details in
+//! `grpc-status-details-bin`, the health and reflection services, `application/grpc+proto`.
+//! Every scenario of the user service runs over gRPC in `tests/scenarios`.
 
 mod common;
 
-use common::wire::Protocol;
-
-user_service_suite!(Protocol::Grpc);
-
-use common::suite::return_code;
-use common::wire::{ERROR_DETAIL_TYPE_URL, error_detail_of_rpc_status};
-use common::{TestServer, authorized};
+use common::failure::{ERROR_DETAIL_TYPE_URL, error_detail_of_rpc_status};
+use common::protocols::Protocol;
+use common::requests::return_code;
+use common::scene::{Scene, assert_well_formed_code};
+use common::{TestServer, authorized, grpc_channel};
 use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
 
@@ -45,11 +44,7 @@ async fn error_detail_travels_in_grpc_status_details_bin() {
 async fn health_service_reports_the_user_service_serving() {
     use tonic_health::pb::health_check_response::ServingStatus;
     let server = TestServer::start().await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = grpc_channel(server.address).await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     for service in ["", "zitadel.user.v2.UserService"] {
         let answer = health
@@ -97,65 +92,51 @@ const SERVED_SERVICES: [&str; 4] = [
     "zitadel.user.v2.UserService",
 ];
 
+/// The names of the services that reflection `v1` or `v1alpha` (the two generated APIs are
+/// alike but of different types) lists over `channel`, sorted.
+macro_rules! listed_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        let request = tonic_reflection::pb::$version::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect(concat!("reflection ", stringify!($version)))
+            .into_inner();
+        let answer = answers.message().await.unwrap().expect("an answer");
+        let Some(MessageResponse::ListServicesResponse(listed)) = answer.message_response else {
+            panic!("a service list: {answer:?}");
+        };
+        let mut names: Vec<String> = listed
+            .service
+            .into_iter()
+            .map(|service| service.name)
+            .collect();
+        names.sort();
+        names
+    }};
+}
+
 #[tokio::test]
 async fn reflection_v1_and_v1alpha_list_exactly_the_served_services() {
-    use tonic_reflection::pb::{v1, v1alpha};
     let server = TestServer::start().await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = grpc_channel(server.address).await;
 
-    let request = v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
-    };
-    let mut answers = v1::server_reflection_client::ServerReflectionClient::new(channel.clone())
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection v1")
-        .into_inner();
-    let answer = answers.message().await.unwrap().expect("an answer");
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(listed)) =
-        answer.message_response
-    else {
-        panic!("a service list: {answer:?}");
-    };
-    let mut names: Vec<String> = listed
-        .service
-        .into_iter()
-        .map(|service| service.name)
-        .collect();
-    names.sort();
-    assert_eq!(names, SERVED_SERVICES, "reflection v1");
-
-    let request = v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
-        ),
-    };
-    let mut answers = v1alpha::server_reflection_client::ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection v1alpha")
-        .into_inner();
-    let answer = answers.message().await.unwrap().expect("an answer");
-    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(listed)) =
-        answer.message_response
-    else {
-        panic!("a service list: {answer:?}");
-    };
-    let mut names: Vec<String> = listed
-        .service
-        .into_iter()
-        .map(|service| service.name)
-        .collect();
-    names.sort();
-    assert_eq!(names, SERVED_SERVICES, "reflection v1alpha");
+    assert_eq!(
+        listed_services!(v1, channel.clone()),
+        SERVED_SERVICES,
+        "reflection v1"
+    );
+    assert_eq!(
+        listed_services!(v1alpha, channel),
+        SERVED_SERVICES,
+        "reflection v1alpha"
+    );
 }
 
 fn passlink_pool() -> prost_reflect::DescriptorPool {
@@ -166,11 +147,7 @@ fn passlink_pool() -> prost_reflect::DescriptorPool {
 async fn reflection_serves_the_user_service_file_with_its_google_api_http_routes() {
     use tonic_reflection::pb::v1;
     let server = TestServer::start().await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = grpc_channel(server.address).await;
     let request = v1::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(
@@ -250,15 +227,10 @@ async fn reflection_serves_the_user_service_file_with_its_google_api_http_routes
 async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let scene = common::suite::Scene::new(Protocol::Grpc).await;
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{}", scene.server.address))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+    let scene = Scene::new(Protocol::Grpc).await;
+    let channel = grpc_channel(scene.server.address).await;
     // A gRPC message travels in the same 5-byte-prefixed frame as gRPC-Web's.
-    let frame = common::wire::grpc_web_frame(0, &return_code(&scene.user_id).encode_to_vec());
+    let frame = common::grpc_web::grpc_web_frame(0, &return_code(&scene.user_id).encode_to_vec());
     let request = http::Request::builder()
         .method("POST")
         .uri(format!(
@@ -283,12 +255,12 @@ async fn grpc_plus_proto_content_type_is_served_with_the_status_in_trailers() {
     let collected = response.into_body().collect().await.unwrap();
     let trailers = collected.trailers().cloned().expect("HTTP/2 trailers");
     assert_eq!(trailers["grpc-status"], "0");
-    let frames = common::wire::parse_grpc_web_frames(&collected.to_bytes());
+    let frames = common::grpc_web::parse_grpc_web_frames(&collected.to_bytes());
     assert_eq!(frames.messages.len(), 1);
     let answer = passlink::pb::zitadel::user::v2::CreatePasskeyRegistrationLinkResponse::decode(
         frames.messages[0].as_slice(),
     )
     .unwrap();
     assert_eq!(answer.details.unwrap().sequence, 2);
-    common::suite::assert_well_formed_code(&answer.code.unwrap());
+    assert_well_formed_code(&answer.code.unwrap());
 }

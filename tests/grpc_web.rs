@@ -1,33 +1,23 @@
 //! gRPC-Web as a browser sends it: hand-built 5-byte-prefixed frames POSTed over HTTP/1.1,
-//! answers split into data and trailer frames. Every acceptance scenario runs in binary mode;
-//! the `-text` (base64) mode and the CORS preflight have their own tests.
+//! answers split into data and trailer frames, in binary and `-text` (base64) mode, and the
+//! CORS preflight. Every scenario of the user service runs over both modes in
+//! `tests/scenarios`.
 
 mod common;
 
-use common::wire::Protocol;
-
-user_service_suite!(Protocol::GrpcWeb);
-
-mod text {
-    use super::*;
-    user_service_suite!(Protocol::GrpcWebText);
-}
-
-use common::suite::{Scene, return_code};
-use common::wire::{
-    ApiClient, decode_base64_lenient, error_detail_of_rpc_status, http_client, percent_decode,
-};
+use common::failure::error_detail_of_rpc_status;
+use common::grpc_web::{decode_base64_lenient, percent_decode};
+use common::protocols::Protocol;
+use common::requests::return_code;
+use common::scene::{Scene, assert_well_formed_code};
+use common::wire::{ApiClient, http_client};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 
 const LINK_METHOD: &str = "CreatePasskeyRegistrationLink";
 
 async fn admin_of(scene: &Scene, protocol: Protocol) -> ApiClient {
-    scene
-        .server
-        .client(protocol)
-        .await
-        .with_token(&scene.server.admin_token)
+    scene.server.admin(protocol).await
 }
 
 #[tokio::test]
@@ -57,7 +47,7 @@ async fn success_is_one_data_frame_then_a_trailer_frame_with_status_0() {
             user_pb::CreatePasskeyRegistrationLinkResponse::decode(frames.messages[0].as_slice())
                 .unwrap();
         assert_eq!(answer.details.unwrap().resource_owner, scene.org_id);
-        common::suite::assert_well_formed_code(&answer.code.unwrap());
+        assert_well_formed_code(&answer.code.unwrap());
     }
 }
 
@@ -135,7 +125,7 @@ async fn cors_preflight_allows_grpc_web_headers_and_answers_expose_the_status() 
         .header("origin", origin)
         .header("content-type", "application/grpc-web+proto")
         .header("x-grpc-web", "1")
-        .body(common::wire::grpc_web_frame(
+        .body(common::grpc_web::grpc_web_frame(
             0,
             &return_code("1").encode_to_vec(),
         ))
@@ -161,7 +151,7 @@ async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
         .header("content-type", "application/grpc-web")
         .header("x-grpc-web", "1")
         .bearer_auth(&scene.server.admin_token)
-        .body(common::wire::grpc_web_frame(
+        .body(common::grpc_web::grpc_web_frame(
             0,
             &return_code(&scene.user_id).encode_to_vec(),
         ))
@@ -169,7 +159,7 @@ async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
-    let frames = common::wire::parse_grpc_web_frames(&answer.bytes().await.unwrap());
+    let frames = common::grpc_web::parse_grpc_web_frames(&answer.bytes().await.unwrap());
     assert_eq!(
         frames.trailers.expect("a trailer frame")["grpc-status"],
         "0"
@@ -177,5 +167,5 @@ async fn plain_grpc_web_content_type_is_served_like_grpc_web_proto() {
     let decoded =
         user_pb::CreatePasskeyRegistrationLinkResponse::decode(frames.messages[0].as_slice())
             .unwrap();
-    common::suite::assert_well_formed_code(&decoded.code.unwrap());
+    assert_well_formed_code(&decoded.code.unwrap());
 }

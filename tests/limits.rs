@@ -4,10 +4,14 @@
 
 mod common;
 
+use common::failure::{connect_failure, json_failure};
+use common::grpc_web::grpc_web_frame;
+use common::protocols::Protocol;
 use common::raw_http::ChunkedRequest;
-use common::suite::{Scene, return_code};
-use common::wire::{Protocol, connect_failure, grpc_web_frame, http_client, rest_failure};
-use common::{TestServer, add_human, human, unique_email};
+use common::requests::{human, return_code};
+use common::scene::Scene;
+use common::wire::{http_client, json_answer};
+use common::{TestServer, add_human, unique_email};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 use tonic::Code;
@@ -36,19 +40,12 @@ async fn too_large_rest_and_connect_bodies_get_a_clear_error_and_the_server_keep
     let padding = "x".repeat(LIMIT * 2);
     let body = serde_json::json!({ "userId": user_id, "returnCode": {}, "padding": padding });
 
-    for protocol in [Protocol::Rest, Protocol::ConnectJson] {
-        let client = server
-            .client(protocol)
-            .await
-            .with_token(&server.admin_token);
+    for protocol in Protocol::json() {
+        let client = server.admin(protocol).await;
         let answer = client
             .raw_json("CreatePasskeyRegistrationLink", body.clone())
             .await;
-        let failure = match protocol {
-            Protocol::Rest => rest_failure(protocol, &answer),
-            _ => connect_failure(protocol, answer.status, answer.body.to_string().as_bytes()),
-        };
-        failure.assert_error(
+        json_failure(protocol, &answer).assert_error(
             Code::ResourceExhausted,
             &format!("the request body is larger than the limit of {LIMIT} bytes"),
         );
@@ -82,10 +79,7 @@ async fn too_large_rest_and_connect_bodies_get_a_clear_error_and_the_server_keep
 async fn grpc_and_grpc_web_messages_larger_than_the_limit_are_refused() {
     let server = server_with_small_limit().await;
     for protocol in [Protocol::Grpc, Protocol::GrpcWeb] {
-        let client = server
-            .client(protocol)
-            .await
-            .with_token(&server.admin_token);
+        let client = server.admin(protocol).await;
         let failure = client
             .add_human_user(human_with_metadata(LIMIT * 2))
             .await
@@ -133,14 +127,14 @@ async fn expired_grpc_timeout_answers_deadline_exceeded() {
         grpc_status("grpc-status"),
         (Code::DeadlineExceeded as i32).to_string()
     );
-    let detail = common::wire::error_detail_of_rpc_status(&common::wire::decode_base64_lenient(
-        &grpc_status("grpc-status-details-bin"),
-    ))
+    let detail = common::failure::error_detail_of_rpc_status(
+        &common::grpc_web::decode_base64_lenient(&grpc_status("grpc-status-details-bin")),
+    )
     .expect("a zitadel.v1.ErrorDetail");
     assert!(detail.message.contains("grpc-timeout"), "{detail:?}");
     let generous = send("1M").await.unwrap();
     assert_eq!(generous.status().as_u16(), 200);
-    let frames = common::wire::parse_grpc_web_frames(&generous.bytes().await.unwrap());
+    let frames = common::grpc_web::parse_grpc_web_frames(&generous.bytes().await.unwrap());
     assert_eq!(frames.trailers.unwrap()["grpc-status"], "0");
 }
 
@@ -154,16 +148,8 @@ async fn expired_grpc_timeout_on_rest_answers_a_json_deadline_exceeded() {
             .bearer_auth(&scene.server.admin_token)
             .send()
     };
-    let expired = send("0n").await.unwrap();
-    let answer = common::wire::JsonAnswer {
-        status: expired.status().as_u16(),
-        content_type: expired.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned(),
-        body: expired.json().await.unwrap(),
-    };
-    rest_failure(Protocol::Rest, &answer).assert_error(Code::DeadlineExceeded, "grpc-timeout");
+    let expired = json_answer(send("0n").await.unwrap()).await;
+    json_failure(Protocol::Rest, &expired).assert_error(Code::DeadlineExceeded, "grpc-timeout");
     assert_eq!(send("1M").await.unwrap().status().as_u16(), 200);
 }
 

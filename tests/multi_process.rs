@@ -1,18 +1,20 @@
 //! Several passlink processes (the real binary) on one database: concurrent changes to the same
 //! users keep every user's events gap-free and complete; and every acknowledged change survives
-//! `kill -9`.
+//! `kill -9`. The tests named `*_on_postgres` are ignored by a plain `cargo test` (they need a
+//! PostgreSQL server named by `PASSLINK_TEST_POSTGRES_URL`); `cargo test -- --include-ignored`
+//! runs them, and they fail without one.
 
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::PasslinkProcess;
-use common::{authorized, human, required_by_ci, uuid_like};
+use common::process::{PasslinkProcess, passlink_command, postgres_database};
+use common::requests::{human, return_code, send_link};
+use common::{authorized, uuid_like};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use sqlx::{Connection, Row};
 use tonic::transport::Channel;
@@ -36,22 +38,6 @@ fn start_process(database_url: &str, data_dir: &Path) -> PasslinkProcess {
     )
 }
 
-/// The PostgreSQL database for a test, or `None` (with a notice) when none is configured;
-/// in CI a missing database fails the test. (`.ci/run` runs the `_on_postgres` tests in its
-/// PostgreSQL pass only and skips them by name in the SQLite pass.)
-async fn postgres_database_or_skip(test: &str) -> Option<String> {
-    match common::fresh_postgres_database().await {
-        Some(url) => Some(url),
-        None if required_by_ci() => {
-            panic!("{test} needs PostgreSQL: set PASSLINK_TEST_POSTGRES_URL (CI=true)")
-        }
-        None => {
-            eprintln!("skipped {test}: PASSLINK_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
 async fn add_user(client: &mut Client, token: &str) -> String {
     let email = format!("user-{}@example.com", uuid_like());
     client
@@ -60,18 +46,6 @@ async fn add_user(client: &mut Client, token: &str) -> String {
         .expect("AddHumanUser")
         .into_inner()
         .user_id
-}
-
-fn link_request(user_id: &str, return_code: bool) -> user_pb::CreatePasskeyRegistrationLinkRequest {
-    use user_pb::create_passkey_registration_link_request::Medium;
-    user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.to_owned(),
-        medium: Some(if return_code {
-            Medium::ReturnCode(user_pb::ReturnPasskeyRegistrationCode {})
-        } else {
-            Medium::SendLink(user_pb::SendPasskeyRegistrationLink::default())
-        }),
-    }
 }
 
 /// Each user's event sequences, in order.
@@ -126,7 +100,11 @@ async fn two_processes_keep_events_gap_free(database_url: &str, data_root: &Path
                 let user_id = &user_ids[(task * 7 + change) % USERS];
                 let answer = client
                     .create_passkey_registration_link(authorized(
-                        link_request(user_id, change % 3 != 0),
+                        if change % 3 != 0 {
+                            return_code(user_id)
+                        } else {
+                            send_link(user_id, None)
+                        },
                         &token,
                     ))
                     .await
@@ -169,15 +147,11 @@ async fn two_processes_keep_events_gap_free(database_url: &str, data_root: &Path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL (PASSLINK_TEST_POSTGRES_URL)"]
 async fn two_processes_keep_every_users_events_gap_free_on_postgres() {
-    let Some(database_url) =
-        postgres_database_or_skip("two_processes_keep_every_users_events_gap_free_on_postgres")
-            .await
-    else {
-        return;
-    };
+    let database = postgres_database().await;
     let data_root = tempfile::tempdir().unwrap();
-    two_processes_keep_events_gap_free(&database_url, data_root.path()).await;
+    two_processes_keep_events_gap_free(&database.url, data_root.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -209,10 +183,7 @@ async fn acknowledged_links_survive_kill_9(database_url: &str, data_dir: &Path) 
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 match client
-                    .create_passkey_registration_link(authorized(
-                        link_request(&user_id, true),
-                        &token,
-                    ))
+                    .create_passkey_registration_link(authorized(return_code(&user_id), &token))
                     .await
                 {
                     Ok(answer) => acknowledged
@@ -230,8 +201,7 @@ async fn acknowledged_links_survive_kill_9(database_url: &str, data_dir: &Path) 
     while acknowledged.lock().unwrap().len() < 300 && started.elapsed() < Duration::from_secs(8) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    process.child.kill().expect("SIGKILL passlink");
-    process.child.wait().unwrap();
+    process.kill_9();
     let acknowledged_at_kill = acknowledged.lock().unwrap().len();
     for task in tasks {
         task.await.unwrap();
@@ -281,36 +251,11 @@ async fn acknowledged_links_survive_kill_9_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL (PASSLINK_TEST_POSTGRES_URL)"]
 async fn acknowledged_links_survive_kill_9_on_postgres() {
-    let Some(database_url) =
-        postgres_database_or_skip("acknowledged_links_survive_kill_9_on_postgres").await
-    else {
-        return;
-    };
+    let database = postgres_database().await;
     let data_dir = tempfile::tempdir().unwrap();
-    acknowledged_links_survive_kill_9(&database_url, data_dir.path()).await;
-}
-
-/// Runs an operator command of the real binary on `database_url`; returns stdout and stderr.
-fn operator_command(database_url: &str, arguments: &[&str]) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_passlink"));
-    command
-        .args(arguments)
-        .args(["--database-url", database_url]);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("PASSLINK_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command.output().expect("run the passlink binary");
-    assert!(
-        output.status.success(),
-        "passlink {arguments:?} failed: {output:?}"
-    );
-    (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    acknowledged_links_survive_kill_9(&database.url, data_dir.path()).await;
 }
 
 /// A token revoked by another process stops working within the token cache's time to live.
@@ -332,8 +277,14 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
         .await
         .unwrap()
         .get("user_id");
-    let (token, created) =
-        operator_command(database_url, &["token", "create", "--user", &admin_user_id]);
+    let (token, created) = passlink_command(&[
+        "token",
+        "create",
+        "--user",
+        &admin_user_id,
+        "--database-url",
+        database_url,
+    ]);
     let token = token.trim().to_owned();
     // stderr may also carry log lines (a warning about the data directory, say).
     let token_id = created
@@ -355,7 +306,14 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
     get_user(&mut client)
         .await
         .expect("the new token works (and is now cached)");
-    operator_command(database_url, &["token", "revoke", "--id", &token_id]);
+    passlink_command(&[
+        "token",
+        "revoke",
+        "--id",
+        &token_id,
+        "--database-url",
+        database_url,
+    ]);
     let revoked_at = Instant::now();
     let ttl = passlink::store::TOKEN_CACHE_TTL;
     loop {
@@ -388,15 +346,10 @@ async fn a_token_revoked_by_another_process_stops_working_within_a_second_on_sql
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (PASSLINK_TEST_POSTGRES_URL)"]
 async fn a_token_revoked_by_another_process_stops_working_within_a_second_on_postgres() {
-    let Some(database_url) = postgres_database_or_skip(
-        "a_token_revoked_by_another_process_stops_working_within_a_second_on_postgres",
-    )
-    .await
-    else {
-        return;
-    };
+    let database = postgres_database().await;
     let data_dir = tempfile::tempdir().unwrap();
-    revocation_by_another_process_takes_effect_within_the_cache_ttl(&database_url, data_dir.path())
+    revocation_by_another_process_takes_effect_within_the_cache_ttl(&database.url, data_dir.path())
         .await;
 }

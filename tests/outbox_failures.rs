@@ -8,85 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::mail::eventually;
-use common::{TestServer, add_human, authorized};
-use passlink::notify::template::PasskeyLinkTemplates;
+use common::mail::{queue_link, settled};
+use common::{TestServer, add_human};
+use passlink::notify::templates::PasskeyLinkTemplates;
 use passlink::notify::{Email, MailTransport, OutboxWorker, SendError, WorkerSettings};
-use passlink::pb::zitadel::user::v2 as user_pb;
-use passlink::service::ports::StoredMessage;
-
-fn send_link(user_id: &str) -> user_pb::CreatePasskeyRegistrationLinkRequest {
-    user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.into(),
-        medium: Some(
-            user_pb::create_passkey_registration_link_request::Medium::SendLink(
-                user_pb::SendPasskeyRegistrationLink { url_template: None },
-            ),
-        ),
-    }
-}
-
-/// Queues a registration link email for a user and returns the outbox row.
-async fn queue_link(server: &TestServer, user_id: &str) -> StoredMessage {
-    server
-        .grpc_client()
-        .await
-        .create_passkey_registration_link(authorized(send_link(user_id), &server.admin_token))
-        .await
-        .expect("CreatePasskeyRegistrationLink");
-    message_of(server, user_id).await
-}
-
-async fn message_of(server: &TestServer, user_id: &str) -> StoredMessage {
-    server
-        .services
-        .store()
-        .list_messages()
-        .await
-        .unwrap()
-        .into_iter()
-        .rfind(|message| message.user_id == user_id)
-        .expect("an outbox row for the user")
-}
-
-/// Waits until the message is no longer pending and returns it.
-async fn settled(server: &TestServer, message_id: &str) -> StoredMessage {
-    eventually(
-        "the message to be sent or dead",
-        Duration::from_secs(20),
-        async || {
-            server
-                .services
-                .store()
-                .list_messages()
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|message| message.id == message_id && message.state != "pending")
-        },
-    )
-    .await
-}
-
-/// Runs one statement with text parameters straight on the server's database, for states no
-/// RPC can produce (the API refuses such names now).
-async fn execute_in_database(server: &TestServer, sql: &'static str, values: &[&str]) {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut connection = sqlx::AnyConnection::connect(&server.database_url())
-        .await
-        .expect("open the test database");
-    let mut query = sqlx::query(sql);
-    for value in values {
-        query = query.bind(value.to_string());
-    }
-    let updated = query
-        .execute(&mut connection)
-        .await
-        .expect("the statement runs");
-    assert_eq!(updated.rows_affected(), 1, "{sql}");
-    connection.close().await.unwrap();
-}
 
 /// A transport that records the addresses it sent to and panics for recipients named "Panic".
 #[derive(Default)]
@@ -112,7 +37,7 @@ fn worker_with(
     max_attempts: u32,
 ) -> passlink::notify::RunningWorker {
     OutboxWorker::new(
-        server.services.store().clone(),
+        server.store().clone(),
         server.clock.clone(),
         transport,
         server.services.sealer().clone(),
@@ -135,12 +60,12 @@ async fn a_line_break_in_a_stored_name_makes_its_message_dead_and_the_next_one_i
     let mail_dir = server.settings.mail.dir.clone().unwrap();
     let eve = add_human(&server, &server.admin_token, "Eve").await;
     // The API refuses such names now; older rows may still hold them.
-    execute_in_database(
-        &server,
-        "UPDATE users SET given_name = $1, display_name = $2 WHERE id = $3",
-        &["Eve\nAdams", "Eve\r\nBcc: victim@example.com", &eve],
-    )
-    .await;
+    server
+        .update_one_row(
+            "UPDATE users SET given_name = $1, display_name = $2 WHERE id = $3",
+            &["Eve\nAdams", "Eve\r\nBcc: victim@example.com", &eve],
+        )
+        .await;
     let bob = add_human(&server, &server.admin_token, "Bob").await;
     let eve_message = queue_link(&server, &eve).await;
     let bob_message = queue_link(&server, &bob).await;
@@ -161,12 +86,12 @@ async fn a_line_break_in_a_stored_name_makes_its_message_dead_and_the_next_one_i
 async fn a_message_that_cannot_be_built_is_dead_at_once_and_the_next_one_is_sent() {
     let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
     let broken = add_human(&server, &server.admin_token, "Broken").await;
-    execute_in_database(
-        &server,
-        "UPDATE users SET email = $1 WHERE id = $2",
-        &["not an address", &broken],
-    )
-    .await;
+    server
+        .update_one_row(
+            "UPDATE users SET email = $1 WHERE id = $2",
+            &["not an address", &broken],
+        )
+        .await;
     let bob = add_human(&server, &server.admin_token, "Bob").await;
     let broken_message = queue_link(&server, &broken).await;
     let bob_message = queue_link(&server, &bob).await;
@@ -214,13 +139,13 @@ async fn a_message_whose_attempts_ran_out_under_a_dead_process_is_dead_not_sent_
     let bob = add_human(&server, &server.admin_token, "Bob").await;
     let message = queue_link(&server, &bob).await;
     // Three claims by processes that died while holding the lease: the last lease ran out.
-    execute_in_database(
-        &server,
-        "UPDATE outbox SET attempts = 3, lease_owner = 'crashed-process', lease_until = 0 \
+    server
+        .update_one_row(
+            "UPDATE outbox SET attempts = 3, lease_owner = 'crashed-process', lease_until = 0 \
          WHERE id = $1",
-        &[&message.id],
-    )
-    .await;
+            &[&message.id],
+        )
+        .await;
     let transport = Arc::new(PanickingTransport::default());
     let worker = worker_with(&server, transport.clone(), 3);
 

@@ -1,18 +1,16 @@
-//! The REST routes with JSON bodies: every acceptance scenario, plus the exact JSON the
-//! contract names (field names, string-encoded 64-bit numbers, `…Z` timestamps, error bodies).
+//! What only the REST routes show: the exact JSON the contract names (field names,
+//! string-encoded 64-bit numbers, `…Z` timestamps, error bodies), path parameters and unknown
+//! paths. Every scenario of the user service runs over REST in `tests/scenarios`.
 
 mod common;
 
-use common::wire::Protocol;
-
-user_service_suite!(Protocol::Rest);
-json_suite!(Protocol::Rest);
-
 use std::collections::BTreeSet;
 
+use common::failure::{ERROR_DETAIL_TYPE_URL, json_failure};
 use common::json_shape::{assert_details, assert_return_code_answer, assert_rfc3339_utc, keys};
-use common::suite::Scene;
-use common::wire::{ERROR_DETAIL_TYPE_URL, http_client};
+use common::protocols::Protocol;
+use common::scene::Scene;
+use common::wire::{http_client, json_answer};
 use serde_json::json;
 
 async fn post_json(url: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
@@ -137,4 +135,19 @@ async fn send_link_with_template_answers_details_only_and_queues_one_row() {
     assert_details(&body["details"], 2, &scene.org_id);
     assert!(body.get("code").is_none());
     assert_eq!(scene.stored_counts().await, (2, 1));
+}
+
+#[tokio::test]
+async fn a_nul_character_in_a_path_parameter_is_invalid_argument_naming_the_field() {
+    let server = common::TestServer::start().await;
+    let answer = http_client()
+        .get(server.url("/v2/users/123%00456"))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await
+        .unwrap();
+    json_failure(Protocol::Rest, &json_answer(answer).await).assert_error(
+        tonic::Code::InvalidArgument,
+        "invalid GetUserByIDRequest.UserId: value must not contain the NUL character",
+    );
 }

@@ -5,39 +5,17 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::mail::eventually;
-use common::{TestServer, add_human, authorized};
+use common::mail::{eventually, queue_link, settled};
+use common::requests::{human, send_link};
+use common::{TestServer, add_human, authorized, unique_email};
 use passlink::app::{self, RunningServer};
 use passlink::config::Settings;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::service::ports::StoredMessage;
-
-fn send_link(user_id: &str) -> user_pb::CreatePasskeyRegistrationLinkRequest {
-    user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.into(),
-        medium: Some(
-            user_pb::create_passkey_registration_link_request::Medium::SendLink(
-                user_pb::SendPasskeyRegistrationLink { url_template: None },
-            ),
-        ),
-    }
-}
-
-/// Queues a link email for a new user of `server` and returns the outbox row as stored.
-async fn queue_link(server: &TestServer) -> StoredMessage {
-    let user_id = add_human(server, &server.admin_token, "Ada").await;
-    server
-        .grpc_client()
-        .await
-        .create_passkey_registration_link(authorized(send_link(&user_id), &server.admin_token))
-        .await
-        .expect("CreatePasskeyRegistrationLink");
-    server.services.store().list_messages().await.unwrap()[0].clone()
-}
 
 /// Starts another server in-process with the given settings (on a free port, worker on).
 async fn start_another(mut settings: Settings) -> Result<RunningServer, String> {
@@ -47,28 +25,32 @@ async fn start_another(mut settings: Settings) -> Result<RunningServer, String> 
     app::start(settings, Arc::new(common::TestClock::default())).await
 }
 
+/// Starts another server on the same database with its data in `data_dir`, sealing with the
+/// key in `secret_key_file` (or with a key of its own in `data_dir`).
+async fn start_on_another_data_dir(
+    server: &TestServer,
+    data_dir: &Path,
+    secret_key_file: Option<PathBuf>,
+) -> RunningServer {
+    start_another(Settings {
+        data_dir: data_dir.to_path_buf(),
+        database_url: Some(server.settings.database_url()),
+        secret_key_file,
+        ..server.settings.clone()
+    })
+    .await
+    .expect("the second server starts")
+}
+
+/// Queues a registration link email for a new user and returns the outbox row as stored.
+async fn queue_link_for_a_new_user(server: &TestServer) -> StoredMessage {
+    let user_id = add_human(server, &server.admin_token, "Ada").await;
+    queue_link(server, &user_id).await
+}
+
 async fn stop(running: RunningServer) {
     let _ = running.shutdown.send(());
     running.finished.await.unwrap().unwrap();
-}
-
-/// Waits until the message is no longer pending and returns it.
-async fn settled(server: &TestServer, message_id: &str) -> StoredMessage {
-    eventually(
-        "the message to settle",
-        Duration::from_secs(20),
-        async || {
-            server
-                .services
-                .store()
-                .list_messages()
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|message| message.id == message_id && message.state != "pending")
-        },
-    )
-    .await
 }
 
 /// The registration code in a written `.eml` file's link (quoted-printable: `=` is `=3D`).
@@ -96,7 +78,7 @@ fn write_key_file(path: &Path, bytes: &[u8], mode: u32) {
 #[tokio::test]
 async fn the_outbox_holds_only_a_sealed_code_that_a_restart_on_the_same_data_dir_delivers() {
     let server = TestServer::start().await;
-    let queued = queue_link(&server).await;
+    let queued = queue_link_for_a_new_user(&server).await;
     // A second process on the same data directory (and database) delivers it.
     let second = start_another(server.settings.clone())
         .await
@@ -132,16 +114,10 @@ async fn the_outbox_holds_only_a_sealed_code_that_a_restart_on_the_same_data_dir
 #[tokio::test]
 async fn two_data_dirs_sharing_one_key_file_deliver_each_others_messages() {
     let server = TestServer::start().await;
-    let queued = queue_link(&server).await;
+    let queued = queue_link_for_a_new_user(&server).await;
     let other_dir = tempfile::tempdir().unwrap();
-    let second = start_another(Settings {
-        data_dir: other_dir.path().to_path_buf(),
-        database_url: Some(server.settings.database_url()),
-        secret_key_file: Some(server.data_dir.path().join("secret.key")),
-        ..server.settings.clone()
-    })
-    .await
-    .expect("the second server starts");
+    let shared_key = server.data_dir.path().join("secret.key");
+    let second = start_on_another_data_dir(&server, other_dir.path(), Some(shared_key)).await;
     assert_eq!(settled(&server, &queued.id).await.state, "sent");
     assert!(!other_dir.path().join("secret.key").exists());
     stop(second).await;
@@ -151,16 +127,10 @@ async fn two_data_dirs_sharing_one_key_file_deliver_each_others_messages() {
 #[tokio::test]
 async fn a_code_sealed_under_another_key_is_dead_with_a_clear_reason() {
     let server = TestServer::start().await;
-    let queued = queue_link(&server).await;
+    let queued = queue_link_for_a_new_user(&server).await;
     // Another data directory: its own, different key.
     let other_dir = tempfile::tempdir().unwrap();
-    let second = start_another(Settings {
-        data_dir: other_dir.path().to_path_buf(),
-        database_url: Some(server.settings.database_url()),
-        ..server.settings.clone()
-    })
-    .await
-    .expect("the second server starts");
+    let second = start_on_another_data_dir(&server, other_dir.path(), None).await;
     let dead = settled(&server, &queued.id).await;
     assert_eq!(dead.state, "dead", "{dead:?}");
     assert_eq!(dead.attempts, 1, "dead at once: {dead:?}");
@@ -202,16 +172,13 @@ async fn data_dir_database_files_key_and_mail_are_private_to_the_owner() {
         .unwrap();
     let mut client = user_pb::user_service_client::UserServiceClient::new(channel);
     let user_id = client
-        .add_human_user(authorized(
-            common::human("Ada", &common::unique_email("ada")),
-            &token,
-        ))
+        .add_human_user(authorized(human("Ada", &unique_email("ada")), &token))
         .await
         .unwrap()
         .into_inner()
         .user_id;
     client
-        .create_passkey_registration_link(authorized(send_link(&user_id), &token))
+        .create_passkey_registration_link(authorized(send_link(&user_id, None), &token))
         .await
         .unwrap();
     let eml = eventually("an .eml file", Duration::from_secs(20), async || {

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use clap::Args;
 use serde::Deserialize;
 
 /// Bounds on connections and requests (`[limits]` in the TOML file).
@@ -122,69 +121,6 @@ impl LimitsSettings {
                     })
             })
             .collect()
-    }
-}
-
-/// The bounds `passlink serve` takes as flags or environment variables.
-#[derive(Args, Clone, Debug, Default)]
-pub struct LimitsArgs {
-    /// Most connections open at once [default: 1024].
-    #[arg(long, env = "PASSLINK_LIMITS_MAX_CONNECTIONS", value_name = "N")]
-    pub limits_max_connections: Option<usize>,
-    /// Most requests in flight on one HTTP/2 connection [default: 100].
-    #[arg(
-        long,
-        env = "PASSLINK_LIMITS_HTTP2_MAX_CONCURRENT_STREAMS",
-        value_name = "N"
-    )]
-    pub limits_http2_max_concurrent_streams: Option<u32>,
-    /// Time allowed for a request head [default: 10s].
-    #[arg(long, env = "PASSLINK_LIMITS_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub limits_header_read_timeout: Option<Duration>,
-    /// Time allowed for a whole request body [default: 30s].
-    #[arg(long, env = "PASSLINK_LIMITS_BODY_READ_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub limits_body_read_timeout: Option<Duration>,
-    /// Time a connection stays open without a request in flight [default: 60s].
-    #[arg(long, env = "PASSLINK_LIMITS_IDLE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub limits_idle_timeout: Option<Duration>,
-    /// Silence on an HTTP/2 connection before it is pinged [default: 30s].
-    #[arg(long, env = "PASSLINK_LIMITS_HTTP2_KEEPALIVE_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub limits_http2_keepalive_interval: Option<Duration>,
-    /// Time a ping may go unanswered [default: 20s].
-    #[arg(long, env = "PASSLINK_LIMITS_HTTP2_KEEPALIVE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub limits_http2_keepalive_timeout: Option<Duration>,
-    /// Public calls per client address and minute [default: 60].
-    #[arg(long, env = "PASSLINK_LIMITS_PUBLIC_PER_MINUTE", value_name = "N")]
-    pub limits_public_per_minute: Option<u32>,
-    /// Public calls a client address may make at once [default: 20].
-    #[arg(long, env = "PASSLINK_LIMITS_PUBLIC_BURST", value_name = "N")]
-    pub limits_public_burst: Option<u32>,
-    /// Proxies whose Forwarded / X-Forwarded-For headers are believed: addresses or CIDR
-    /// networks, comma-separated [default: none].
-    #[arg(
-        long,
-        env = "PASSLINK_LIMITS_TRUSTED_PROXIES",
-        value_name = "NETWORKS",
-        value_delimiter = ','
-    )]
-    pub limits_trusted_proxies: Option<Vec<String>>,
-}
-
-impl LimitsArgs {
-    /// Lays the flags (or environment variables) that were given over `limits`.
-    pub fn apply(&self, limits: &mut LimitsSettings) {
-        overlay! { self;
-            limits_max_connections => limits.max_connections,
-            limits_http2_max_concurrent_streams => limits.http2_max_concurrent_streams,
-            limits_header_read_timeout => limits.header_read_timeout,
-            limits_body_read_timeout => limits.body_read_timeout,
-            limits_idle_timeout => limits.idle_timeout,
-            limits_http2_keepalive_interval => limits.http2_keepalive_interval,
-            limits_http2_keepalive_timeout => limits.http2_keepalive_timeout,
-            limits_public_per_minute => limits.public_per_minute,
-            limits_public_burst => limits.public_burst,
-            limits_trusted_proxies => limits.trusted_proxies,
-        }
     }
 }
 

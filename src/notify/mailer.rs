@@ -10,7 +10,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::{Settings, SmtpTls};
+use super::settings::{MailDelivery, MailerSettings, SmtpEncryption, SmtpPassword};
 
 /// One email, ready to build.
 pub struct Email {
@@ -49,55 +49,52 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// The mailer the settings ask for: SMTP when `smtp.host` is set, else the `mail.dir`
-    /// directory, else none.
-    pub fn from_settings(settings: &Settings) -> Result<Option<Mailer>, String> {
-        let from: Mailbox = settings
-            .mail
-            .from
-            .parse()
-            .map_err(|error| format!("mail.from is invalid: {error}"))?;
-        let smtp = &settings.smtp;
-        if let Some(host) = &smtp.host {
-            let builder = match smtp.tls {
-                SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-                SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                    .map_err(|error| format!("smtp.host {host:?}: {error}"))?,
-                SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                    .map_err(|error| format!("smtp.host {host:?}: {error}"))?,
-            };
-            let mut builder = builder
-                .port(smtp.port_or_default())
-                .timeout(Some(smtp.timeout))
-                .pool_config(PoolConfig::new().max_size(smtp.max_connections));
-            if let Some(username) = &smtp.username {
-                let password = match (&smtp.password, &smtp.password_file) {
-                    (Some(password), _) => password.clone(),
-                    (None, Some(path)) => std::fs::read_to_string(path)
-                        .map_err(|error| {
-                            format!("cannot read smtp.password_file {}: {error}", path.display())
-                        })?
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    (None, None) => String::new(),
-                };
-                builder = builder.credentials(Credentials::new(username.clone(), password));
+    /// The mailer the settings describe. Reads the SMTP password file, or creates the mail
+    /// directory (private to its owner) when missing.
+    pub fn new(settings: &MailerSettings) -> Result<Mailer, String> {
+        let from = settings.from.clone();
+        let smtp = match &settings.delivery {
+            MailDelivery::Smtp(smtp) => smtp,
+            MailDelivery::Directory(directory) => {
+                crate::private_files::create_private_dir(directory, "mail.dir")?;
+                return Ok(Mailer::Directory {
+                    directory: directory.clone(),
+                    from,
+                });
             }
-            return Ok(Some(Mailer::Smtp {
-                transport: builder.build(),
-                from,
-            }));
+        };
+        let host = &smtp.host;
+        let builder = match smtp.encryption {
+            SmtpEncryption::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            SmtpEncryption::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(|error| format!("smtp.host {host:?}: {error}"))?,
+            SmtpEncryption::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                .map_err(|error| format!("smtp.host {host:?}: {error}"))?,
+        };
+        let mut builder = builder
+            .port(smtp.port)
+            .timeout(Some(smtp.timeout))
+            .pool_config(PoolConfig::new().max_size(smtp.max_connections));
+        if let Some(authentication) = &smtp.authentication {
+            let password = match &authentication.password {
+                Some(SmtpPassword::Value(password)) => password.clone(),
+                Some(SmtpPassword::File(path)) => std::fs::read_to_string(path)
+                    .map_err(|error| {
+                        format!("cannot read smtp.password_file {}: {error}", path.display())
+                    })?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                None => String::new(),
+            };
+            builder =
+                builder.credentials(Credentials::new(authentication.username.clone(), password));
         }
-        if let Some(directory) = &settings.mail.dir {
-            crate::private_files::create_private_dir(directory, "mail.dir")?;
-            return Ok(Some(Mailer::Directory {
-                directory: directory.clone(),
-                from,
-            }));
-        }
-        Ok(None)
+        Ok(Mailer::Smtp {
+            transport: builder.build(),
+            from,
+        })
     }
 
     fn from(&self) -> &Mailbox {

@@ -1,9 +1,14 @@
 //! Delivery of outbox messages: the worker that leases and sends them, the mail transports
-//! (SMTP through lettre, or `.eml` files for development) and the message templates.
+//! (SMTP through lettre, or `.eml` files for development) and the message templates (minijinja).
 
 mod mailer;
-pub mod template;
+mod settings;
+pub mod templates;
 mod worker;
 
 pub use mailer::{Email, MailTransport, Mailer, SendError};
-pub use worker::{OutboxWorker, RunningWorker, WorkerSettings};
+pub use settings::{
+    MailDelivery, MailerSettings, NotifySettings, SmtpAuthentication, SmtpEncryption, SmtpPassword,
+    SmtpServer, WorkerSettings,
+};
+pub use worker::{OutboxWorker, RunningWorker};

@@ -15,36 +15,15 @@ use tokio::time::Instant;
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::url_template::{LinkValues, UrlTemplate};
 use crate::domain::user::UserState;
-use crate::error::{Code, Result};
+use crate::error::Result;
 use crate::service::ports::{
-    Change, Effect, MessageFailure, MessageSent, SecretSealer, Store, StoredMessage,
+    Change, Effect, MessageFailure, MessageSent, Rejection, SecretSealer, Store, StoredMessage,
 };
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
-use super::template::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
-
-/// How the worker retries and leases.
-#[derive(Clone, Debug)]
-pub struct WorkerSettings {
-    pub max_attempts: u32,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    pub poll_interval: Duration,
-    pub lease: Duration,
-}
-
-impl From<&crate::config::OutboxSettings> for WorkerSettings {
-    fn from(outbox: &crate::config::OutboxSettings) -> Self {
-        WorkerSettings {
-            max_attempts: outbox.max_attempts,
-            retry_initial: outbox.retry_initial,
-            retry_max: outbox.retry_max,
-            poll_interval: outbox.poll_interval,
-            lease: outbox.lease,
-        }
-    }
-}
+use super::settings::WorkerSettings;
+use super::templates::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
 /// Delivers the outbox of one process.
 pub struct OutboxWorker {
@@ -252,14 +231,17 @@ impl OutboxWorker {
             expires_at: &expires_at,
             email: &payload.email,
         };
+        // The templates' variables were checked at load, so a failure here would repeat.
+        let text = self.templates.render_text(&values).map_err(permanent)?;
+        let html = self.templates.render_html(&values).map_err(permanent)?;
         self.mailer
             .send(Email {
                 id: message.id.clone(),
                 to_name: payload.greeting_name.clone(),
                 to_address: payload.email.clone(),
                 subject: PASSKEY_LINK_SUBJECT.into(),
-                text: self.templates.render_text(&values),
-                html: self.templates.render_html(&values),
+                text,
+                html,
             })
             .await?;
         let scrubbed = PasskeyLinkMessage {
@@ -297,7 +279,7 @@ impl OutboxWorker {
             })
             .await;
         match committed {
-            Ok(committed) => tracing::info!(
+            Ok(Ok(committed)) => tracing::info!(
                 message.id = %message.id,
                 user.id = %message.user_id,
                 code.id = %payload.code_id,
@@ -306,11 +288,22 @@ impl OutboxWorker {
                 "registration link email sent"
             ),
             // The user was deleted while the message was in flight: no event to write.
-            Err(error) if error.code() == Code::NotFound => {
-                if let Err(error) = self.store.mark_message_sent_without_event(sent, now).await {
-                    tracing::error!(message.id = %message.id, %error, "cannot mark the message sent");
+            Ok(Err(Rejection::UserNotFound)) => {
+                match self.store.mark_message_sent_without_event(sent, now).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(rejection)) => {
+                        tracing::error!(message.id = %message.id, ?rejection, "cannot mark the message sent");
+                    }
+                    Err(error) => {
+                        tracing::error!(message.id = %message.id, %error, "cannot mark the message sent");
+                    }
                 }
             }
+            Ok(Err(rejection)) => tracing::error!(
+                message.id = %message.id,
+                ?rejection,
+                "the email was sent but its outbox row could not be marked sent; it may be sent again"
+            ),
             Err(error) => tracing::error!(
                 message.id = %message.id,
                 %error,
@@ -337,7 +330,7 @@ impl OutboxWorker {
             )
             .await?;
         match retry_at {
-            _ if !recorded => tracing::warn!(
+            _ if recorded.is_err() => tracing::warn!(
                 message.id = %message.id,
                 "the lease ran out during delivery; another process owns the message now"
             ),

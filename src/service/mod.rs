@@ -8,6 +8,7 @@ mod passkey_code;
 mod passkey_registration;
 mod passkeys;
 pub mod ports;
+mod refusals;
 mod registration_links;
 mod users;
 
@@ -31,7 +32,8 @@ pub use registration_links::{
 };
 pub use users::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
 
-/// Settings the use cases read.
+/// Settings the use cases read, resolved from passlink's settings by `config` (no defaults
+/// of their own, so that they cannot drift from the settings').
 #[derive(Clone, Debug)]
 pub struct ServiceSettings {
     /// Characters registration codes are drawn from.
@@ -50,22 +52,6 @@ pub struct ServiceSettings {
     /// The node number in generated ids, leased from the database so that processes sharing
     /// it differ; a random one when `None`.
     pub id_node: Option<u16>,
-}
-
-impl Default for ServiceSettings {
-    fn default() -> Self {
-        ServiceSettings {
-            code_alphabet: crate::domain::secret::DEFAULT_CODE_ALPHABET
-                .chars()
-                .collect(),
-            code_length: 12,
-            code_lifetime: Duration::from_secs(3600),
-            external_url: "http://localhost:8080".into(),
-            passkeys: PasskeySettings::default(),
-            email_unavailable: None,
-            id_node: None,
-        }
-    }
 }
 
 /// What a change reports to the client, as `zitadel.object.v2.Details`.

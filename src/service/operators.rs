@@ -14,6 +14,7 @@ use crate::error::{Code, Error, Result};
 use super::Services;
 use super::authentication::TOKEN_HASH_OWNER;
 use super::ports::{Change, Effect, NewToken, NewUser};
+use super::refusals::refused;
 
 /// The actor recorded for changes made by passlink itself or an operator's CLI.
 pub const SYSTEM_ACTOR: &str = "system";
@@ -57,7 +58,8 @@ impl Services {
                     org_id: None,
                 },
             )
-            .await?;
+            .await?
+            .map_err(refused)?;
         let token = self.create_token(&admin_user_id, None).await?;
         Ok(Some(Bootstrapped {
             org,
@@ -79,7 +81,10 @@ impl Services {
             name: name.to_owned(),
             domain: domain.to_lowercase(),
         };
-        self.store.create_org(&org, self.now()).await?;
+        self.store
+            .create_org(&org, self.now())
+            .await?
+            .map_err(refused)?;
         Ok(org)
     }
 
@@ -103,33 +108,32 @@ impl Services {
         }
         let now = self.now();
         let user_id = self.ids.next_id();
-        self.store
-            .commit(Change {
-                user_id: user_id.clone(),
-                event_type: events::MACHINE_USER_ADDED,
-                payload: json!({ "username": username }),
-                actor: SYSTEM_ACTOR.into(),
-                at: now,
-                effects: vec![Effect::InsertUser(Box::new(NewUser {
-                    user: User {
-                        id: user_id.clone(),
-                        org_id: org_id.to_owned(),
-                        state: UserState::Active,
-                        username: username.to_owned(),
-                        sequence: 0,
-                        created_at: now,
-                        changed_at: now,
-                        kind: UserKind::Machine {
-                            name: username.to_owned(),
-                            description: description.to_owned(),
-                        },
+        self.commit(Change {
+            user_id: user_id.clone(),
+            event_type: events::MACHINE_USER_ADDED,
+            payload: json!({ "username": username }),
+            actor: SYSTEM_ACTOR.into(),
+            at: now,
+            effects: vec![Effect::InsertUser(Box::new(NewUser {
+                user: User {
+                    id: user_id.clone(),
+                    org_id: org_id.to_owned(),
+                    state: UserState::Active,
+                    username: username.to_owned(),
+                    sequence: 0,
+                    created_at: now,
+                    changed_at: now,
+                    kind: UserKind::Machine {
+                        name: username.to_owned(),
+                        description: description.to_owned(),
                     },
-                    metadata: Vec::new(),
-                    email_code_hash: None,
-                    phone_code_hash: None,
-                }))],
-            })
-            .await?;
+                },
+                metadata: Vec::new(),
+                email_code_hash: None,
+                phone_code_hash: None,
+            }))],
+        })
+        .await?;
         Ok(user_id)
     }
 
@@ -162,7 +166,10 @@ impl Services {
 
     /// Revokes a personal access token.
     pub async fn revoke_token(&self, token_id: &str) -> Result<()> {
-        self.store.revoke_token(token_id, self.now()).await
+        self.store
+            .revoke_token(token_id, self.now())
+            .await?
+            .map_err(refused)
     }
 
     /// Grants a role to a user; organization roles need the organization.
@@ -196,6 +203,7 @@ impl Services {
         }
         self.store
             .grant_role(user_id, &RoleGrant { role, org_id })
-            .await
+            .await?
+            .map_err(refused)
     }
 }

@@ -25,7 +25,8 @@ const NO_CODE_HASH: [u8; 32] = [0; 32];
 /// millisecond), so that every kind of refusal answers after the same time.
 const CODE_REFUSAL_FLOOR: Duration = Duration::from_millis(10);
 
-fn code_invalid() -> Error {
+/// The error for every refused registration code, whatever the reason.
+pub(super) fn code_invalid() -> Error {
     Error::invalid_argument(CODE_INVALID_ID, CODE_INVALID)
 }
 
@@ -46,6 +47,7 @@ impl Services {
                 at: self.now(),
                 effects: vec![Effect::RecordPasskeyCodeFailure {
                     code_id: code_id.to_owned(),
+                    failure_limit: MAX_CODE_FAILURES,
                 }],
             })
             .await;

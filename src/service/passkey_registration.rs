@@ -27,9 +27,14 @@ use super::authentication::missing_authorization;
 use super::ports::{Change, Effect, NewPasskey, NewPasskeyRegistration, StoredPasskeyInfo};
 use super::{ChangeDetails, Services, passkey_refused};
 
-const PASSKEY_NOT_FOUND: &str = "WebAuthN Token could not be found";
+pub(super) const PASSKEY_NOT_FOUND: &str = "WebAuthN Token could not be found";
 /// Failed attempts after which a code is dead.
 pub const MAX_CODE_FAILURES: i64 = 3;
+
+/// The error for a credential id that a passkey holds already.
+pub(super) fn passkey_already_registered() -> Error {
+    Error::already_exists("COMMAND-Pk3dp", "The passkey is already registered")
+}
 
 /// The WebAuthn relying party settings the use cases run with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,17 +46,6 @@ pub struct PasskeySettings {
     pub allowed_origins: Vec<String>,
     /// How long a started registration can be finished.
     pub registration_lifetime: Duration,
-}
-
-impl Default for PasskeySettings {
-    fn default() -> Self {
-        PasskeySettings {
-            rp_id: "localhost".into(),
-            rp_name: "passlink".into(),
-            allowed_origins: vec!["http://localhost:8080".into()],
-            registration_lifetime: Duration::from_secs(300),
-        }
-    }
 }
 
 /// A registration code as presented by the user.
@@ -194,6 +188,7 @@ impl Services {
                 user.id.clone(),
                 vec![Effect::ConsumePasskeyCode {
                     code_id: code.id.clone(),
+                    failure_limit: MAX_CODE_FAILURES,
                 }],
             ),
             None => (
@@ -206,7 +201,6 @@ impl Services {
         };
         effects.push(Effect::InsertPasskeyRegistration(registration));
         let committed = self
-            .store
             .commit(Change {
                 user_id: user.id.clone(),
                 event_type,
@@ -307,13 +301,9 @@ impl Services {
             .passkey_credential_exists(&verified.credential_id)
             .await?
         {
-            return Err(Error::already_exists(
-                "COMMAND-Pk3dp",
-                "The passkey is already registered",
-            ));
+            return Err(passkey_already_registered());
         }
         let committed = self
-            .store
             .commit(Change {
                 user_id: request.user_id.clone(),
                 event_type: events::PASSKEY_ADDED,

@@ -59,7 +59,6 @@ impl Services {
             .load_target_user(caller, user_id, Permission::UserWrite, true)
             .await?;
         let committed = self
-            .store
             .commit(Change {
                 user_id: user.id.clone(),
                 event_type: events::PASSKEY_REMOVED,

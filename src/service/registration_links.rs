@@ -106,7 +106,6 @@ impl Services {
         }
         let queues_message = queues_a_message(&effects);
         let committed = self
-            .store
             .commit(Change {
                 user_id: user.id.clone(),
                 event_type: events::PASSKEY_CODE_ADDED,

@@ -136,7 +136,7 @@ impl Services {
                     .map(|code| hash_secret(&user_id, code.expose())),
             }))],
         };
-        let committed = self.store.commit(change).await?;
+        let committed = self.commit(change).await?;
         tracing::info!(user.id = %user_id, org.id = %committed.org_id, "human user added");
         Ok(AddedHumanUser {
             user_id,
@@ -165,7 +165,6 @@ impl Services {
         self.load_target_user(caller, user_id, Permission::UserDelete, true)
             .await?;
         let committed = self
-            .store
             .commit(Change {
                 user_id: user_id.to_owned(),
                 event_type: events::USER_REMOVED,

@@ -21,9 +21,10 @@ use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Code, Error, Result};
-use crate::service::ports::{Change, Committed};
+use crate::service::ports::{Change, Committed, Outcome};
 
-use super::sql::{apply_change, conflict_or_internal};
+use super::errors::conflict_or_internal;
+use super::write::apply_change;
 
 /// The most changes one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -38,7 +39,7 @@ const BATCH_ATTEMPTS: u32 = 5;
 /// Who hears the outcome of a change.
 enum Reply {
     /// A caller waiting for it.
-    Waiting(oneshot::Sender<Result<Committed>>),
+    Waiting(oneshot::Sender<Result<Outcome<Committed>>>),
     /// Nobody: the change was queued without waiting, and a failure is logged here (internal
     /// causes are logged where they arise).
     Logged,
@@ -50,16 +51,20 @@ impl Reply {
         matches!(self, Reply::Waiting(sender) if sender.is_closed())
     }
 
-    fn send(self, outcome: Result<Committed>) {
+    fn send(self, outcome: Result<Outcome<Committed>>) {
         match self {
             Reply::Waiting(sender) => {
                 let _ = sender.send(outcome);
             }
-            Reply::Logged => {
-                if let Err(error) = outcome {
+            Reply::Logged => match outcome {
+                Ok(Ok(_)) => {}
+                Ok(Err(rejection)) => {
+                    tracing::debug!(?rejection, "a change queued without waiting was refused");
+                }
+                Err(error) => {
                     tracing::debug!(%error, "a change queued without waiting was not written");
                 }
-            }
+            },
         }
     }
 }
@@ -99,7 +104,7 @@ impl GroupCommitWriter {
     }
 
     /// Commits a change with the next batch and answers once that batch is durable.
-    pub async fn commit(&self, change: Change) -> Result<Committed> {
+    pub async fn commit(&self, change: Change) -> Result<Outcome<Committed>> {
         let (reply, answer) = oneshot::channel();
         self.submit(change, Reply::Waiting(reply)).await?;
         answer
@@ -122,7 +127,7 @@ impl GroupCommitWriter {
 }
 
 /// Whether a change met another process's change (and can be written again).
-fn is_conflict(outcome: &Result<Committed>) -> bool {
+fn is_conflict(outcome: &Result<Outcome<Committed>>) -> bool {
     matches!(outcome, Err(error) if error.code() == Code::Aborted)
 }
 
@@ -189,7 +194,7 @@ async fn commit_with_retries(
     settings: &WriterSettings,
     connection: &mut Option<AnyConnection>,
     batch: &[(Change, Reply)],
-) -> Result<Vec<Result<Committed>>> {
+) -> Result<Vec<Result<Outcome<Committed>>>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -219,7 +224,7 @@ async fn commit_batch(
     connection: &mut AnyConnection,
     begin: &'static str,
     batch: &[(Change, Reply)],
-) -> Result<Vec<Result<Committed>>> {
+) -> Result<Vec<Result<Outcome<Committed>>>> {
     if let Some(outcomes) = write_batch(connection, begin, batch, false).await? {
         return Ok(outcomes);
     }
@@ -235,7 +240,7 @@ async fn write_batch(
     begin: &'static str,
     batch: &[(Change, Reply)],
     savepoints: bool,
-) -> Result<Option<Vec<Result<Committed>>>> {
+) -> Result<Option<Vec<Result<Outcome<Committed>>>>> {
     let mut transaction = connection
         .begin_with(begin)
         .await
@@ -251,7 +256,8 @@ async fn write_batch(
                 .map_err(conflict_or_internal("STORE-Gc4sp"))?;
         }
         let outcome = apply_change(&mut transaction, change).await;
-        if outcome.is_err() {
+        // A refused change is undone like a failed one: it wrote nothing.
+        if !matches!(outcome, Ok(Ok(_))) {
             if !savepoints {
                 transaction
                     .rollback()
@@ -276,42 +282,10 @@ async fn write_batch(
 #[cfg(test)]
 mod tests {
     use crate::domain::time::Timestamp;
-    use crate::domain::user::{Org, User, UserKind, UserState};
-    use crate::error::Code;
-    use crate::service::ports::{Change, Effect, NewUser, Store};
+    use crate::domain::user::Org;
+    use crate::service::ports::{ChangeStore, OrgStore, Rejection};
     use crate::store::SqlStore;
-
-    fn change(user_id: &str, effects: Vec<Effect>) -> Change {
-        Change {
-            user_id: user_id.to_owned(),
-            event_type: "test.changed",
-            payload: serde_json::json!({}),
-            actor: "system".into(),
-            at: Timestamp(1_700_000_000_000_000),
-            effects,
-        }
-    }
-
-    fn new_machine_user(id: &str) -> Effect {
-        Effect::InsertUser(Box::new(NewUser {
-            user: User {
-                id: id.to_owned(),
-                org_id: "org".into(),
-                state: UserState::Active,
-                username: id.to_owned(),
-                sequence: 0,
-                created_at: Timestamp(1),
-                changed_at: Timestamp(1),
-                kind: UserKind::Machine {
-                    name: id.to_owned(),
-                    description: String::new(),
-                },
-            },
-            metadata: Vec::new(),
-            email_code_hash: None,
-            phone_code_hash: None,
-        }))
-    }
+    use crate::store::tests::{change, machine_user};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_change_in_a_batch_leaves_the_others_committed() {
@@ -324,10 +298,11 @@ mod tests {
             name: "Org".into(),
             domain: "org.localhost".into(),
         };
-        store.create_org(&org, Timestamp(1)).await.unwrap();
+        store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
         store
-            .commit(change("alice", vec![new_machine_user("alice")]))
+            .commit(change("alice", vec![machine_user("alice")]))
             .await
+            .unwrap()
             .unwrap();
         // Submitted together, these share batches: the changes to a user that does not exist
         // and the second insert of an existing user fail, the others must not.
@@ -338,7 +313,7 @@ mod tests {
                 let change = match index % 3 {
                     0 => change("nobody", Vec::new()),
                     1 => change("alice", Vec::new()),
-                    _ => change("alice", vec![new_machine_user("alice")]),
+                    _ => change("alice", vec![machine_user("alice")]),
                 };
                 store.commit(change).await
             }));
@@ -348,12 +323,12 @@ mod tests {
             let outcome = task.await.unwrap();
             match index % 3 {
                 0 => assert!(
-                    matches!(&outcome, Err(error) if error.code() == Code::NotFound),
+                    matches!(&outcome, Ok(Err(Rejection::UserNotFound))),
                     "{outcome:?}"
                 ),
-                1 => sequences.push(outcome.unwrap().sequence),
+                1 => sequences.push(outcome.unwrap().unwrap().sequence),
                 _ => assert!(
-                    matches!(&outcome, Err(error) if error.code() == Code::AlreadyExists),
+                    matches!(&outcome, Ok(Err(Rejection::UserExists))),
                     "{outcome:?}"
                 ),
             }

@@ -7,10 +7,11 @@ use passkey_authenticator::{Authenticator, UiHint, UserCheck, UserValidationMeth
 use passkey_client::Client;
 use passkey_types::Passkey;
 use passkey_types::ctap2::{Aaguid, Ctap2Error};
-use passlink::api::convert::{json_to_struct, struct_to_json};
+use passlink::api::convert::struct_to_json;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use serde_json::Value;
 
+use super::requests::{register_with_code, verify_request};
 use super::wire::ApiClient;
 use super::{TestServer, create_code};
 
@@ -88,33 +89,6 @@ pub fn unb64(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .unwrap()
-}
-
-/// A RegisterPasskeyRequest redeeming `code` for a user.
-pub fn register_with_code(
-    user_id: &str,
-    code: &user_pb::PasskeyRegistrationCode,
-) -> user_pb::RegisterPasskeyRequest {
-    user_pb::RegisterPasskeyRequest {
-        user_id: user_id.into(),
-        code: Some(code.clone()),
-        ..Default::default()
-    }
-}
-
-/// A VerifyPasskeyRegistrationRequest finishing `passkey_id` with `credential`.
-pub fn verify_request(
-    user_id: &str,
-    passkey_id: &str,
-    credential: &Value,
-    name: &str,
-) -> user_pb::VerifyPasskeyRegistrationRequest {
-    user_pb::VerifyPasskeyRegistrationRequest {
-        user_id: user_id.into(),
-        passkey_id: passkey_id.into(),
-        public_key_credential: Some(json_to_struct(credential.clone())),
-        passkey_name: name.into(),
-    }
 }
 
 /// The creation options of a started registration, as JSON.

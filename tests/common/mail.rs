@@ -1,12 +1,40 @@
 //! Mail test helpers: a real SMTP server process (Python `aiosmtpd`, `tests/support/smtp_sink.py`)
-//! that stores every received message as JSON, and the real `passlink` binary as a child process.
+//! that stores every received message as JSON, settings that send through it, and the outbox
+//! as tests queue and watch it. Tests that start the SMTP server are
+//! `#[ignore = "needs Python aiosmtpd …"]`: a plain `cargo test` does not run them.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use passlink::config::{Settings, SmtpTls};
+use passlink::service::ports::StoredMessage;
 use serde::Deserialize;
+
+use super::requests::send_link;
+use super::{TestServer, authorized};
+
+/// The sender of the test emails.
+pub const FROM: &str = "Passlink Tests <noreply@passlink.test>";
+
+/// Settings that send through the SMTP server on `port` (with the outbox worker on), with
+/// short retries for tests.
+pub fn smtp_on(port: u16) -> impl FnOnce(&mut Settings) {
+    move |settings| {
+        settings.smtp.host = Some("127.0.0.1".into());
+        settings.smtp.port = Some(port);
+        settings.smtp.tls = SmtpTls::None;
+        settings.smtp.timeout = Duration::from_secs(2);
+        settings.mail.dir = None;
+        settings.mail.from = FROM.into();
+        settings.outbox.retry_initial = Duration::from_millis(100);
+        settings.outbox.retry_max = Duration::from_millis(400);
+        settings.outbox.poll_interval = Duration::from_millis(200);
+        settings.outbox.lease = Duration::from_secs(10);
+        settings.outbox.worker = true;
+    }
+}
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
@@ -48,6 +76,39 @@ pub async fn eventually<T>(
     }
 }
 
+/// Queues a registration link email for a user (as the admin, over gRPC) and returns its
+/// outbox row as stored.
+pub async fn queue_link(server: &TestServer, user_id: &str) -> StoredMessage {
+    server
+        .grpc_client()
+        .await
+        .create_passkey_registration_link(authorized(send_link(user_id, None), &server.admin_token))
+        .await
+        .expect("CreatePasskeyRegistrationLink");
+    server
+        .outbox()
+        .await
+        .into_iter()
+        .rfind(|message| message.user_id == user_id)
+        .expect("an outbox row for the user")
+}
+
+/// Waits until the outbox message is no longer pending (sent or dead) and returns it.
+pub async fn settled(server: &TestServer, message_id: &str) -> StoredMessage {
+    eventually(
+        "the message to be sent or dead",
+        Duration::from_secs(20),
+        async || {
+            server
+                .outbox()
+                .await
+                .into_iter()
+                .find(|message| message.id == message_id && message.state != "pending")
+        },
+    )
+    .await
+}
+
 /// One message as the SMTP server received it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ReceivedMessage {
@@ -61,6 +122,17 @@ pub struct ReceivedMessage {
 }
 
 impl ReceivedMessage {
+    /// The link of the message: the text part's line that starts with http.
+    pub fn link(&self) -> url::Url {
+        let text = self.text.as_deref().expect("a text part");
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|line| line.starts_with("http"))
+            .unwrap_or_else(|| panic!("no link in {text}"));
+        url::Url::parse(line).unwrap()
+    }
+
     pub fn header(&self, name: &str) -> &str {
         self.headers
             .iter()
@@ -70,23 +142,18 @@ impl ReceivedMessage {
     }
 }
 
-/// Whether Python's aiosmtpd is installed; when it is not, prints a notice (tests then skip),
-/// and panics under CI, which must run every test.
-pub fn smtp_server_available() -> bool {
+/// Fails the test unless Python's aiosmtpd is installed.
+pub fn require_aiosmtpd() {
     let available = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    if !available {
-        assert!(
-            !super::required_by_ci(),
-            "CI=true but Python aiosmtpd is missing: pip install aiosmtpd"
-        );
-        eprintln!("SKIPPED: Python aiosmtpd is not installed (pip install aiosmtpd)");
-    }
-    available
+    assert!(
+        available,
+        "this test needs Python aiosmtpd: pip install aiosmtpd"
+    );
 }
 
 /// A running SMTP server process that stores what it receives.
@@ -99,6 +166,7 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts the server on `port` and waits until it accepts connections.
     pub async fn start_on(port: u16) -> SmtpServer {
+        require_aiosmtpd();
         let directory = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
             .arg(concat!(
@@ -162,123 +230,4 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A `passlink serve` child process.
-pub struct PasslinkProcess {
-    pub port: u16,
-    pub log: PathBuf,
-    child: Child,
-}
-
-impl PasslinkProcess {
-    /// Starts `passlink serve` on a free port with the given data directory, database and
-    /// extra flags, and waits until it accepts connections.
-    pub async fn start(data_dir: &Path, database_url: &str, flags: &[&str]) -> PasslinkProcess {
-        let port = free_port();
-        let log = data_dir.join(format!("passlink-{port}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_passlink"))
-            .arg("serve")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--database-url", database_url])
-            .args(flags)
-            // The test's own variables would be refused as unknown settings.
-            .env_remove("PASSLINK_TEST_POSTGRES_URL")
-            .env("PASSLINK_LOG_LEVEL", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start passlink serve");
-        let mut process = PasslinkProcess { port, log, child };
-        let start = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if let Some(status) = process.child.try_wait().unwrap() {
-                panic!(
-                    "passlink exited with {status}:\n{}",
-                    std::fs::read_to_string(&process.log).unwrap_or_default()
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "passlink did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        process.port = port;
-        process
-    }
-
-    /// The process's log so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Kills the process with SIGKILL: no shutdown code runs.
-    pub fn kill_9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// Stops the process with SIGTERM and waits for it.
-    pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PasslinkProcess {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A database for child processes; a PostgreSQL one is dropped with this value.
-pub struct ProcessDatabase {
-    pub url: String,
-}
-
-impl Drop for ProcessDatabase {
-    fn drop(&mut self) {
-        super::drop_postgres_database(&self.url);
-    }
-}
-
-/// A fresh database for child processes: a new PostgreSQL database when
-/// `PASSLINK_TEST_POSTGRES_URL` is set, else a SQLite file in `directory`. Declare it before
-/// the processes, so that it is dropped after them.
-pub async fn fresh_database(directory: &Path) -> ProcessDatabase {
-    let url = match super::fresh_postgres_database().await {
-        Some(url) => url,
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            directory.join("shared.db").display()
-        ),
-    };
-    ProcessDatabase { url }
-}
-
-/// Runs the `passlink` binary with arguments and returns its standard output; panics on
-/// failure.
-pub fn passlink_command(arguments: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_passlink"))
-        .args(arguments)
-        .env_remove("PASSLINK_TEST_POSTGRES_URL")
-        .output()
-        .expect("run passlink");
-    assert!(
-        output.status.success(),
-        "passlink {arguments:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }

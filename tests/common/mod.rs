@@ -5,14 +5,19 @@
 #![allow(dead_code)]
 
 pub mod authenticator;
+pub mod browser;
+pub mod failure;
+pub mod grpc_web;
 pub mod json_shape;
 pub mod log_capture;
 pub mod mail;
 pub mod process;
+pub mod protocols;
 pub mod raw_grpc;
 pub mod raw_h2;
 pub mod raw_http;
-pub mod suite;
+pub mod requests;
+pub mod scene;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -26,9 +31,12 @@ use passlink::domain::permission::Role;
 use passlink::domain::time::{Clock, SystemClock, Timestamp};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::service::Services;
+use passlink::service::ports::{Store, StoredEvent, StoredMessage};
 use tonic::transport::Channel;
 
-use wire::{ApiClient, Protocol};
+use protocols::Protocol;
+use requests::{human, return_code};
+use wire::ApiClient;
 
 /// The system clock plus an offset the test controls.
 #[derive(Default)]
@@ -48,11 +56,6 @@ impl Clock for TestClock {
     fn now(&self) -> Timestamp {
         Timestamp(SystemClock.now().0 + self.offset_micros.load(Ordering::SeqCst))
     }
-}
-
-/// Whether the environment demands every optional dependency (CI sets `CI=true`).
-pub fn required_by_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
 /// A fresh PostgreSQL database URL when `PASSLINK_TEST_POSTGRES_URL` names a server.
@@ -147,18 +150,70 @@ impl TestServer {
         ApiClient::new(protocol, self.address).await
     }
 
+    /// A client of the user service over `protocol` with the IAM_OWNER admin's token.
+    pub async fn admin(&self, protocol: Protocol) -> ApiClient {
+        self.client(protocol).await.with_token(&self.admin_token)
+    }
+
+    /// The server's store: the one place tests read what was stored behind the API.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.services.store()
+    }
+
+    /// The user's events, oldest first.
+    pub async fn events(&self, user_id: &str) -> Vec<StoredEvent> {
+        self.store().list_events(user_id).await.unwrap()
+    }
+
+    /// The types of the user's events, oldest first.
+    pub async fn event_types(&self, user_id: &str) -> Vec<String> {
+        self.events(user_id)
+            .await
+            .into_iter()
+            .map(|event| event.event_type)
+            .collect()
+    }
+
+    /// Every message in the outbox, in the order they were queued.
+    pub async fn outbox(&self) -> Vec<StoredMessage> {
+        self.store().list_messages().await.unwrap()
+    }
+
     /// The URL of the server's database.
     pub fn database_url(&self) -> String {
         self.settings.database_url()
     }
 
+    /// A connection to the server's database, for what no RPC shows or sets.
+    pub async fn database_connection(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.database_url())
+            .await
+            .expect("open the test database")
+    }
+
+    /// Runs one statement with text parameters straight on the database and asserts that it
+    /// changed exactly one row, for states no RPC produces.
+    pub async fn update_one_row(&self, sql: &'static str, values: &[&str]) {
+        use sqlx::Connection;
+        let mut connection = self.database_connection().await;
+        let mut query = sqlx::query(sql);
+        for value in values {
+            query = query.bind(value.to_string());
+        }
+        let updated = query
+            .execute(&mut connection)
+            .await
+            .expect("the statement runs");
+        assert_eq!(updated.rows_affected(), 1, "{sql}");
+        connection.close().await.unwrap();
+    }
+
     /// Sets a user's state number directly in the database, for states no RPC sets yet.
     pub async fn set_user_state_in_database(&self, user_id: &str, state: i64) {
         use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        let mut connection = sqlx::AnyConnection::connect(&self.database_url())
-            .await
-            .expect("open the test database");
+        let mut connection = self.database_connection().await;
         let updated = sqlx::query("UPDATE users SET state = $1 WHERE id = $2")
             .bind(state)
             .bind(user_id)
@@ -167,6 +222,18 @@ impl TestServer {
             .expect("update the user's state");
         assert_eq!(updated.rows_affected(), 1);
         connection.close().await.unwrap();
+    }
+
+    /// How many passkey registrations wait to be verified.
+    pub async fn pending_registrations(&self) -> i64 {
+        use sqlx::{Connection, Row};
+        let mut connection = self.database_connection().await;
+        let row = sqlx::query("SELECT COUNT(*) FROM passkey_registrations")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        row.get::<i64, _>(0)
     }
 
     /// Signals a graceful shutdown without waiting; the handle finishes when the server has.
@@ -205,14 +272,9 @@ impl TestServer {
         format!("http://localhost:{}{path}", self.address.port())
     }
 
-    /// A tonic client over HTTP/2.
-    pub async fn grpc_client(&self) -> user_pb::user_service_client::UserServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect over gRPC");
-        user_pb::user_service_client::UserServiceClient::new(channel)
+    /// A tonic client of the user service over HTTP/2.
+    pub async fn grpc_client(&self) -> GrpcClient {
+        grpc_client_at(self.address).await
     }
 
     /// The id of the default organization.
@@ -298,6 +360,23 @@ pub fn drop_postgres_database(database_url: &str) {
     });
 }
 
+/// A tonic client of the user service.
+pub type GrpcClient = user_pb::user_service_client::UserServiceClient<Channel>;
+
+/// An HTTP/2 connection to a server, for tonic clients of any of its services.
+pub async fn grpc_channel(address: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect over gRPC")
+}
+
+/// A tonic client of the user service at `address`, on a new connection.
+pub async fn grpc_client_at(address: SocketAddr) -> GrpcClient {
+    GrpcClient::new(grpc_channel(address).await)
+}
+
 /// A fresh email address for a person.
 pub fn unique_email(name: &str) -> String {
     format!("{}-{}@example.com", name.to_lowercase(), uuid_like())
@@ -310,22 +389,6 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
-}
-
-/// An AddHumanUserRequest for a person with a verified address.
-pub fn human(given_name: &str, email: &str) -> user_pb::AddHumanUserRequest {
-    user_pb::AddHumanUserRequest {
-        profile: Some(user_pb::SetHumanProfile {
-            given_name: given_name.into(),
-            family_name: "Tester".into(),
-            ..Default::default()
-        }),
-        email: Some(user_pb::SetHumanEmail {
-            email: email.into(),
-            verification: Some(user_pb::set_human_email::Verification::IsVerified(true)),
-        }),
-        ..Default::default()
-    }
 }
 
 /// Adds a human user over gRPC as `token` and returns its id.
@@ -341,27 +404,12 @@ pub async fn add_human(server: &TestServer, token: &str, given_name: &str) -> St
         .user_id
 }
 
-/// A CreatePasskeyRegistrationLinkRequest with `return_code`.
-pub fn return_code_request(user_id: &str) -> user_pb::CreatePasskeyRegistrationLinkRequest {
-    user_pb::CreatePasskeyRegistrationLinkRequest {
-        user_id: user_id.into(),
-        medium: Some(
-            user_pb::create_passkey_registration_link_request::Medium::ReturnCode(
-                user_pb::ReturnPasskeyRegistrationCode {},
-            ),
-        ),
-    }
-}
-
 /// Creates a registration code for a user (as the admin, over gRPC) and returns it.
 pub async fn create_code(server: &TestServer, user_id: &str) -> user_pb::PasskeyRegistrationCode {
     server
         .grpc_client()
         .await
-        .create_passkey_registration_link(authorized(
-            return_code_request(user_id),
-            &server.admin_token,
-        ))
+        .create_passkey_registration_link(authorized(return_code(user_id), &server.admin_token))
         .await
         .expect("CreatePasskeyRegistrationLink")
         .into_inner()

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use super::wire::{
-    Failure, Protocol, decode_base64_lenient, error_detail_of_rpc_status, percent_decode,
-};
+use super::failure::{Failure, error_detail_of_rpc_status};
+use super::grpc_web::{decode_base64_lenient, percent_decode};
+use super::protocols::Protocol;
 
 /// An HTTP/2 connection to passlink; cheap to clone, each clone sends on the same connection.
 #[derive(Clone)]

@@ -9,101 +9,19 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use passlink::pb::zitadel::user::v2 as user_pb;
-use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
 use tonic::transport::Channel;
 
+use super::failure::{Failure, connect_failure, error_detail_of_rpc_status, rest_failure};
+use super::grpc_web::{
+    GrpcWebFrames, decode_base64_lenient, decode_grpc_web_text, grpc_web_frame,
+    parse_grpc_web_frames, percent_decode,
+};
+use super::protocols::Protocol;
+
 /// The service every protocol serves.
 pub const SERVICE: &str = "zitadel.user.v2.UserService";
-
-/// The type URL and Connect type name of passlink's error detail.
-pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";
-pub const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
-
-/// A protocol on passlink's one port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// gRPC over HTTP/2 with the tonic client.
-    Grpc,
-    /// gRPC-Web, `application/grpc-web+proto`, hand-built frames over HTTP/1.1.
-    GrpcWeb,
-    /// gRPC-Web, `application/grpc-web-text` (base64 frames) over HTTP/1.1.
-    GrpcWebText,
-    /// Connect unary with `application/json`.
-    ConnectJson,
-    /// Connect unary with `application/proto`.
-    ConnectProto,
-    /// The REST routes with JSON bodies.
-    Rest,
-}
-
-impl Protocol {
-    /// Whether errors arrive as an HTTP status with a JSON body (REST and Connect).
-    pub fn has_http_error_status(self) -> bool {
-        matches!(
-            self,
-            Protocol::ConnectJson | Protocol::ConnectProto | Protocol::Rest
-        )
-    }
-}
-
-/// The HTTP status the contract (§4) gives a gRPC code.
-pub fn http_status_of(code: tonic::Code) -> u16 {
-    use tonic::Code::*;
-    match code {
-        InvalidArgument | FailedPrecondition | OutOfRange => 400,
-        Unauthenticated => 401,
-        PermissionDenied => 403,
-        NotFound => 404,
-        AlreadyExists | Aborted => 409,
-        ResourceExhausted => 429,
-        Cancelled => 499,
-        Unimplemented => 501,
-        Unavailable => 503,
-        DeadlineExceeded => 504,
-        Ok => 200,
-        Internal | Unknown | DataLoss => 500,
-    }
-}
-
-/// An error answer, read back from the protocol that carried it.
-#[derive(Debug)]
-pub struct Failure {
-    pub protocol: Protocol,
-    pub code: tonic::Code,
-    /// The HTTP status of the answer; `None` over gRPC, where only the gRPC status counts.
-    pub http_status: Option<u16>,
-    pub message: String,
-    /// The `zitadel.v1.ErrorDetail` the answer carried, if any.
-    pub detail: Option<ErrorDetail>,
-}
-
-impl Failure {
-    /// Asserts the code, the HTTP status the contract maps it to, a message containing `text`,
-    /// and a `zitadel.v1.ErrorDetail` whose id and message make up the message.
-    pub fn assert_error(&self, code: tonic::Code, text: &str) {
-        assert_eq!(self.code, code, "unexpected code in {self:#?}");
-        if self.protocol.has_http_error_status() {
-            assert_eq!(self.http_status, Some(http_status_of(code)), "{self:#?}");
-        }
-        assert!(
-            self.message.contains(text),
-            "the message should contain {text:?}: {self:#?}"
-        );
-        let detail = self
-            .detail
-            .as_ref()
-            .unwrap_or_else(|| panic!("a zitadel.v1.ErrorDetail in {self:#?}"));
-        assert!(!detail.id.is_empty(), "the detail names its id: {self:#?}");
-        assert!(detail.message.contains(text), "{self:#?}");
-        assert_eq!(
-            self.message,
-            format!("{} ({})", detail.message, detail.id),
-            "the message reads \"<text> (<ID>)\""
-        );
-    }
-}
 
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).expect("the descriptor set")
@@ -142,113 +60,6 @@ pub fn from_json<M: Message + Default>(descriptor: MessageDescriptor, body: &[u8
     M::decode(dynamic.encode_to_vec().as_slice()).unwrap()
 }
 
-/// Builds a gRPC-Web frame: flag byte, big-endian length, payload.
-pub fn grpc_web_frame(flag: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(5 + payload.len());
-    frame.push(flag);
-    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    frame.extend_from_slice(payload);
-    frame
-}
-
-/// A gRPC-Web response body split into its frames.
-#[derive(Debug, Default)]
-pub struct GrpcWebFrames {
-    /// Data frames (flag 0x00), in order.
-    pub messages: Vec<Vec<u8>>,
-    /// The trailer frame (flag 0x80), lowercased names; `None` when there was none.
-    pub trailers: Option<HashMap<String, String>>,
-    /// Whether anything came after the trailer frame (it must be last).
-    pub bytes_after_trailers: bool,
-}
-
-/// Splits a binary gRPC-Web body into frames; panics on a malformed body.
-pub fn parse_grpc_web_frames(mut body: &[u8]) -> GrpcWebFrames {
-    let mut frames = GrpcWebFrames::default();
-    while !body.is_empty() {
-        if frames.trailers.is_some() {
-            frames.bytes_after_trailers = true;
-        }
-        assert!(body.len() >= 5, "a truncated frame header: {body:?}");
-        let flag = body[0];
-        let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
-        assert!(body.len() >= 5 + length, "a truncated frame: {body:?}");
-        let payload = &body[5..5 + length];
-        match flag {
-            0x00 => frames.messages.push(payload.to_vec()),
-            0x80 => {
-                let text = std::str::from_utf8(payload).expect("trailers are text");
-                let trailers = text
-                    .split("\r\n")
-                    .filter(|line| !line.is_empty())
-                    .map(|line| {
-                        let (name, value) = line.split_once(':').expect("name: value");
-                        (name.trim().to_ascii_lowercase(), value.trim().to_owned())
-                    })
-                    .collect();
-                frames.trailers = Some(trailers);
-            }
-            other => panic!("unexpected gRPC-Web frame flag {other:#x}"),
-        }
-        body = &body[5 + length..];
-    }
-    frames
-}
-
-/// Decodes a `grpc-web-text` body: base64 in padded pieces, one or more per frame, so it is
-/// decoded four characters at a time.
-pub fn decode_grpc_web_text(body: &[u8]) -> Vec<u8> {
-    let clean: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|byte| !byte.is_ascii_whitespace())
-        .collect();
-    assert_eq!(clean.len() % 4, 0, "grpc-web-text comes in padded base64");
-    clean
-        .chunks(4)
-        .flat_map(|quad| {
-            base64::engine::general_purpose::STANDARD
-                .decode(quad)
-                .expect("base64")
-        })
-        .collect()
-}
-
-/// Decodes base64 with or without padding (the `-bin` headers and Connect details omit it).
-pub fn decode_base64_lenient(value: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(value.trim_end_matches('='))
-        .expect("base64")
-}
-
-/// Decodes a percent-encoded `grpc-message`.
-pub fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap();
-            decoded.push(u8::from_str_radix(hex, 16).expect("percent escape"));
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(decoded).expect("UTF-8 grpc-message")
-}
-
-/// The `zitadel.v1.ErrorDetail` inside an encoded `google.rpc.Status`.
-pub fn error_detail_of_rpc_status(encoded: &[u8]) -> Option<ErrorDetail> {
-    let status = tonic_types::pb::Status::decode(encoded).expect("a google.rpc.Status");
-    let any = status
-        .details
-        .iter()
-        .find(|any| any.type_url == ERROR_DETAIL_TYPE_URL)?;
-    Some(ErrorDetail::decode(any.value.as_slice()).expect("an ErrorDetail"))
-}
-
 /// An answer to a JSON request, as it came over the wire.
 #[derive(Debug)]
 pub struct JsonAnswer {
@@ -270,34 +81,61 @@ pub struct ApiClient {
     protocol: Protocol,
     address: SocketAddr,
     credentials: Credentials,
+    /// Headers sent with every request besides `authorization` (gRPC metadata over gRPC).
+    headers: Vec<(String, String)>,
     http: reqwest::Client,
     channel: Option<Channel>,
 }
 
 /// A reqwest client that never goes through a proxy (HTTP/1.1 only: no `http2` feature).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    http_client_sending(&[])
+}
+
+/// A reqwest client like `http_client` that sends `headers` with every request.
+fn http_client_sending(headers: &[(String, String)]) -> reqwest::Client {
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                reqwest::header::HeaderName::try_from(name.as_str()).expect("a header name"),
+                reqwest::header::HeaderValue::try_from(value.as_str()).expect("a header value"),
+            )
+        })
+        .collect();
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 impl ApiClient {
     /// A client without credentials.
     pub async fn new(protocol: Protocol, address: SocketAddr) -> ApiClient {
         let channel = match protocol {
-            Protocol::Grpc => Some(
-                Channel::from_shared(format!("http://{address}"))
-                    .unwrap()
-                    .connect()
-                    .await
-                    .expect("connect over gRPC"),
-            ),
+            Protocol::Grpc => Some(super::grpc_channel(address).await),
             _ => None,
         };
         ApiClient {
             protocol,
             address,
             credentials: Credentials::None,
+            headers: Vec::new(),
             http: http_client(),
             channel,
+        }
+    }
+
+    /// The same client sending `name: value` with every request, as an HTTP header or as gRPC
+    /// metadata.
+    pub fn with_header(&self, name: &str, value: &str) -> ApiClient {
+        let mut headers = self.headers.clone();
+        headers.push((name.to_owned(), value.to_owned()));
+        ApiClient {
+            http: http_client_sending(&headers),
+            headers,
+            ..self.clone()
         }
     }
 
@@ -427,6 +265,13 @@ impl ApiClient {
             wrapped
                 .metadata_mut()
                 .insert("authorization", authorization.parse().unwrap());
+        }
+        for (name, value) in &self.headers {
+            let name: tonic::metadata::MetadataKey<tonic::metadata::Ascii> =
+                name.parse().expect("a metadata key");
+            wrapped
+                .metadata_mut()
+                .insert(name, value.parse().expect("a metadata value"));
         }
         let path = http::uri::PathAndQuery::try_from(format!("/{SERVICE}/{method}")).unwrap();
         grpc.unary(
@@ -686,7 +531,8 @@ fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
+/// Reads an HTTP answer whose body must be JSON.
+pub async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
     let status = answer.status().as_u16();
     let content_type = header_text(answer.headers(), "content-type");
     let body = answer.bytes().await.unwrap();
@@ -700,68 +546,5 @@ async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
         status,
         content_type,
         body,
-    }
-}
-
-/// Reads a REST error body: `{"code":5,"message":"…","details":[{"@type":…,"id","message"}]}`.
-pub fn rest_failure(protocol: Protocol, answer: &JsonAnswer) -> Failure {
-    assert_eq!(answer.content_type, "application/json", "{answer:?}");
-    let body = &answer.body;
-    let detail = body["details"][0].as_object().map(|detail| {
-        assert_eq!(detail["@type"], ERROR_DETAIL_TYPE_URL, "{answer:?}");
-        ErrorDetail {
-            id: detail["id"].as_str().unwrap().to_owned(),
-            message: detail["message"].as_str().unwrap().to_owned(),
-        }
-    });
-    Failure {
-        protocol,
-        code: tonic::Code::from_i32(body["code"].as_i64().expect("a numeric code") as i32),
-        http_status: Some(answer.status),
-        message: body["message"].as_str().unwrap_or_default().to_owned(),
-        detail,
-    }
-}
-
-/// Reads a Connect error body: `{"code":"not_found","message":…,"details":[{"type","value"}]}`.
-pub fn connect_failure(protocol: Protocol, status: u16, body: &[u8]) -> Failure {
-    let body: serde_json::Value = serde_json::from_slice(body).expect("a JSON error body");
-    let detail = body["details"][0].as_object().map(|detail| {
-        assert_eq!(detail["type"], ERROR_DETAIL_TYPE, "{body}");
-        ErrorDetail::decode(
-            decode_base64_lenient(detail["value"].as_str().expect("a base64 value")).as_slice(),
-        )
-        .expect("an ErrorDetail")
-    });
-    Failure {
-        protocol,
-        code: connect_code(body["code"].as_str().expect("a code name")),
-        http_status: Some(status),
-        message: body["message"].as_str().unwrap_or_default().to_owned(),
-        detail,
-    }
-}
-
-/// The gRPC code of a Connect code name.
-pub fn connect_code(name: &str) -> tonic::Code {
-    use tonic::Code::*;
-    match name {
-        "canceled" => Cancelled,
-        "unknown" => Unknown,
-        "invalid_argument" => InvalidArgument,
-        "deadline_exceeded" => DeadlineExceeded,
-        "not_found" => NotFound,
-        "already_exists" => AlreadyExists,
-        "permission_denied" => PermissionDenied,
-        "resource_exhausted" => ResourceExhausted,
-        "failed_precondition" => FailedPrecondition,
-        "aborted" => Aborted,
-        "out_of_range" => OutOfRange,
-        "unimplemented" => Unimplemented,
-        "internal" => Internal,
-        "unavailable" => Unavailable,
-        "data_loss" => DataLoss,
-        "unauthenticated" => Unauthenticated,
-        other => panic!("not a Connect code: {other}"),
     }
 }

@@ -21,6 +21,17 @@ pub enum Transport {
     Http1,
 }
 
+impl Transport {
+    /// HTTP/2 in `percent` of the draws, else HTTP/1.1.
+    pub fn http2_in(rng: &mut Rng, percent: usize) -> Transport {
+        if rng.percent(percent) {
+            Transport::Http2
+        } else {
+            Transport::Http1
+        }
+    }
+}
+
 /// One generated request.
 #[derive(Debug)]
 pub struct FuzzRequest {
@@ -343,11 +354,7 @@ fn grpc_web(rng: &mut Rng, corpus: &Corpus, text: bool) -> FuzzRequest {
     FuzzRequest {
         kind: kind(family, mutation, &framing),
         family,
-        transport: if rng.percent(10) {
-            Transport::Http2
-        } else {
-            Transport::Http1
-        },
+        transport: Transport::http2_in(rng, 10),
         method: "POST".into(),
         path: format!("/{SERVICE}/{method}"),
         headers: vec![
@@ -364,11 +371,7 @@ fn connect_proto(rng: &mut Rng, corpus: &Corpus) -> FuzzRequest {
     FuzzRequest {
         kind: kind("connect-proto", mutation, ""),
         family: "connect-proto",
-        transport: if rng.percent(20) {
-            Transport::Http2
-        } else {
-            Transport::Http1
-        },
+        transport: Transport::http2_in(rng, 20),
         method: "POST".into(),
         path: format!("/{SERVICE}/{method}"),
         headers: vec![

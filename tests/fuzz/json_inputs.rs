@@ -261,14 +261,6 @@ fn prost_reflect_json(credential: &prost_types::Struct) -> serde_json::Value {
     passlink::api::convert::struct_to_json(credential.clone())
 }
 
-fn transport(rng: &mut Rng) -> Transport {
-    if rng.percent(20) {
-        Transport::Http2
-    } else {
-        Transport::Http1
-    }
-}
-
 pub fn connect_json(rng: &mut Rng, corpus: &Corpus) -> FuzzRequest {
     let (method, mutation, body, _) = mutated_json(rng, corpus);
     let content_type = *rng.pick(&[
@@ -283,7 +275,7 @@ pub fn connect_json(rng: &mut Rng, corpus: &Corpus) -> FuzzRequest {
     FuzzRequest {
         kind: format!("connect-json/{mutation}"),
         family: "connect-json",
-        transport: transport(rng),
+        transport: Transport::http2_in(rng, 20),
         method: "POST".into(),
         path: format!("/{SERVICE}/{method}"),
         headers,
@@ -346,7 +338,7 @@ pub fn rest(rng: &mut Rng, corpus: &Corpus) -> FuzzRequest {
     FuzzRequest {
         kind: format!("rest/{mutation}"),
         family: "rest",
-        transport: transport(rng),
+        transport: Transport::http2_in(rng, 20),
         method: http_method.into(),
         path,
         headers,

@@ -20,9 +20,9 @@ mod server;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{authorized, human, unique_email};
+use common::requests::human;
+use common::{authorized, unique_email};
 use corpus::Corpus;
-use passlink::pb::zitadel::user::v2 as user_pb;
 use send::Tally;
 use server::ServerProcess;
 
@@ -47,12 +47,7 @@ fn setting(name: &str, default: u64) -> u64 {
 /// Users for the requests to reach deep into the server (the last one is for DeleteUser), and
 /// the id of their organization.
 async fn create_users(server: &ServerProcess) -> (Vec<String>, String) {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect over gRPC");
-    let mut client = user_pb::user_service_client::UserServiceClient::new(channel);
+    let mut client = common::grpc_client_at(server.address).await;
     let mut user_ids = Vec::new();
     let mut org_id = String::new();
     for name in ["Ada", "Grace", "Edsger", "Doomed"] {

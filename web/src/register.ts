@@ -14,192 +14,20 @@
 // after a cancelled prompt reuses the registration already started; a retry after a failed
 // save (the server was unreachable) stores the credential already created.
 
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { UserService } from "./gen/zitadel/user/v2/user_service_pb";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { userService } from "./common/client";
+import { registrationMessage, unreachable } from "./common/messages";
+import { element, show } from "./common/page";
+import { defaultPasskeyName, passkeyNameProblem } from "./common/passkey-name";
+import { creationOptions, registrationJson, webauthnSupported } from "./common/webauthn";
 
 type Started = { passkeyId: string; options: CredentialCreationOptions };
 
-const client = createClient(
-  UserService,
-  createGrpcWebTransport({ baseUrl: location.origin }),
-);
+const client = userService();
 
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page lacks #${id}`);
-  return found as T;
-}
-
-const statusBox = element<HTMLParagraphElement>("status");
 const form = element<HTMLFormElement>("register-form");
 const nameInput = element<HTMLInputElement>("passkey-name");
 const startButton = element<HTMLButtonElement>("start");
-
-/** Shows a message; `kind` is "info", "error" or "success" and sets data-state on <body>. */
-function show(kind: "info" | "error" | "success", message: string): void {
-  statusBox.textContent = message;
-  statusBox.className = kind;
-  document.body.dataset.state = kind;
-}
-
-function base64urlToBuffer(text: string): ArrayBuffer {
-  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-  const binary = atob(padded);
-  const bytes = new Uint8Array(binary.length);
-  for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
-  return bytes.buffer;
-}
-
-function bufferToBase64url(buffer: ArrayBuffer): string {
-  const bytes = new Uint8Array(buffer);
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function object(value: JsonValue | undefined): JsonObject {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? value : {};
-}
-
-/** The server's `{publicKey: {...}}` JSON (base64url fields) as the browser wants it. */
-function creationOptions(json: JsonObject): CredentialCreationOptions {
-  const publicKey = object(json.publicKey);
-  const user = object(publicKey.user);
-  const exclude = Array.isArray(publicKey.excludeCredentials) ? publicKey.excludeCredentials : [];
-  return {
-    publicKey: {
-      ...(publicKey as unknown as PublicKeyCredentialCreationOptions),
-      challenge: base64urlToBuffer(String(publicKey.challenge)),
-      user: {
-        id: base64urlToBuffer(String(user.id)),
-        name: String(user.name),
-        displayName: String(user.displayName),
-      },
-      excludeCredentials: exclude.map((entry) => {
-        const credential = object(entry);
-        return {
-          type: "public-key",
-          id: base64urlToBuffer(String(credential.id)),
-          ...(Array.isArray(credential.transports)
-            ? { transports: credential.transports as AuthenticatorTransport[] }
-            : {}),
-        };
-      }),
-    },
-  };
-}
-
-/** A new credential as JSON with base64url fields, as VerifyPasskeyRegistration wants it. */
-function credentialJson(credential: PublicKeyCredential): JsonObject {
-  const response = credential.response as AuthenticatorAttestationResponse;
-  const transports =
-    typeof response.getTransports === "function" ? response.getTransports() : [];
-  return {
-    id: credential.id,
-    rawId: bufferToBase64url(credential.rawId),
-    type: credential.type,
-    authenticatorAttachment: credential.authenticatorAttachment ?? null,
-    clientExtensionResults: JSON.parse(
-      JSON.stringify(credential.getClientExtensionResults()),
-    ) as JsonObject,
-    response: {
-      clientDataJSON: bufferToBase64url(response.clientDataJSON),
-      attestationObject: bufferToBase64url(response.attestationObject),
-      transports,
-    },
-  };
-}
-
-/** A sentence for a failed call or browser prompt. */
-function explain(error: unknown): string {
-  if (error instanceof ConnectError) {
-    if (error.code === Code.InvalidArgument && error.rawMessage.includes("COMMAND-Eeb2a")) {
-      return "This link is no longer valid: it has expired or was already used. Please ask for a new link.";
-    }
-    if (error.code === Code.NotFound && error.rawMessage.includes("WebAuthN Token")) {
-      return "The registration took too long and has expired. Please ask for a new link.";
-    }
-    if (error.code === Code.AlreadyExists) {
-      return "This passkey is already registered.";
-    }
-    if (error.code === Code.FailedPrecondition) {
-      return `This account cannot register passkeys right now: ${error.rawMessage}`;
-    }
-    if (error.code === Code.Unavailable || error.code === Code.Unknown) {
-      return "The server could not be reached. Please check your connection and try again.";
-    }
-    return `The passkey could not be registered: ${error.rawMessage}`;
-  }
-  if (error instanceof DOMException) {
-    switch (error.name) {
-      case "NotAllowedError":
-        return "No passkey was created: the request was cancelled or timed out. You can try again.";
-      case "InvalidStateError":
-        return "This authenticator already holds a passkey for your account.";
-      case "SecurityError":
-        return "Your browser refused to create a passkey for this site (its address is not allowed).";
-      case "NotSupportedError":
-        return "Your authenticator does not support the kinds of keys this site accepts.";
-      case "AbortError":
-        return "No passkey was created: the request was aborted. You can try again.";
-    }
-    return `No passkey was created: ${error.message}`;
-  }
-  return `Something went wrong: ${String(error)}`;
-}
-
-function webauthnSupported(): boolean {
-  return (
-    typeof window.PublicKeyCredential === "function" &&
-    typeof navigator.credentials?.create === "function"
-  );
-}
-
-/** The first pattern that matches `text`, as its label; `fallback` when none does. */
-function firstMatch(text: string, patterns: Array<[RegExp, string]>, fallback: string): string {
-  for (const [pattern, label] of patterns) {
-    if (pattern.test(text)) return label;
-  }
-  return fallback;
-}
-
-/** A name that tells this passkey apart, e.g. "Chrome on Linux" or "Safari on iPhone". */
-function defaultPasskeyName(): string {
-  const agent = navigator.userAgent;
-  // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", and iPhones and
-  // Android phones also say "Mac OS X" and "Linux".
-  const browser = firstMatch(
-    agent,
-    [
-      [/Edg(e|A|iOS)?\//, "Edge"],
-      [/OPR\/|Opera/, "Opera"],
-      [/Firefox\/|FxiOS\//, "Firefox"],
-      [/SamsungBrowser\//, "Samsung Internet"],
-      [/Chrome\/|Chromium\/|CriOS\//, "Chrome"],
-      [/Safari\//, "Safari"],
-    ],
-    "",
-  );
-  const platform = firstMatch(
-    agent,
-    [
-      [/Android/, "Android"],
-      [/iPhone/, "iPhone"],
-      [/iPad/, "iPad"],
-      [/CrOS/, "ChromeOS"],
-      [/Mac OS X|Macintosh/, "Mac"],
-      [/Windows/, "Windows"],
-      [/Linux/, "Linux"],
-    ],
-    "",
-  );
-  if (browser && platform) return `${browser} on ${platform}`;
-  if (browser || platform) return `Passkey on ${browser || platform}`;
-  return "My passkey";
-}
 
 /** Whether the same button press may be tried again after `error`. */
 function retryable(error: unknown, started: boolean): boolean {
@@ -207,10 +35,7 @@ function retryable(error: unknown, started: boolean): boolean {
   // another authenticator if need be.
   if (error instanceof DOMException) return started;
   // The server was not reached: what was done so far is kept and the next press goes on.
-  return (
-    error instanceof ConnectError &&
-    (error.code === Code.Unavailable || error.code === Code.Unknown)
-  );
+  return unreachable(error);
 }
 
 function main(): void {
@@ -240,10 +65,9 @@ function main(): void {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = nameInput.value.trim();
-    // The server counts runes (code points), not UTF-16 units.
-    const length = [...name].length;
-    if (length < 1 || length > 200) {
-      show("error", "Please enter a name of 1 to 200 characters.");
+    const problem = passkeyNameProblem(name);
+    if (problem) {
+      show("error", problem);
       nameInput.focus();
       return;
     }
@@ -266,7 +90,7 @@ function main(): void {
         if (!(created instanceof PublicKeyCredential)) {
           throw new DOMException("no credential was returned", "NotAllowedError");
         }
-        credential = credentialJson(created);
+        credential = registrationJson(created);
       }
       show("info", "Saving your passkey…");
       await client.verifyPasskeyRegistration({
@@ -278,7 +102,7 @@ function main(): void {
       form.hidden = true;
       show("success", `Your passkey “${name}” is ready. You can close this page and sign in with it.`);
     } catch (error) {
-      show("error", explain(error));
+      show("error", registrationMessage(error));
       if (retryable(error, started !== undefined)) {
         busy(false);
       } else {

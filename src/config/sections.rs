@@ -1,0 +1,223 @@
+//! The sections of the settings (`[code]`, `[webauthn]`, `[smtp]`, `[mail]`, `[outbox]`) and
+//! the settings' enumerations, each with its defaults: the one place defaults are written
+//! (`[limits]` is in limits.rs).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ValueEnum;
+use serde::Deserialize;
+
+use crate::domain::secret::DEFAULT_CODE_ALPHABET;
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Passkey registration codes (`[code]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeSettings {
+    /// Characters per code.
+    pub length: usize,
+    /// Characters codes are drawn from, uniformly; letters, digits and `-._~` only.
+    pub alphabet: String,
+    /// How long a code stays valid after it is created ("1h", "30m", …).
+    #[serde(with = "humantime_serde")]
+    pub lifetime: Duration,
+}
+
+impl Default for CodeSettings {
+    fn default() -> Self {
+        CodeSettings {
+            length: 12,
+            alphabet: DEFAULT_CODE_ALPHABET.into(),
+            lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The name authenticators show when `webauthn.rp_name` is unset.
+pub const DEFAULT_RP_NAME: &str = "passlink";
+
+/// How long a started registration can be finished when `webauthn.registration_lifetime` is
+/// unset.
+pub const DEFAULT_REGISTRATION_LIFETIME: Duration = Duration::from_secs(300);
+
+/// WebAuthn relying party (`[webauthn]` in the TOML file).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSettings {
+    /// The relying party id; the host of `external_url` when unset. Never an IP address:
+    /// browsers refuse WebAuthn there.
+    pub rp_id: Option<String>,
+    /// The name authenticators show; "passlink" when unset.
+    pub rp_name: Option<String>,
+    /// Origins (`scheme://host[:port]`) credentials may be created on; the origin of
+    /// `external_url` when empty.
+    pub allowed_origins: Vec<String>,
+    /// How long a started registration can be finished ("5m" when unset).
+    #[serde(default, with = "humantime_serde")]
+    pub registration_lifetime: Option<Duration>,
+}
+
+/// How passlink talks TLS to the SMTP server.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text; only for a relay on the same host or network (default port 25).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (default port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte, "SMTPS" (default port 465).
+    Tls,
+}
+
+/// The SMTP server that delivers email (`[smtp]` in the TOML file). Email is sent through it
+/// when `host` is set.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// Host name of the SMTP server; no email is sent over SMTP when unset
+    /// (`PASSLINK_SMTP_HOST`, `--smtp-host`).
+    pub host: Option<String>,
+    /// Port; 25, 587 or 465 by `tls` when unset (`PASSLINK_SMTP_PORT`, `--smtp-port`).
+    pub port: Option<u16>,
+    /// `none`, `starttls` (default) or `tls` (`PASSLINK_SMTP_TLS`, `--smtp-tls`).
+    pub tls: SmtpTls,
+    /// User name for SMTP AUTH; no authentication when unset (`PASSLINK_SMTP_USERNAME`,
+    /// `--smtp-username`).
+    pub username: Option<String>,
+    /// Password for SMTP AUTH (`PASSLINK_SMTP_PASSWORD`); prefer `password_file`.
+    pub password: Option<String>,
+    /// File whose first line is the SMTP password (`PASSLINK_SMTP_PASSWORD_FILE`,
+    /// `--smtp-password-file`); read at start.
+    pub password_file: Option<PathBuf>,
+    /// Time allowed to connect and for each SMTP command, default 10s (`PASSLINK_SMTP_TIMEOUT`,
+    /// `--smtp-timeout`).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Most connections the pooled transport keeps open, default 4.
+    pub max_connections: u32,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: None,
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            password_file: None,
+            timeout: Duration::from_secs(10),
+            max_connections: 4,
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_file", &self.password_file)
+            .field("timeout", &self.timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl SmtpSettings {
+    /// The port in force: `port`, else the usual one for `tls`.
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+}
+
+/// The email passlink writes (`[mail]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// Sender, `"Name <address>"`, default `"passlink <passlink@localhost>"`
+    /// (`PASSLINK_MAIL_FROM`, `--mail-from`).
+    pub from: String,
+    /// Development: when set and `smtp.host` is not, each message is written to this
+    /// directory as `<message id>.eml` instead of being sent (`PASSLINK_MAIL_DIR`,
+    /// `--mail-dir`).
+    pub dir: Option<PathBuf>,
+    /// Directory with operator templates overriding the built-in ones: `passkey_link.txt`
+    /// and/or `passkey_link.html`, with the placeholders `{{ greeting_name }}`, `{{ link }}`,
+    /// `{{ expires_at }}` and `{{ email }}` (`PASSLINK_MAIL_TEMPLATES_DIR`,
+    /// `--mail-templates-dir`).
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            from: "passlink <passlink@localhost>".into(),
+            dir: None,
+            templates_dir: None,
+        }
+    }
+}
+
+/// Delivery of queued messages (`[outbox]` in the TOML file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Attempts before a message is marked dead, default 10 (`PASSLINK_OUTBOX_MAX_ATTEMPTS`,
+    /// `--outbox-max-attempts`).
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt, doubled after each further one, with jitter;
+    /// default 5s (`PASSLINK_OUTBOX_RETRY_INITIAL`, `--outbox-retry-initial`).
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    /// Longest wait between attempts, default 10m (`PASSLINK_OUTBOX_RETRY_MAX`,
+    /// `--outbox-retry-max`).
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// How often the worker looks for messages queued by other processes or due for a retry,
+    /// default 5s (`PASSLINK_OUTBOX_POLL_INTERVAL`, `--outbox-poll-interval`).
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a claimed message stays reserved to its process; after a crash another
+    /// process sends it once this runs out. Must exceed `2 × smtp.timeout`; default 2m
+    /// (`PASSLINK_OUTBOX_LEASE`, `--outbox-lease`).
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Whether this process runs the delivery worker, default true; turn it off on processes
+    /// that should only serve the API while others deliver (`PASSLINK_OUTBOX_WORKER`,
+    /// `--outbox-worker`). Requests still queue messages.
+    pub worker: bool,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            max_attempts: 10,
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(5),
+            lease: Duration::from_secs(120),
+            worker: true,
+        }
+    }
+}

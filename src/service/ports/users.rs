@@ -1,0 +1,20 @@
+//! `UserStore`: reading users and granting them roles. Users are written by changes
+//! (`ChangeStore::commit`).
+
+use async_trait::async_trait;
+
+use crate::domain::permission::RoleGrant;
+use crate::domain::user::User;
+use crate::error::Result;
+
+use super::changes::Outcome;
+
+/// Users and the roles they hold.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Returns a user in any state, deleted ones included.
+    async fn get_user(&self, user_id: &str) -> Result<Option<User>>;
+
+    /// Grants a role; `Rejection::RoleHeld` when the user holds it already.
+    async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<Outcome<()>>;
+}

@@ -1,0 +1,46 @@
+//! `ChangeStore` on `SqlStore`: changes go to the group commit; the event log is read from
+//! the pool.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::service::ports::{Change, ChangeStore, Committed, Outcome, StoredEvent};
+
+use super::SqlStore;
+use super::errors::internal;
+use super::rows::EventRow;
+
+#[async_trait]
+impl ChangeStore for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(internal("STORE-Pg1nq"))?;
+        Ok(())
+    }
+
+    async fn commit(&self, change: Change) -> Result<Outcome<Committed>> {
+        let user_id = change.user_id.clone();
+        let committed = self.group_commit.commit(change).await;
+        // A change to a token owner (its deletion, say) takes effect at once in this process.
+        self.token_owners.forget_user(&user_id);
+        committed
+    }
+
+    async fn queue(&self, change: Change) -> Result<()> {
+        let user_id = change.user_id.clone();
+        self.group_commit.queue(change).await?;
+        // Forgotten before the change is written: a token request in between reads the
+        // owner as it is now, and may cache it for at most the cache's bound.
+        self.token_owners.forget_user(&user_id);
+        Ok(())
+    }
+
+    async fn list_events(&self, user_id: &str) -> Result<Vec<StoredEvent>> {
+        let sql = "SELECT sequence, event_type, payload, actor, created_at FROM events \
+                   WHERE user_id = $1 ORDER BY sequence";
+        self.list_by_key::<EventRow, _>(sql, user_id, "STORE-El1sr")
+            .await
+    }
+}
