@@ -236,11 +236,7 @@ pub async fn serve(
     let health = api.health.clone();
     let signal = async move {
         signal.await;
-        health
-            .set_not_serving::<crate::pb::zitadel::user::v2::user_service_server::UserServiceServer<
-                api::grpc::UserServiceApi,
-            >>()
-            .await;
+        api::grpc::set_not_serving(&health).await;
     };
     api::listener::serve(listener, api.router, listener_settings, signal).await
 }

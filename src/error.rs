@@ -2,6 +2,7 @@
 //! message reads `"<text> (<ID>)"` with an ID unique to the place that raised it.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// A gRPC status code, numbered as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +102,8 @@ pub struct Error {
     id: &'static str,
     text: Cow<'static, str>,
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// How long the client should wait before it tries again, when that is known.
+    retry_after: Option<Duration>,
 }
 
 /// The result type of every passlink operation.
@@ -114,7 +117,7 @@ macro_rules! constructors {
         $(
             #[doc = concat!("Builds an `", stringify!($code), "` error.")]
             pub fn $name(id: &'static str, text: impl Into<Cow<'static, str>>) -> Error {
-                Error { code: Code::$code, id, text: text.into(), cause: None }
+                Error { code: Code::$code, id, text: text.into(), cause: None, retry_after: None }
             }
         )*
     };
@@ -146,6 +149,7 @@ impl Error {
             id,
             text: Cow::Borrowed(INTERNAL_TEXT),
             cause: Some(cause),
+            retry_after: None,
         }
     }
 
@@ -160,7 +164,21 @@ impl Error {
                 .cause
                 .as_ref()
                 .map(|_| "the same failure as an error logged before".into()),
+            retry_after: self.retry_after,
         }
+    }
+
+    /// The same error, telling the client to wait `wait` before it tries again.
+    pub fn with_retry_after(self, wait: Duration) -> Error {
+        Error {
+            retry_after: Some(wait),
+            ..self
+        }
+    }
+
+    /// How long the client should wait before it tries again, when that is known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// The gRPC code of this error.

@@ -20,17 +20,18 @@ use tokio::time::Sleep;
 
 use crate::error::Error;
 
-use super::{error_answer_for, is_grpc, status};
+use super::errors;
+use super::protocol::Protocol;
 
-/// The error a request body gives when its deadline passes, with the error detail.
-pub fn body_too_slow(timeout: Duration) -> tonic::Status {
-    status::to_status(&Error::deadline_exceeded(
+/// The error a request body gives when its deadline passes.
+pub fn body_too_slow(timeout: Duration) -> Error {
+    Error::deadline_exceeded(
         "API-Bd7tm",
         format!(
             "the request body did not arrive within {}",
             humantime::format_duration(timeout)
         ),
-    ))
+    )
 }
 
 /// Gives the request's body `timeout` to arrive; when it does not, answers DeadlineExceeded
@@ -39,8 +40,7 @@ pub async fn body_deadline(timeout: Duration, request: Request, next: Next) -> R
     if request.body().is_end_stream() {
         return next.run(request).await;
     }
-    let answer_error = error_answer_for(&request);
-    let grpc = is_grpc(request.headers());
+    let protocol = Protocol::of(&request);
     let expired = Arc::new(AtomicBool::new(false));
     let request = request.map(|body| {
         Body::new(DeadlineBody {
@@ -54,8 +54,8 @@ pub async fn body_deadline(timeout: Duration, request: Request, next: Next) -> R
     if !expired.load(Ordering::Acquire) {
         return response;
     }
-    let mut answer = answer_error(&body_too_slow(timeout));
-    if !grpc {
+    let mut answer = errors::answer(protocol, &body_too_slow(timeout));
+    if !protocol.is_grpc() {
         *answer.status_mut() = StatusCode::REQUEST_TIMEOUT;
     }
     answer
@@ -82,7 +82,7 @@ impl HttpBody for DeadlineBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(context) {
             return Poll::Ready(frame.map(|frame| {
                 frame.map_err(|error| {
-                    status::to_status(&Error::invalid_argument(
+                    errors::into_grpc_status(Error::invalid_argument(
                         "API-Bd8rd",
                         format!("the request body could not be read: {error}"),
                     ))
@@ -91,7 +91,9 @@ impl HttpBody for DeadlineBody {
         }
         if self.deadline.as_mut().poll(context).is_ready() {
             self.expired.store(true, Ordering::Release);
-            return Poll::Ready(Some(Err(body_too_slow(self.timeout))));
+            return Poll::Ready(Some(Err(errors::into_grpc_status(body_too_slow(
+                self.timeout,
+            )))));
         }
         Poll::Pending
     }

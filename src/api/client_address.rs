@@ -124,6 +124,11 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// The client of a request forwarded by the proxy at 127.0.0.1.
+    fn behind_local_proxy(proxies: &TrustedProxies, headers: &[(&str, &str)]) -> IpAddr {
+        client(proxies, "127.0.0.1:5000", headers)
+    }
+
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
         let none = TrustedProxies::default();
@@ -156,7 +161,7 @@ mod tests {
             ip("2001:db8:cafe::17")
         );
         // Without a header the proxy itself is the client.
-        assert_eq!(client(&trusted, "127.0.0.1:5000", &[]), ip("127.0.0.1"));
+        assert_eq!(behind_local_proxy(&trusted, &[]), ip("127.0.0.1"));
     }
 
     #[test]
@@ -165,30 +170,21 @@ mod tests {
         // The client wrote 6.6.6.6 itself; the first proxy appended the real peer, the second
         // proxy appended the first.
         let headers = [("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2")];
-        assert_eq!(
-            client(&trusted, "127.0.0.1:5000", &headers),
-            ip("203.0.113.7")
-        );
+        assert_eq!(behind_local_proxy(&trusted, &headers), ip("203.0.113.7"));
         // Several header lines are one list.
         let headers = [
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-for", "203.0.113.8, 10.0.0.2"),
         ];
-        assert_eq!(
-            client(&trusted, "127.0.0.1:5000", &headers),
-            ip("203.0.113.8")
-        );
+        assert_eq!(behind_local_proxy(&trusted, &headers), ip("203.0.113.8"));
         let headers = [(
             "forwarded",
             "for=6.6.6.6, for=203.0.113.9;by=10.0.0.2, for=10.0.0.3",
         )];
-        assert_eq!(
-            client(&trusted, "127.0.0.1:5000", &headers),
-            ip("203.0.113.9")
-        );
+        assert_eq!(behind_local_proxy(&trusted, &headers), ip("203.0.113.9"));
         // All trusted: the remotest one.
         let headers = [("x-forwarded-for", "10.0.0.5, 10.0.0.2")];
-        assert_eq!(client(&trusted, "127.0.0.1:5000", &headers), ip("10.0.0.5"));
+        assert_eq!(behind_local_proxy(&trusted, &headers), ip("10.0.0.5"));
     }
 
     #[test]
@@ -198,10 +194,7 @@ mod tests {
             ("x-forwarded-for", "203.0.113.1"),
             ("forwarded", "for=203.0.113.2"),
         ];
-        assert_eq!(
-            client(&trusted, "127.0.0.1:5000", &headers),
-            ip("203.0.113.2")
-        );
+        assert_eq!(behind_local_proxy(&trusted, &headers), ip("203.0.113.2"));
     }
 
     #[test]
@@ -216,7 +209,7 @@ mod tests {
             [("forwarded", "for=\"[not:an:address\"")],
         ] {
             assert_eq!(
-                client(&trusted, "127.0.0.1:5000", &headers),
+                behind_local_proxy(&trusted, &headers),
                 ip("127.0.0.1"),
                 "{headers:?}"
             );

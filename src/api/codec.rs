@@ -7,14 +7,14 @@ use std::marker::PhantomData;
 
 use bytes::{Buf, Bytes};
 use prost::{Message, Name};
-use prost_reflect::DynamicMessage;
+use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic_prost::{ProstCodec, ProstEncoder};
 
 use crate::error::{Error, Result};
 
-use super::{field_values, schema, status};
+use super::{errors, field_values, schema};
 
 /// prost's codec, with passlink's decoding (see `decode_message`).
 pub struct ProtobufCodec<T, U> {
@@ -66,20 +66,28 @@ where
         let bytes = buffer.copy_to_bytes(buffer.remaining());
         decode_message(bytes)
             .map(Some)
-            .map_err(|error| status::to_status(&error))
+            .map_err(|error| errors::grpc_status(&error))
     }
 }
 
 /// Decodes a binary protobuf message; malformed bytes and undefined enum values are
 /// InvalidArgument.
 pub fn decode_message<M: Message + Default + Name>(bytes: Bytes) -> Result<M> {
-    let message = M::decode(bytes.clone()).map_err(|error| invalid_protobuf(&error))?;
     let Some(descriptor) = schema::message_descriptor(&M::full_name()) else {
         return Err(Error::internal(
             "API-Ds4nf",
             format!("{} is not in the descriptor set", M::full_name()),
         ));
     };
+    decode_described(descriptor, bytes)
+}
+
+/// `decode_message` for a caller that holds the message's descriptor already.
+pub fn decode_described<M: Message + Default>(
+    descriptor: MessageDescriptor,
+    bytes: Bytes,
+) -> Result<M> {
+    let message = M::decode(bytes.clone()).map_err(|error| invalid_protobuf(&error))?;
     let dynamic =
         DynamicMessage::decode(descriptor, bytes).map_err(|error| invalid_protobuf(&error))?;
     field_values::check_values(&dynamic)?;
@@ -152,18 +160,13 @@ mod tests {
 
     #[test]
     fn a_long_description_keeps_its_start_and_end() {
-        let mut nested = prost_types::Struct::default();
-        for _ in 0..60 {
-            nested = prost_types::Struct {
-                fields: [(
-                    "a".to_owned(),
-                    prost_types::Value {
-                        kind: Some(prost_types::value::Kind::StructValue(nested)),
-                    },
-                )]
-                .into(),
-            };
-        }
+        let nested = (0..60).fold(prost_types::Struct::default(), |inner, _| {
+            let value = prost_types::value::Kind::StructValue(inner);
+            let entry = ("a".to_owned(), prost_types::Value { kind: Some(value) });
+            prost_types::Struct {
+                fields: [entry].into(),
+            }
+        });
         let error = prost_types::Struct::decode(nested.encode_to_vec().as_slice()).unwrap_err();
         let text = decode_error_text(&error);
         assert!(text.chars().count() < 250, "{text}");

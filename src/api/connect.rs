@@ -1,123 +1,80 @@
-//! Connect unary: `POST /zitadel.user.v2.UserService/<Method>` with `application/json` or
-//! `application/proto`, answered by the same handler as gRPC.
+//! Connect unary: `POST /<service>/<Method>` with `application/json` or `application/proto`,
+//! answered by the same adapter as gRPC through the RPC table. Connect and gRPC share their
+//! paths, so Connect calls are taken aside before routing, by `Protocol::of`.
 
-use std::time::Duration;
-
-use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use http::{HeaderValue, header};
+use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::error::Error;
 
-use super::http::{Format, RequestMessage, call_method, metadata, read_body};
-use super::{HttpState, json, schema, status};
+use super::body::read_body;
+use super::context::CallContext;
+use super::protocol::{Format, Protocol};
+use super::rpc::RequestMessage;
+use super::{HttpState, errors, json};
 
-/// The format of a Connect unary request, or `None` when the request is not one (gRPC and
-/// gRPC-Web share its path and are told apart by content type).
-pub fn connect_format(request: &Request) -> Option<Format> {
-    if !request
-        .uri()
-        .path()
-        .strip_prefix('/')
-        .is_some_and(|path| path.starts_with(schema::SERVICE_NAME))
-    {
-        return None;
-    }
-    let content_type = request.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
-    match media_type.to_ascii_lowercase().as_str() {
-        "application/json" => Some(Format::Json),
-        "application/proto" => Some(Format::Proto),
-        _ => None,
+/// Answers Connect calls; passes every other request on.
+pub(super) async fn dispatch(
+    State(state): State<HttpState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match Protocol::of(&request) {
+        Protocol::Connect(format) => serve(&state, format, request).await,
+        _ => next.run(request).await,
     }
 }
 
-/// The Connect routes.
-pub fn router(state: HttpState) -> Router {
-    Router::new()
-        .route(
-            &format!("/{}/{{method}}", schema::SERVICE_NAME),
-            post(handle),
-        )
-        .with_state(state)
-}
-
-fn timeout_of(request: &Request) -> Option<Duration> {
-    let milliseconds: u64 = request
-        .headers()
-        .get("connect-timeout-ms")?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()?;
-    Some(Duration::from_millis(milliseconds))
-}
-
-async fn handle(State(state): State<HttpState>, request: Request) -> Response {
-    // The method is the last path segment; read from the URI because this router runs
-    // nested inside the outer one, whose matched route already holds path parameters.
-    let method = request
-        .uri()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let Some(format) = connect_format(&request) else {
-        return status::connect_error(&status::to_status(&Error::invalid_argument(
-            "CONNECT-Ct1ty",
-            "content type must be application/json or application/proto",
-        )));
+async fn serve(state: &HttpState, format: Format, request: Request) -> Response {
+    if request.method() != Method::POST {
+        let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let path = request.uri().path();
+    let Some(rpc) = state.rpcs.by_path(path).cloned() else {
+        let (service, method) = path[1..].split_once('/').unwrap_or_default();
+        return errors::connect_error(&Error::unimplemented(
+            "API-Um8th",
+            format!("method {method} does not exist in {service}"),
+        ));
     };
-    let timeout = timeout_of(&request);
-    let call = async {
-        let (parts, body) = request.into_parts();
-        let metadata = metadata(&parts.headers);
-        let body = read_body(body, state.max_request_bytes).await?;
-        let message = match format {
-            Format::Json => RequestMessage::Json(serde_json::Value::Object(
-                json::parse_json_object(&body).map_err(|error| status::to_status(&error))?,
-            )),
-            Format::Proto => RequestMessage::Proto(body),
-        };
-        call_method(
-            &state.api,
-            &method,
-            metadata,
-            parts.extensions,
-            message,
-            format,
-        )
-        .await
-    };
-    let expired = || {
-        Err(status::to_status(&Error::deadline_exceeded(
-            "CONNECT-Dl3tm",
-            "the deadline given by connect-timeout-ms expired",
-        )))
-    };
-    let answer = match timeout {
-        // A deadline that has passed on arrival fails at once, before anything changes.
-        Some(timeout) if timeout.is_zero() => expired(),
-        Some(timeout) => tokio::time::timeout(timeout, call)
+    let (parts, body) = request.into_parts();
+    let call = CallContext::new(&parts.headers, &parts.extensions, &state.public_calls);
+    let answer = async {
+        let message = message(format, body, state.max_request_bytes).await?;
+        rpc.invoke(state.services.clone(), call, message, format)
             .await
-            .unwrap_or_else(|_| expired()),
-        None => call.await,
-    };
+    }
+    .await;
     match answer {
         Ok(body) => {
             let mut response = body.into_response();
-            let content_type = match format {
-                Format::Json => "application/json",
-                Format::Proto => "application/proto",
-            };
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.connect_content_type()),
+            );
             response
         }
-        Err(error) => status::connect_error(&error),
+        Err(error) => errors::connect_error(&error),
     }
+}
+
+async fn message(
+    format: Format,
+    body: Body,
+    max_request_bytes: usize,
+) -> crate::error::Result<RequestMessage> {
+    let body = read_body(body, max_request_bytes).await?;
+    Ok(match format {
+        Format::Json => {
+            RequestMessage::Json(serde_json::Value::Object(json::parse_json_object(&body)?))
+        }
+        Format::Proto => RequestMessage::Proto(body),
+    })
 }

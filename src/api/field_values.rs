@@ -18,7 +18,7 @@ const NO_NUL_RULE: &str = "value must not contain the NUL character";
 
 /// Refuses a message with an enum field whose number its enum does not define, or with text
 /// that contains a NUL character.
-pub fn check_values(message: &DynamicMessage) -> Result<()> {
+pub(super) fn check_values(message: &DynamicMessage) -> Result<()> {
     match first_violation(message) {
         Some(violation) => Err(Error::invalid_argument("API-Fv5nb", violation)),
         None => Ok(()),
@@ -27,7 +27,7 @@ pub fn check_values(message: &DynamicMessage) -> Result<()> {
 
 /// Refuses proto3 JSON for `descriptor` with an enum field given as a name its enum does not
 /// define. Numbers and text are left to `check_values`, everything else to the JSON reader.
-pub fn check_json_enum_names(
+pub(super) fn check_json_enum_names(
     descriptor: &MessageDescriptor,
     json: &serde_json::Value,
 ) -> Result<()> {
@@ -211,7 +211,7 @@ mod tests {
     use crate::api::schema;
 
     fn request(method: &str) -> MessageDescriptor {
-        schema::method_messages(method).expect("a method").0
+        schema::message_descriptor(&format!("zitadel.user.v2.{method}Request")).expect("a request")
     }
 
     fn from_json(descriptor: MessageDescriptor, value: serde_json::Value) -> DynamicMessage {

@@ -1,20 +1,22 @@
 //! Public calls: calls a client may make without a bearer token (RegisterPasskey with a code,
-//! VerifyPasskeyRegistration, later public sign-in). Made without an Authorization header they
-//! are counted against the budget of the client's address before any work is done; over it
-//! they answer ResourceExhausted with `retry-after`. A call with an Authorization header is
+//! VerifyPasskeyRegistration, later public sign-in). An adapter declares a call public by asking
+//! `CallContext::public_caller` for its caller: made without an Authorization header, the call
+//! is counted against the budget of the client's address before any work is done; over it, it
+//! answers ResourceExhausted with `retry-after`. A call with an Authorization header is
 //! authenticated instead and never counted.
 //!
-//! Every protocol reaches the handlers as a `tonic::Request` that carries the connection's
-//! `TcpConnectInfo` (REST and Connect pass it over from their HTTP request), so one budget
-//! covers a client on all four protocols.
+//! Every protocol builds its `CallContext` from the request's headers and the connection's
+//! `TcpConnectInfo`, so one budget covers a client on all four protocols.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-use tonic::{Request, Status};
+use http::HeaderMap;
+
+use crate::error::{Error, Result};
 
 use super::client_address::TrustedProxies;
 use super::public_limit::{PublicLimitSettings, PublicRateLimiter};
-use super::status;
 
 /// The limiter and the trusted proxies, shared by every service with public calls.
 pub struct PublicCalls {
@@ -31,22 +33,21 @@ impl PublicCalls {
         }
     }
 
-    /// The address whose budget a request counts against.
-    pub fn client_address<T>(&self, request: &Request<T>) -> IpAddr {
-        self.trusted_proxies
-            .client_address(request.remote_addr(), request.metadata().as_ref())
+    /// The address whose budget a request from `peer` with `headers` counts against.
+    pub fn client_address(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+        self.trusted_proxies.client_address(peer, headers)
     }
 
-    /// Admits a call to a public path: free with an Authorization header (the token is checked
-    /// next), counted against the client address's budget without one.
-    pub fn admit<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        if request.metadata().contains_key("authorization") {
-            return Ok(());
-        }
-        let client = self.client_address(request);
+    /// Counts a public call of `client`; ResourceExhausted with `retry-after` over its budget.
+    pub fn admit(&self, client: IpAddr) -> Result<()> {
         self.limiter.check(client).map_err(|retry_after| {
-            tracing::info!(client.address = %client, retry_after = retry_after.seconds(), "public call refused: over the limit");
-            status::too_many_requests(retry_after)
+            let seconds = retry_after.seconds();
+            tracing::info!(client.address = %client, retry_after = seconds, "public call refused: over the limit");
+            Error::resource_exhausted(
+                "API-Rl4pb",
+                format!("Too many requests from this address; try again in {seconds} seconds"),
+            )
+            .with_retry_after(Duration::from_secs(seconds))
         })
     }
 }

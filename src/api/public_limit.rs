@@ -207,6 +207,13 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// One call from each of the first `count` IPv4 addresses, each admitted.
+    fn admit_addresses(limiter: &PublicRateLimiter<FakeRelativeClock>, count: u32) {
+        for index in 0..count {
+            limiter.check(IpAddr::V4(index.into())).unwrap();
+        }
+    }
+
     #[test]
     fn a_client_gets_its_burst_then_waits_for_the_rate() {
         let (limiter, clock) = limiter_on_fake_clock(60, 3, 100);
@@ -243,9 +250,7 @@ mod tests {
     #[test]
     fn the_buckets_stay_bounded_and_new_addresses_share_one_when_full() {
         let (limiter, _) = limiter_on_fake_clock(60, 2, 100);
-        for index in 0..100u32 {
-            limiter.check(IpAddr::V4(index.into())).unwrap();
-        }
+        admit_addresses(&limiter, 100);
         assert_eq!(limiter.tracked_clients(), 100);
         // The table is full: newcomers share the overflow bucket, two calls in all.
         limiter.check(ip("203.0.113.1")).unwrap();
@@ -266,9 +271,7 @@ mod tests {
     #[test]
     fn idle_buckets_are_dropped_by_the_periodic_cleanup() {
         let (limiter, clock) = limiter_on_fake_clock(60, 5, 100);
-        for index in 0..50u32 {
-            limiter.check(IpAddr::V4(index.into())).unwrap();
-        }
+        admit_addresses(&limiter, 50);
         assert_eq!(limiter.tracked_clients(), 50);
         // Five seconds refill a bucket of five; the cleanup runs every 30 seconds.
         clock.advance(Duration::from_secs(10));
@@ -286,9 +289,7 @@ mod tests {
     #[test]
     fn a_full_table_is_cleaned_every_second() {
         let (limiter, clock) = limiter_on_fake_clock(6000, 1, 10);
-        for index in 0..10u32 {
-            limiter.check(IpAddr::V4(index.into())).unwrap();
-        }
+        admit_addresses(&limiter, 10);
         // 6000 a minute refills a bucket of one in 10 ms.
         clock.advance(Duration::from_secs(1));
         limiter.check(ip("192.0.2.1")).unwrap();

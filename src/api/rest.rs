@@ -1,220 +1,81 @@
-//! REST JSON routes (`POST /v2/users/{user_id}/passkeys/registration_link`, …), answered by
-//! the same handler as gRPC. Path parameters override the same fields in the body.
+//! REST JSON: one route per RPC of the served services, derived at start from its
+//! `google.api.http` annotation (`routes.rs`), answered by the same adapter as gRPC. Path
+//! parameters override the same fields in the body; literal segments (`registration_link`,
+//! `_search`) win over a variable in the same place.
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use http::{Extensions, HeaderMap, HeaderValue, header};
+use axum::routing::{MethodFilter, on};
+use http::{HeaderValue, Method, header};
 
-use super::http::{Format, RequestMessage, call_method, metadata, read_body};
-use super::{HttpState, json, status};
+use super::body::read_body;
+use super::context::CallContext;
+use super::protocol::Format;
+use super::routes::{HttpRoute, query_fields};
+use super::rpc::{RequestMessage, TableEntry};
+use super::{HttpState, errors, json};
 
-/// The REST routes of the contract.
-pub fn router(state: HttpState) -> Router {
-    Router::new()
-        .route("/v2/users/human", post(add_human_user))
-        .route(
-            "/v2/users/{user_id}",
-            get(get_user_by_id).delete(delete_user),
-        )
-        .route("/v2/users/{user_id}/passkeys", post(register_passkey))
-        .route(
-            "/v2/users/{user_id}/passkeys/registration_link",
-            post(create_passkey_registration_link),
-        )
-        .route("/v2/users/{user_id}/passkeys/_search", post(list_passkeys))
-        .route(
-            "/v2/users/{user_id}/passkeys/{passkey_id}",
-            post(verify_passkey_registration).delete(remove_passkey),
-        )
-        .with_state(state)
+/// The REST routes of every RPC in the state's table, and the HTTP methods they take; an error
+/// names an RPC without a route passlink can serve, or two RPCs on one route.
+pub(super) fn router(state: HttpState) -> Result<(Router, HashSet<Method>), String> {
+    let mut router = Router::new();
+    let mut taken = HashSet::new();
+    let mut verbs = HashSet::new();
+    for rpc in state.rpcs.entries() {
+        let route = Arc::new(HttpRoute::of(rpc.method())?);
+        if !taken.insert((route.verb.clone(), route.path.clone())) {
+            return Err(format!("two RPCs answer {} {}", route.verb, route.path));
+        }
+        verbs.insert(route.verb.clone());
+        let filter = MethodFilter::try_from(route.verb.clone())
+            .map_err(|error| format!("{}: {error}", rpc.method().full_name()))?;
+        let path = route.path.clone();
+        let rpc = rpc.clone();
+        let handler =
+            move |State(state): State<HttpState>,
+                  Path(values): Path<Vec<(String, String)>>,
+                  request: Request| { serve(state, rpc, route, values, request) };
+        router = router.route(&path, on(filter, handler));
+    }
+    Ok((router.with_state(state), verbs))
 }
 
-/// Calls `method` with the JSON body (if any) and the path fields laid over it.
-async fn call(
-    state: &HttpState,
-    method: &str,
-    path_fields: &[(&str, &str, String)],
-    (headers, extensions): (&HeaderMap, Extensions),
-    body: Option<Body>,
+/// Calls `rpc` with the JSON body (or the query string's fields) and the path's values laid
+/// over it.
+async fn serve(
+    state: HttpState,
+    rpc: Arc<TableEntry>,
+    route: Arc<HttpRoute>,
+    path_values: Vec<(String, String)>,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let call = CallContext::new(&parts.headers, &parts.extensions, &state.public_calls);
     let answer = async {
-        let mut fields = match body {
-            Some(body) => {
-                let body = read_body(body, state.max_request_bytes).await?;
-                json::parse_json_object(&body).map_err(|error| status::to_status(&error))?
-            }
-            None => serde_json::Map::new(),
+        let mut fields = if route.body {
+            json::parse_json_object(&read_body(body, state.max_request_bytes).await?)?
+        } else {
+            query_fields(&rpc.method().input(), parts.uri.query().unwrap_or_default())?
         };
-        for (json_name, proto_name, value) in path_fields {
-            fields.remove(*proto_name);
-            fields.insert(
-                (*json_name).to_owned(),
-                serde_json::Value::String(value.clone()),
-            );
-        }
-        call_method(
-            &state.api,
-            method,
-            metadata(headers),
-            extensions,
-            RequestMessage::Json(serde_json::Value::Object(fields)),
-            Format::Json,
-        )
-        .await
+        route.lay_path_fields(&mut fields, path_values);
+        let message = RequestMessage::Json(serde_json::Value::Object(fields));
+        rpc.invoke(state.services.clone(), call, message, Format::Json)
+            .await
     }
     .await;
     match answer {
         Ok(body) => {
-            let mut response = body.into_response();
+            let mut response = (route.success, body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
             response
         }
-        Err(error) => status::rest_error(&error),
+        Err(error) => errors::rest_error(&error),
     }
-}
-
-fn user_id_field(user_id: String) -> (&'static str, &'static str, String) {
-    ("userId", "user_id", user_id)
-}
-
-fn passkey_id_field(passkey_id: String) -> (&'static str, &'static str, String) {
-    ("passkeyId", "passkey_id", passkey_id)
-}
-
-async fn add_human_user(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: Body,
-) -> Response {
-    call(
-        &state,
-        "AddHumanUser",
-        &[],
-        (&headers, extensions),
-        Some(body),
-    )
-    .await
-}
-
-async fn get_user_by_id(
-    State(state): State<HttpState>,
-    Path(user_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    call(
-        &state,
-        "GetUserByID",
-        &[user_id_field(user_id)],
-        (&headers, extensions),
-        None,
-    )
-    .await
-}
-
-async fn delete_user(
-    State(state): State<HttpState>,
-    Path(user_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    call(
-        &state,
-        "DeleteUser",
-        &[user_id_field(user_id)],
-        (&headers, extensions),
-        None,
-    )
-    .await
-}
-
-async fn register_passkey(
-    State(state): State<HttpState>,
-    Path(user_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: Body,
-) -> Response {
-    call(
-        &state,
-        "RegisterPasskey",
-        &[user_id_field(user_id)],
-        (&headers, extensions),
-        Some(body),
-    )
-    .await
-}
-
-async fn create_passkey_registration_link(
-    State(state): State<HttpState>,
-    Path(user_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: Body,
-) -> Response {
-    call(
-        &state,
-        "CreatePasskeyRegistrationLink",
-        &[user_id_field(user_id)],
-        (&headers, extensions),
-        Some(body),
-    )
-    .await
-}
-
-async fn list_passkeys(
-    State(state): State<HttpState>,
-    Path(user_id): Path<String>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: Body,
-) -> Response {
-    call(
-        &state,
-        "ListPasskeys",
-        &[user_id_field(user_id)],
-        (&headers, extensions),
-        Some(body),
-    )
-    .await
-}
-
-async fn verify_passkey_registration(
-    State(state): State<HttpState>,
-    Path((user_id, passkey_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: Body,
-) -> Response {
-    call(
-        &state,
-        "VerifyPasskeyRegistration",
-        &[user_id_field(user_id), passkey_id_field(passkey_id)],
-        (&headers, extensions),
-        Some(body),
-    )
-    .await
-}
-
-async fn remove_passkey(
-    State(state): State<HttpState>,
-    Path((user_id, passkey_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    call(
-        &state,
-        "RemovePasskey",
-        &[user_id_field(user_id), passkey_id_field(passkey_id)],
-        (&headers, extensions),
-        None,
-    )
-    .await
 }

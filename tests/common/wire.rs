@@ -457,54 +457,70 @@ impl ApiClient {
         }
     }
 
+    /// Sends `body` to the REST route `method`'s `google.api.http` annotation gives: the path's
+    /// variables take the body's fields of the same name; the rest is the body, or the query
+    /// string of a route without one.
     async fn rest_json(&self, method: &str, body: serde_json::Value) -> JsonAnswer {
-        let field = |name: &str| {
-            body.get(name)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
+        let route = rest_route(method);
+        let mut fields = body.as_object().cloned().unwrap_or_default();
+        let mut take = |field: &passlink::api::routes::PathField| {
+            [field.json_name.as_str(), field.name.as_str()]
+                .into_iter()
+                .find_map(|name| fields.remove(name))
         };
-        let user_id = field("userId");
-        let passkey_id = field("passkeyId");
-        let (http_method, segments, send_body): (reqwest::Method, Vec<&str>, bool) = match method {
-            "AddHumanUser" => (reqwest::Method::POST, vec!["human"], true),
-            "GetUserByID" => (reqwest::Method::GET, vec![&user_id], false),
-            "DeleteUser" => (reqwest::Method::DELETE, vec![&user_id], false),
-            "CreatePasskeyRegistrationLink" => (
-                reqwest::Method::POST,
-                vec![&user_id, "passkeys", "registration_link"],
-                true,
-            ),
-            "RegisterPasskey" => (reqwest::Method::POST, vec![&user_id, "passkeys"], true),
-            "VerifyPasskeyRegistration" => (
-                reqwest::Method::POST,
-                vec![&user_id, "passkeys", &passkey_id],
-                true,
-            ),
-            "ListPasskeys" => (
-                reqwest::Method::POST,
-                vec![&user_id, "passkeys", "_search"],
-                true,
-            ),
-            "RemovePasskey" => (
-                reqwest::Method::DELETE,
-                vec![&user_id, "passkeys", &passkey_id],
-                false,
-            ),
-            other => panic!("no REST route for {other}"),
-        };
-        let mut url = url::Url::parse(&self.url("/v2/users")).unwrap();
-        url.path_segments_mut().unwrap().extend(segments);
-        let mut request = self.http.request(http_method, url);
-        if send_body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+        let mut url = url::Url::parse(&self.url("/")).unwrap();
+        {
+            let mut segments = url.path_segments_mut().unwrap();
+            segments.clear();
+            for segment in route.path.trim_start_matches('/').split('/') {
+                let variable = route
+                    .path_fields
+                    .iter()
+                    .find(|field| segment == format!("{{{}}}", field.name));
+                match variable {
+                    Some(field) => segments.push(&query_text(&take(field).unwrap_or_default())),
+                    None => segments.push(segment),
+                };
+            }
         }
+        let mut request = if route.body {
+            self.http
+                .request(route.verb.clone(), url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+        } else {
+            for (name, value) in &fields {
+                url.query_pairs_mut().append_pair(name, &query_text(value));
+            }
+            self.http.request(route.verb.clone(), url)
+        };
         if let Some(authorization) = self.authorization() {
             request = request.header("authorization", authorization);
         }
         json_answer(request.send().await.expect("a REST answer")).await
+    }
+}
+
+/// The REST route of a method of the user service, from its `google.api.http` annotation.
+pub fn rest_route(method: &str) -> passlink::api::routes::HttpRoute {
+    let descriptor = POOL
+        .get_service_by_name(SERVICE)
+        .and_then(|service| {
+            service
+                .methods()
+                .find(|candidate| candidate.name() == method)
+        })
+        .unwrap_or_else(|| panic!("no method {method}"));
+    passlink::api::routes::HttpRoute::of(&descriptor).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// A JSON value as the text of a path segment or query parameter.
+fn query_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Bool(_) | serde_json::Value::Number(_) => value.to_string(),
+        other => panic!("{other} does not fit in a URL"),
     }
 }
 

@@ -1,6 +1,9 @@
-//! The one mapping of passlink errors to the wire: `tonic::Status` with a
-//! `zitadel.v1.ErrorDetail`, and the REST and Connect JSON bodies read back from such a status.
+//! passlink errors on the wire, straight from `&Error` to each protocol's shape: a gRPC status
+//! whose `grpc-status-details-bin` carries a `google.rpc.Status` with one
+//! `zitadel.v1.ErrorDetail`, the REST body, the Connect body; `retry-after` on all of them when
+//! the error has one. Statuses tonic raises by itself get the same detail here.
 
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
@@ -8,18 +11,19 @@ use http::{HeaderValue, StatusCode, header};
 use prost::Message;
 use tonic::metadata::MetadataValue;
 
-use crate::error::{Code, Error};
+use crate::error::Error;
 use crate::pb;
 
-use super::public_limit::RetryAfter;
+use super::protocol::Protocol;
 
 const ERROR_DETAIL_TYPE: &str = "zitadel.v1.ErrorDetail";
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 
-/// Turns an error into a gRPC status whose `grpc-status-details-bin` carries a
-/// `google.rpc.Status` with one `zitadel.v1.ErrorDetail`.
-pub fn to_status(error: &Error) -> tonic::Status {
-    status_with_detail(error.code() as i32, error.id(), error.text())
+fn error_detail(error: &Error) -> pb::zitadel::v1::ErrorDetail {
+    pb::zitadel::v1::ErrorDetail {
+        id: error.id().to_owned(),
+        message: error.text().to_owned(),
+    }
 }
 
 /// A status with the message `"<text> (<id>)"` and the matching `zitadel.v1.ErrorDetail`.
@@ -44,7 +48,103 @@ fn status_with_detail(code: i32, id: &str, text: &str) -> tonic::Status {
     )
 }
 
-/// Gives a status raised outside passlink's handlers (by tonic, for instance) the error detail
+/// The gRPC status of an error, with `retry-after` in its metadata when the error has one.
+pub fn grpc_status(error: &Error) -> tonic::Status {
+    let mut status = status_with_detail(error.code() as i32, error.id(), error.text());
+    if let Some(wait) = error.retry_after() {
+        status
+            .metadata_mut()
+            .insert("retry-after", MetadataValue::from(wait.as_secs()));
+    }
+    status
+}
+
+/// The gRPC status of an error that carries the error itself as its source, for failures that
+/// must travel as a `tonic::Status` (a request body's) and may be read back by passlink.
+pub fn into_grpc_status(error: Error) -> tonic::Status {
+    let mut status = grpc_status(&error);
+    status.set_source(std::sync::Arc::new(error));
+    status
+}
+
+fn json_response(error: &Error, body: serde_json::Value) -> Response {
+    let mut response = (
+        StatusCode::from_u16(error.code().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body.to_string(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(wait) = error.retry_after() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+    }
+    response
+}
+
+/// The REST answer: `{"code":5,"message":"…","details":[{"@type":…,"id":…,"message":…}]}`.
+pub fn rest_error(error: &Error) -> Response {
+    json_response(
+        error,
+        serde_json::json!({
+            "code": error.code() as i32,
+            "message": error.to_string(),
+            "details": [{
+                "@type": format!("{TYPE_URL_PREFIX}{ERROR_DETAIL_TYPE}"),
+                "id": error.id(),
+                "message": error.text(),
+            }],
+        }),
+    )
+}
+
+/// The Connect answer: `{"code":"not_found","message":"…","details":[{"type":…,"value":…}]}`.
+pub fn connect_error(error: &Error) -> Response {
+    let detail = error_detail(error).encode_to_vec();
+    json_response(
+        error,
+        serde_json::json!({
+            "code": error.code().connect_name(),
+            "message": error.to_string(),
+            "details": [{
+                "type": ERROR_DETAIL_TYPE,
+                "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(detail),
+            }],
+        }),
+    )
+}
+
+/// A gRPC "trailers-only" answer, the status in the headers, under `content_type`.
+fn trailers_only(status: &tonic::Status, content_type: &'static str) -> Response {
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Err(error) = status.add_header(headers) {
+        tracing::warn!(%error, "cannot encode a gRPC status into headers");
+    }
+    response
+}
+
+/// The answer to a request of `protocol` that fails with `error` before or outside a handler
+/// that would answer it (unknown paths, deadlines, panics).
+pub fn answer(protocol: Protocol, error: &Error) -> Response {
+    match protocol {
+        Protocol::Grpc => trailers_only(&grpc_status(error), "application/grpc"),
+        Protocol::GrpcWeb { text: false } => {
+            trailers_only(&grpc_status(error), "application/grpc-web+proto")
+        }
+        Protocol::GrpcWeb { text: true } => {
+            trailers_only(&grpc_status(error), "application/grpc-web-text+proto")
+        }
+        Protocol::Connect(_) => connect_error(error),
+        Protocol::Rest => rest_error(error),
+    }
+}
+
+/// Gives a status raised outside passlink's code (by tonic, for instance) the error detail
 /// and `"<text> (<ID>)"` message every passlink error carries. A message over the size limit
 /// becomes ResourceExhausted, as for REST and Connect bodies (tonic says OutOfRange), and a
 /// request tonic could not read as gRPC becomes InvalidArgument (tonic says Internal).
@@ -53,13 +153,13 @@ pub fn with_error_detail(status: &tonic::Status, max_request_bytes: usize) -> to
         .message()
         .starts_with("Error, decoded message length too large")
     {
-        return to_status(&Error::resource_exhausted(
+        return grpc_status(&Error::resource_exhausted(
             "API-Ms6lg",
             format!("the request message is larger than the limit of {max_request_bytes} bytes"),
         ));
     }
     if status.code() == tonic::Code::Internal && is_unreadable_request(status.message()) {
-        return to_status(&Error::invalid_argument(
+        return grpc_status(&Error::invalid_argument(
             "API-Fr8md",
             format!("malformed gRPC request: {}", status.message()),
         ));
@@ -87,115 +187,6 @@ fn is_unreadable_request(message: &str) -> bool {
         .any(|beginning| message.starts_with(beginning))
 }
 
-/// The `zitadel.v1.ErrorDetail` of a status, or one made up for statuses raised outside
-/// passlink's handlers (tonic's own decoding errors, for instance).
-fn error_detail(status: &tonic::Status) -> pb::zitadel::v1::ErrorDetail {
-    tonic_types::pb::Status::decode(status.details())
-        .ok()
-        .and_then(|rpc_status| {
-            rpc_status
-                .details
-                .into_iter()
-                .find(|any| any.type_url.ends_with(ERROR_DETAIL_TYPE))
-        })
-        .and_then(|any| pb::zitadel::v1::ErrorDetail::decode(any.value.as_slice()).ok())
-        .unwrap_or_else(|| pb::zitadel::v1::ErrorDetail {
-            id: "API-Tn7st".into(),
-            message: status.message().to_owned(),
-        })
-}
-
-fn json_response(http_status: u16, body: serde_json::Value) -> Response {
-    let mut response = (
-        StatusCode::from_u16(http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        body.to_string(),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// ResourceExhausted for a client over its rate limit, with `retry-after` (whole seconds) in
-/// the status metadata: gRPC and gRPC-Web send it as a header, REST and Connect copy it into
-/// their HTTP answer.
-pub fn too_many_requests(retry_after: RetryAfter) -> tonic::Status {
-    let seconds = retry_after.seconds();
-    let mut status = to_status(&Error::resource_exhausted(
-        "API-Rl4pb",
-        format!("Too many requests from this address; try again in {seconds} seconds"),
-    ));
-    status
-        .metadata_mut()
-        .insert("retry-after", MetadataValue::from(seconds));
-    status
-}
-
-/// Copies a status's `retry-after` into an HTTP answer.
-fn with_retry_after(status: &tonic::Status, mut response: Response) -> Response {
-    if let Some(value) = status
-        .metadata()
-        .get("retry-after")
-        .and_then(|value| HeaderValue::from_bytes(value.as_encoded_bytes()).ok())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
-/// The REST answer for a status: `{"code":5,"message":"…","details":[{"@type":…}]}`.
-pub fn rest_error(status: &tonic::Status) -> Response {
-    let code = Code::from_i32(status.code() as i32);
-    let detail = error_detail(status);
-    let response = json_response(
-        code.http_status(),
-        serde_json::json!({
-            "code": code as i32,
-            "message": status.message(),
-            "details": [{
-                "@type": format!("{TYPE_URL_PREFIX}{ERROR_DETAIL_TYPE}"),
-                "id": detail.id,
-                "message": detail.message,
-            }],
-        }),
-    );
-    with_retry_after(status, response)
-}
-
-/// The Connect answer for a status: `{"code":"not_found","message":"…","details":[…]}`.
-pub fn connect_error(status: &tonic::Status) -> Response {
-    let code = Code::from_i32(status.code() as i32);
-    let detail = error_detail(status);
-    let response = json_response(
-        code.http_status(),
-        serde_json::json!({
-            "code": code.connect_name(),
-            "message": status.message(),
-            "details": [{
-                "type": ERROR_DETAIL_TYPE,
-                "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(detail.encode_to_vec()),
-            }],
-        }),
-    );
-    with_retry_after(status, response)
-}
-
-/// A gRPC "trailers-only" answer for a status, for requests that never reach tonic.
-pub fn grpc_error(status: &tonic::Status) -> Response {
-    let mut response = Response::new(axum::body::Body::empty());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    if let Err(error) = status.add_header(headers) {
-        tracing::warn!(%error, "cannot encode a gRPC status into headers");
-    }
-    response
-}
-
 /// The text of a panic payload (`panic!("…")` gives a `&str` or a `String`), for the log.
 pub fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -209,6 +200,14 @@ pub fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
 
+    /// The `zitadel.v1.ErrorDetail` id in a status's details.
+    fn detail_id(status: &tonic::Status) -> String {
+        let rpc_status = tonic_types::pb::Status::decode(status.details()).unwrap();
+        pb::zitadel::v1::ErrorDetail::decode(rpc_status.details[0].value.as_slice())
+            .unwrap()
+            .id
+    }
+
     /// The message of a status as `with_error_detail` rewrites tonic's Internal with `message`.
     fn rewritten(message: &str) -> tonic::Status {
         with_error_detail(&tonic::Status::internal(message), 1024)
@@ -221,7 +220,7 @@ mod tests {
             status.message(),
             format!("malformed gRPC request: {message} (API-Fr8md)")
         );
-        assert_eq!(error_detail(&status).id, "API-Fr8md");
+        assert_eq!(detail_id(&status), "API-Fr8md");
     }
 
     // One test per text tonic 0.14 raises; each quotes tonic's source.
@@ -270,9 +269,29 @@ mod tests {
             let status = rewritten(message);
             assert_eq!(status.code(), tonic::Code::Internal, "{message}");
             assert_eq!(status.message(), format!("{message} (API-Tn7st)"));
+            assert_eq!(detail_id(&status), "API-Tn7st");
         }
         // The same texts under another code are left as they are.
         let status = with_error_detail(&tonic::Status::unknown("Missing request message."), 1024);
         assert_eq!(status.code(), tonic::Code::Unknown);
+    }
+
+    #[test]
+    fn retry_after_reaches_every_protocol() {
+        let error = Error::resource_exhausted("TEST-Rt1ry", "slow down")
+            .with_retry_after(std::time::Duration::from_secs(7));
+        assert_eq!(
+            grpc_status(&error).metadata().get("retry-after").unwrap(),
+            "7"
+        );
+        for protocol in [
+            Protocol::Grpc,
+            Protocol::GrpcWeb { text: true },
+            Protocol::Connect(super::super::protocol::Format::Json),
+            Protocol::Rest,
+        ] {
+            let response = answer(protocol, &error);
+            assert_eq!(response.headers()["retry-after"], "7", "{protocol:?}");
+        }
     }
 }
