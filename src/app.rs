@@ -20,7 +20,7 @@ use crate::private_files::{
 };
 use crate::sealing::{XChaCha20Poly1305Sealer, load_secret_key};
 use crate::service::ports::SecretSealer;
-use crate::service::{ServiceSettings, Services};
+use crate::service::{RetentionSweeper, ServiceSettings, Services};
 use crate::store::{Backend, SqlStore};
 
 /// The file in the data directory that receives the first admin token.
@@ -150,6 +150,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     let services = services(service, store.clone(), sealer, clock);
     bootstrap(&settings, &services).await?;
     let worker = start_outbox_worker(&notify, &services)?;
+    // Every process sweeps; the sweep's lease lets one at a time do the work.
+    let sweeper = RetentionSweeper::new(services.clone()).spawn();
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let served = services.clone();
     let finished = tokio::spawn(async move {
@@ -160,6 +162,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
         if let Some(worker) = worker {
             worker.stop().await;
         }
+        sweeper.stop().await;
         served?;
         store.close().await;
         Ok(())

@@ -1,5 +1,5 @@
-//! The sections of the settings (`[code]`, `[webauthn]`, `[smtp]`, `[mail]`, `[outbox]`) and
-//! the settings' enumerations, each with its defaults: the one place defaults are written
+//! The sections of the settings (`[code]`, `[webauthn]`, `[smtp]`, `[mail]`, `[outbox]`,
+//! `[retention]`) and the settings' enumerations, each with its defaults: the one place defaults are written
 //! (`[limits]` is in limits.rs).
 
 use std::path::PathBuf;
@@ -218,6 +218,55 @@ impl Default for OutboxSettings {
             poll_interval: Duration::from_secs(5),
             lease: Duration::from_secs(120),
             worker: true,
+        }
+    }
+}
+
+/// How long rows nobody can use any more are kept before the retention sweep deletes them,
+/// and how often the sweep runs (`[retention]` in the TOML file). Events are never deleted.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// How often each process tries to take the sweep's lease and sweep, default 1h; of
+    /// several processes sharing a database one sweeps per interval
+    /// (`PASSLINK_RETENTION_INTERVAL`, `--retention-interval`).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Most rows one delete statement removes, default 500; a sweep deletes in batches of
+    /// this size so that it never holds the write lock long (`PASSLINK_RETENTION_BATCH_SIZE`,
+    /// `--retention-batch-size`).
+    pub batch_size: u32,
+    /// How long a registration code is kept after it was used or expired, default 7d
+    /// (`PASSLINK_RETENTION_CODES`, `--retention-codes`).
+    #[serde(with = "humantime_serde")]
+    pub codes: Duration,
+    /// How long a pending passkey registration is kept after it expired, default 7d
+    /// (`PASSLINK_RETENTION_REGISTRATIONS`, `--retention-registrations`).
+    #[serde(with = "humantime_serde")]
+    pub registrations: Duration,
+    /// How long a sent outbox message is kept after it was sent, default 7d
+    /// (`PASSLINK_RETENTION_SENT_MESSAGES`, `--retention-sent-messages`).
+    #[serde(with = "humantime_serde")]
+    pub sent_messages: Duration,
+    /// How long a dead outbox message is kept after its last attempt, default 30d: time for
+    /// an operator to see it and re-queue it (`PASSLINK_RETENTION_DEAD_MESSAGES`,
+    /// `--retention-dead-messages`).
+    #[serde(with = "humantime_serde")]
+    pub dead_messages: Duration,
+}
+
+/// One day, the unit of the retention defaults.
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            interval: Duration::from_secs(3600),
+            batch_size: 500,
+            codes: 7 * DAY,
+            registrations: 7 * DAY,
+            sent_messages: 7 * DAY,
+            dead_messages: 30 * DAY,
         }
     }
 }

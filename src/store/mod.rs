@@ -15,6 +15,7 @@ mod orgs;
 mod outbox;
 mod passkeys;
 mod read;
+mod retention;
 mod rows;
 #[cfg(test)]
 mod tests;
