@@ -21,6 +21,7 @@ use crate::private_files::{
 use crate::sealing::{XChaCha20Poly1305Sealer, load_secret_key};
 use crate::service::ports::SecretSealer;
 use crate::service::{RetentionSweeper, ServiceSettings, Services};
+use crate::store::backup::BackupReport;
 use crate::store::{Backend, SqlStore};
 
 /// The file in the data directory that receives the first admin token.
@@ -86,6 +87,12 @@ pub fn start_outbox_worker(
         services.message_queued(),
     );
     Ok(Some(worker.spawn()))
+}
+
+/// Runs `passlink backup --to FILE`: copies the SQLite database the settings name into a new
+/// file while servers keep using it; on PostgreSQL, says to use `pg_dump` and fails.
+pub async fn backup(settings: &Settings, target: &std::path::Path) -> Result<BackupReport, String> {
+    crate::store::backup::backup_sqlite(&settings.database_url(), target).await
 }
 
 /// On an empty database, creates the default organization and admin and writes the admin
