@@ -19,7 +19,7 @@ mod sections;
 #[cfg(test)]
 mod tests;
 
-pub use environment::Environment;
+pub use environment::{Environment, known_variables};
 pub use flags::{LimitsArgs, MailArgs, RetentionArgs, ServeArgs, StorageArgs, with_variable_names};
 pub use limits::LimitsSettings;
 pub use resolve::RuntimeSettings;
@@ -30,6 +30,7 @@ pub use sections::{
 
 /// Every setting of passlink.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Address the one listener binds (gRPC, gRPC-Web, Connect, REST, pages).

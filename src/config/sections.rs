@@ -12,6 +12,7 @@ use crate::domain::secret::DEFAULT_CODE_ALPHABET;
 
 /// How logs are written.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Readable lines for a terminal.
@@ -23,6 +24,7 @@ pub enum LogFormat {
 
 /// Passkey registration codes (`[code]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct CodeSettings {
     /// Characters per code.
@@ -53,6 +55,7 @@ pub const DEFAULT_REGISTRATION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// WebAuthn relying party (`[webauthn]` in the TOML file).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct WebauthnSettings {
     /// The relying party id; the host of `external_url` when unset. Never an IP address:
@@ -70,6 +73,7 @@ pub struct WebauthnSettings {
 
 /// How passlink talks TLS to the SMTP server.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plain text; only for a relay on the same host or network (default port 25).
@@ -84,6 +88,7 @@ pub enum SmtpTls {
 /// The SMTP server that delivers email (`[smtp]` in the TOML file). Email is sent through it
 /// when `host` is set.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {
     /// Host name of the SMTP server; no email is sent over SMTP when unset
@@ -153,6 +158,7 @@ impl SmtpSettings {
 
 /// The email passlink writes (`[mail]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct MailSettings {
     /// Sender, `"Name <address>"`, default `"passlink <passlink@localhost>"`
@@ -181,6 +187,7 @@ impl Default for MailSettings {
 
 /// Delivery of queued messages (`[outbox]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxSettings {
     /// Attempts before a message is marked dead, default 10 (`PASSLINK_OUTBOX_MAX_ATTEMPTS`,
@@ -225,6 +232,7 @@ impl Default for OutboxSettings {
 /// How long rows nobody can use any more are kept before the retention sweep deletes them,
 /// and how often the sweep runs (`[retention]` in the TOML file). Events are never deleted.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionSettings {
     /// How often each process tries to take the sweep's lease and sweep, default 1h; of
