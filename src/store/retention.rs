@@ -24,6 +24,9 @@ const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($
 /// write lock long); the outer condition repeats the inner one, so that a row changed
 /// meanwhile (a dead message re-queued) is left alone on PostgreSQL, which re-checks it on
 /// the latest version of the row.
+///
+/// A kind whose rows others reference (sessions: their challenges and metadata) deletes
+/// those first, for the same batch of ids, in the same transaction.
 fn delete_statement(rows: Disposable) -> &'static str {
     match rows {
         // A code is used before it expires, so `used_at < $1` only adds the used ones.
