@@ -20,7 +20,8 @@ use crate::private_files::{
 };
 use crate::sealing::{XChaCha20Poly1305Sealer, load_secret_key};
 use crate::service::ports::SecretSealer;
-use crate::service::{ServiceSettings, Services};
+use crate::service::{RetentionSweeper, ServiceSettings, Services};
+use crate::store::backup::BackupReport;
 use crate::store::{Backend, SqlStore};
 
 /// The file in the data directory that receives the first admin token.
@@ -88,6 +89,12 @@ pub fn start_outbox_worker(
     Ok(Some(worker.spawn()))
 }
 
+/// Runs `passlink backup --to FILE`: copies the SQLite database the settings name into a new
+/// file while servers keep using it; on PostgreSQL, says to use `pg_dump` and fails.
+pub async fn backup(settings: &Settings, target: &std::path::Path) -> Result<BackupReport, String> {
+    crate::store::backup::backup_sqlite(&settings.database_url(), target).await
+}
+
 /// On an empty database, creates the default organization and admin and writes the admin
 /// token to `data_dir/admin.pat`. Returns the token file's path when it did.
 pub async fn bootstrap(
@@ -150,6 +157,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     let services = services(service, store.clone(), sealer, clock);
     bootstrap(&settings, &services).await?;
     let worker = start_outbox_worker(&notify, &services)?;
+    // Every process sweeps; the sweep's lease lets one at a time do the work.
+    let sweeper = RetentionSweeper::new(services.clone()).spawn();
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let served = services.clone();
     let finished = tokio::spawn(async move {
@@ -160,6 +169,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
         if let Some(worker) = worker {
             worker.stop().await;
         }
+        sweeper.stop().await;
         served?;
         store.close().await;
         Ok(())

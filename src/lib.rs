@@ -6,6 +6,8 @@
 pub mod api;
 pub mod app;
 pub mod config;
+#[cfg(test)]
+mod documentation_tests;
 pub mod domain;
 pub mod error;
 pub mod notify;

@@ -1,6 +1,7 @@
 //! The `passlink` command line: `serve` runs the server; the other commands let an operator
 //! manage organizations, machine users, tokens and roles without the API.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,15 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+    /// Copies the embedded SQLite database into a new file while passlink keeps serving
+    /// (on PostgreSQL, use pg_dump). The secret key file is not in the copy.
+    Backup {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// The backup file to write; must not exist. It is created with mode 0600.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
     },
 }
 
@@ -298,6 +308,17 @@ async fn run(command: Command) -> Result<(), String> {
                     message.last_error.as_deref().unwrap_or("-")
                 );
             }
+            Ok(())
+        }
+        Command::Backup { storage, to } => {
+            let settings = Settings::load_storage(&storage, &Environment::of_process())?;
+            init_tracing(settings.log_format, "warn");
+            let report = app::backup(&settings, &to).await?;
+            eprintln!(
+                "backup written to {} ({} bytes, integrity ok); the secret key file is not in it",
+                report.file.display(),
+                report.bytes
+            );
             Ok(())
         }
         Command::Outbox {

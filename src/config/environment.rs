@@ -295,12 +295,14 @@ mod tests {
             "PASSLINK_LIMITS_BODY_READ_TIMEOUT",
             "PASSLINK_SMTP_PASSWORD",
             "PASSLINK_SECRET_KEY_FILE",
+            "PASSLINK_RETENTION_INTERVAL",
+            "PASSLINK_RETENTION_DEAD_MESSAGES",
         ] {
             assert!(
                 known.iter().any(|known| known == name),
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 43, "{known:?}");
+        assert_eq!(known.len(), 49, "{known:?}");
     }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Settings;
 use super::limits::LimitsSettings;
-use super::sections::{LogFormat, SmtpTls};
+use super::sections::{LogFormat, RetentionSettings, SmtpTls};
 
 /// Lays every flag (or environment variable) that was given over its setting.
 macro_rules! overlay {
@@ -85,6 +85,8 @@ pub struct ServeArgs {
     pub mail: MailArgs,
     #[command(flatten)]
     pub limits: LimitsArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// The email settings `passlink serve` takes as flags or environment variables.
@@ -170,6 +172,7 @@ impl ServeArgs {
         }
         self.mail.apply(settings);
         self.limits.apply(&mut settings.limits);
+        self.retention.apply(&mut settings.retention);
     }
 }
 
@@ -247,6 +250,44 @@ impl LimitsArgs {
             limits_public_per_minute => limits.public_per_minute,
             limits_public_burst => limits.public_burst,
             limits_trusted_proxies => limits.trusted_proxies,
+        }
+    }
+}
+
+/// The retention sweep's settings as `passlink serve` takes them as flags or environment
+/// variables.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RetentionArgs {
+    /// How often to sweep rows nobody can use any more [default: 1h].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_interval: Option<Duration>,
+    /// Most rows one delete statement of the sweep removes [default: 500].
+    #[arg(long, value_name = "N")]
+    pub retention_batch_size: Option<u32>,
+    /// How long used or expired registration codes are kept [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_codes: Option<Duration>,
+    /// How long expired pending passkey registrations are kept [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_registrations: Option<Duration>,
+    /// How long sent outbox messages are kept [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_sent_messages: Option<Duration>,
+    /// How long dead outbox messages are kept after their last attempt [default: 30d].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_dead_messages: Option<Duration>,
+}
+
+impl RetentionArgs {
+    /// Lays the flags (or environment variables) that were given over `retention`.
+    pub fn apply(&self, retention: &mut RetentionSettings) {
+        overlay! { self;
+            retention_interval => retention.interval,
+            retention_batch_size => retention.batch_size,
+            retention_codes => retention.codes,
+            retention_registrations => retention.registrations,
+            retention_sent_messages => retention.sent_messages,
+            retention_dead_messages => retention.dead_messages,
         }
     }
 }

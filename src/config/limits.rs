@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 /// Bounds on connections and requests (`[limits]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSettings {
     /// Most connections open at once, default 1024; further connections wait in the listen

@@ -19,16 +19,18 @@ mod sections;
 #[cfg(test)]
 mod tests;
 
-pub use environment::Environment;
-pub use flags::{LimitsArgs, MailArgs, ServeArgs, StorageArgs, with_variable_names};
+pub use environment::{Environment, known_variables};
+pub use flags::{LimitsArgs, MailArgs, RetentionArgs, ServeArgs, StorageArgs, with_variable_names};
 pub use limits::LimitsSettings;
 pub use resolve::RuntimeSettings;
 pub use sections::{
-    CodeSettings, LogFormat, MailSettings, OutboxSettings, SmtpSettings, SmtpTls, WebauthnSettings,
+    CodeSettings, LogFormat, MailSettings, OutboxSettings, RetentionSettings, SmtpSettings,
+    SmtpTls, WebauthnSettings,
 };
 
 /// Every setting of passlink.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Address the one listener binds (gRPC, gRPC-Web, Connect, REST, pages).
@@ -61,6 +63,9 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `[outbox]`: retries and leases of queued messages.
     pub outbox: OutboxSettings,
+    /// `[retention]`: how long unusable codes, registrations and messages are kept, and how
+    /// often the sweep that deletes them runs.
+    pub retention: RetentionSettings,
     /// `[limits]`: bounds on connections, streams and request times; the rate of public
     /// calls per client address; trusted proxies.
     pub limits: LimitsSettings,
@@ -83,6 +88,7 @@ impl Default for Settings {
             smtp: SmtpSettings::default(),
             mail: MailSettings::default(),
             outbox: OutboxSettings::default(),
+            retention: RetentionSettings::default(),
             limits: LimitsSettings::default(),
         }
     }

@@ -16,7 +16,8 @@ use crate::notify::{
     MailDelivery, MailerSettings, NotifySettings, SmtpAuthentication, SmtpEncryption, SmtpPassword,
     SmtpServer, WorkerSettings,
 };
-use crate::service::{PasskeySettings, ServiceSettings};
+use crate::service::ports::Disposable;
+use crate::service::{PasskeySettings, RetentionPolicy, RetentionRule, ServiceSettings};
 
 use super::Settings;
 use super::sections::{DEFAULT_REGISTRATION_LIFETIME, DEFAULT_RP_NAME, SmtpTls};
@@ -54,6 +55,7 @@ impl Settings {
         }
         let passkeys = self.relying_party()?;
         let notify = self.notify_settings()?;
+        let retention = self.retention_policy()?;
         self.limits.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| {
             format!(
@@ -70,6 +72,7 @@ impl Settings {
                 passkeys,
                 email_unavailable: self.email_unavailable(),
                 id_node: None,
+                retention,
             },
             notify,
             api: self.api_settings()?,
@@ -272,6 +275,33 @@ impl Settings {
             timeout: smtp.timeout,
             max_connections: smtp.max_connections,
         }
+    }
+
+    /// `[retention]`, checked, as the sweep takes it: the explicit list of its rules.
+    fn retention_policy(&self) -> Result<RetentionPolicy, String> {
+        let retention = &self.retention;
+        if retention.interval < std::time::Duration::from_secs(1) {
+            return Err("retention.interval must be at least 1s".into());
+        }
+        if !(1..=100_000).contains(&retention.batch_size) {
+            return Err(format!(
+                "retention.batch_size must be between 1 and 100000, got {}",
+                retention.batch_size
+            ));
+        }
+        let rule = |rows, keep_for| RetentionRule { rows, keep_for };
+        Ok(RetentionPolicy {
+            interval: retention.interval,
+            batch_size: retention.batch_size,
+            // The sweep's rules, in order. Sessions (terminated or expired, once the session
+            // tables exist) join here with `retention.sessions`.
+            rules: vec![
+                rule(Disposable::PasskeyCodes, retention.codes),
+                rule(Disposable::PasskeyRegistrations, retention.registrations),
+                rule(Disposable::SentMessages, retention.sent_messages),
+                rule(Disposable::DeadMessages, retention.dead_messages),
+            ],
+        })
     }
 
     /// The transports' settings.

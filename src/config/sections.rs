@@ -1,5 +1,5 @@
-//! The sections of the settings (`[code]`, `[webauthn]`, `[smtp]`, `[mail]`, `[outbox]`) and
-//! the settings' enumerations, each with its defaults: the one place defaults are written
+//! The sections of the settings (`[code]`, `[webauthn]`, `[smtp]`, `[mail]`, `[outbox]`,
+//! `[retention]`) and the settings' enumerations, each with its defaults: the one place defaults are written
 //! (`[limits]` is in limits.rs).
 
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use crate::domain::secret::DEFAULT_CODE_ALPHABET;
 
 /// How logs are written.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Readable lines for a terminal.
@@ -23,6 +24,7 @@ pub enum LogFormat {
 
 /// Passkey registration codes (`[code]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct CodeSettings {
     /// Characters per code.
@@ -53,6 +55,7 @@ pub const DEFAULT_REGISTRATION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// WebAuthn relying party (`[webauthn]` in the TOML file).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct WebauthnSettings {
     /// The relying party id; the host of `external_url` when unset. Never an IP address:
@@ -70,6 +73,7 @@ pub struct WebauthnSettings {
 
 /// How passlink talks TLS to the SMTP server.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, ValueEnum)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plain text; only for a relay on the same host or network (default port 25).
@@ -84,6 +88,7 @@ pub enum SmtpTls {
 /// The SMTP server that delivers email (`[smtp]` in the TOML file). Email is sent through it
 /// when `host` is set.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {
     /// Host name of the SMTP server; no email is sent over SMTP when unset
@@ -153,6 +158,7 @@ impl SmtpSettings {
 
 /// The email passlink writes (`[mail]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct MailSettings {
     /// Sender, `"Name <address>"`, default `"passlink <passlink@localhost>"`
@@ -181,6 +187,7 @@ impl Default for MailSettings {
 
 /// Delivery of queued messages (`[outbox]` in the TOML file).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxSettings {
     /// Attempts before a message is marked dead, default 10 (`PASSLINK_OUTBOX_MAX_ATTEMPTS`,
@@ -218,6 +225,56 @@ impl Default for OutboxSettings {
             poll_interval: Duration::from_secs(5),
             lease: Duration::from_secs(120),
             worker: true,
+        }
+    }
+}
+
+/// How long rows nobody can use any more are kept before the retention sweep deletes them,
+/// and how often the sweep runs (`[retention]` in the TOML file). Events are never deleted.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// How often each process tries to take the sweep's lease and sweep, default 1h; of
+    /// several processes sharing a database one sweeps per interval
+    /// (`PASSLINK_RETENTION_INTERVAL`, `--retention-interval`).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Most rows one delete statement removes, default 500; a sweep deletes in batches of
+    /// this size so that it never holds the write lock long (`PASSLINK_RETENTION_BATCH_SIZE`,
+    /// `--retention-batch-size`).
+    pub batch_size: u32,
+    /// How long a registration code is kept after it was used or expired, default 7d
+    /// (`PASSLINK_RETENTION_CODES`, `--retention-codes`).
+    #[serde(with = "humantime_serde")]
+    pub codes: Duration,
+    /// How long a pending passkey registration is kept after it expired, default 7d
+    /// (`PASSLINK_RETENTION_REGISTRATIONS`, `--retention-registrations`).
+    #[serde(with = "humantime_serde")]
+    pub registrations: Duration,
+    /// How long a sent outbox message is kept after it was sent, default 7d
+    /// (`PASSLINK_RETENTION_SENT_MESSAGES`, `--retention-sent-messages`).
+    #[serde(with = "humantime_serde")]
+    pub sent_messages: Duration,
+    /// How long a dead outbox message is kept after its last attempt, default 30d: time for
+    /// an operator to see it and re-queue it (`PASSLINK_RETENTION_DEAD_MESSAGES`,
+    /// `--retention-dead-messages`).
+    #[serde(with = "humantime_serde")]
+    pub dead_messages: Duration,
+}
+
+/// One day, the unit of the retention defaults.
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            interval: Duration::from_secs(3600),
+            batch_size: 500,
+            codes: 7 * DAY,
+            registrations: 7 * DAY,
+            sent_messages: 7 * DAY,
+            dead_messages: 30 * DAY,
         }
     }
 }

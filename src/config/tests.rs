@@ -140,3 +140,45 @@ fn the_example_file_parses_and_holds_the_defaults() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("passlink.example.toml");
     assert_eq!(Settings::from_file(&path).unwrap(), Settings::default());
 }
+
+#[test]
+fn retention_resolves_into_the_sweeps_rules_and_bad_values_are_refused() {
+    use crate::service::ports::Disposable;
+    let settings: Settings =
+        toml::from_str("[retention]\ninterval = \"10m\"\ncodes = \"2d\"\nbatch_size = 50\n")
+            .unwrap();
+    let policy = settings.resolve().unwrap().service.retention;
+    assert_eq!(policy.interval, Duration::from_secs(600));
+    assert_eq!(policy.batch_size, 50);
+    let rules: Vec<(Disposable, Duration)> = policy
+        .rules
+        .iter()
+        .map(|rule| (rule.rows, rule.keep_for))
+        .collect();
+    let day = Duration::from_secs(86_400);
+    assert_eq!(
+        rules,
+        [
+            (Disposable::PasskeyCodes, 2 * day),
+            (Disposable::PasskeyRegistrations, 7 * day),
+            (Disposable::SentMessages, 7 * day),
+            (Disposable::DeadMessages, 30 * day),
+        ]
+    );
+    let mut invalid = settings.clone();
+    invalid.retention.interval = Duration::ZERO;
+    assert!(
+        invalid
+            .validate()
+            .unwrap_err()
+            .contains("retention.interval")
+    );
+    let mut invalid = settings;
+    invalid.retention.batch_size = 0;
+    assert!(
+        invalid
+            .validate()
+            .unwrap_err()
+            .contains("retention.batch_size")
+    );
+}

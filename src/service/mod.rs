@@ -10,6 +10,7 @@ mod passkeys;
 pub mod ports;
 mod refusals;
 mod registration_links;
+mod retention;
 mod users;
 
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub use passkey_registration::{
 pub use passkeys::{PasskeyList, PasskeyListing};
 pub use registration_links::{
     IssuedCode, LinkMedium, PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage,
+};
+pub use retention::{
+    RetentionPolicy, RetentionRule, RetentionSweeper, RunningSweeper, SweepReport,
 };
 pub use users::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
 
@@ -52,6 +56,8 @@ pub struct ServiceSettings {
     /// The node number in generated ids, leased from the database so that processes sharing
     /// it differ; a random one when `None`.
     pub id_node: Option<u16>,
+    /// What the retention sweep deletes, and how often it runs.
+    pub retention: RetentionPolicy,
 }
 
 /// What a change reports to the client, as `zitadel.object.v2.Details`.

@@ -6,8 +6,9 @@
 //! Changes are written by the group commit (`group_commit`, one writer with its own
 //! connection) through the write path (`write`); reads and the other writes use the pool.
 //! What a database error means is decided in `errors`; rows are read into `rows`, most of
-//! them by one key (`read`).
+//! them by one key (`read`). `backup` copies the embedded database while it is in use.
 
+pub mod backup;
 mod changes;
 mod errors;
 mod group_commit;
@@ -15,6 +16,7 @@ mod orgs;
 mod outbox;
 mod passkeys;
 mod read;
+mod retention;
 mod rows;
 #[cfg(test)]
 mod tests;

@@ -158,6 +158,14 @@ pub fn passlink_command<Argument: AsRef<OsStr>>(arguments: &[Argument]) -> (Stri
     (printed(output.stdout), printed(output.stderr))
 }
 
+/// Runs an operator command of the `passlink` binary that may fail; returns its output.
+pub fn passlink_output<Argument: AsRef<OsStr>>(arguments: &[Argument]) -> std::process::Output {
+    passlink_binary()
+        .args(arguments)
+        .output()
+        .expect("run the passlink binary")
+}
+
 /// A database for child processes; a PostgreSQL one is dropped with this value.
 pub struct ProcessDatabase {
     pub url: String,

@@ -5,6 +5,7 @@ mod changes;
 mod orgs;
 mod outbox;
 mod passkeys;
+mod retention;
 mod secrets;
 mod tokens;
 mod users;
@@ -18,6 +19,7 @@ pub use outbox::{MessageFailure, OutboxStore, StoredMessage};
 pub use passkeys::{
     PasskeyStore, PendingPasskeyRegistration, StoredPasskeyCode, StoredPasskeyInfo,
 };
+pub use retention::{Disposable, RETENTION_LEASE, RetentionStore};
 pub use secrets::SecretSealer;
 pub use tokens::{NewToken, TokenOwner, TokenStore};
 pub use users::UserStore;
@@ -25,11 +27,17 @@ pub use users::UserStore;
 /// Persistent state of passlink: every role at once, as the use cases hold it
 /// (`Arc<dyn Store>`). Anything implementing every role is a `Store`.
 pub trait Store:
-    ChangeStore + UserStore + OrgStore + TokenStore + PasskeyStore + OutboxStore
+    ChangeStore + UserStore + OrgStore + TokenStore + PasskeyStore + OutboxStore + RetentionStore
 {
 }
 
 impl<T> Store for T where
-    T: ChangeStore + UserStore + OrgStore + TokenStore + PasskeyStore + OutboxStore
+    T: ChangeStore
+        + UserStore
+        + OrgStore
+        + TokenStore
+        + PasskeyStore
+        + OutboxStore
+        + RetentionStore
 {
 }
