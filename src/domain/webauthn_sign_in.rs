@@ -141,8 +141,14 @@ pub fn read_assertion(mut value: Value) -> Result<Assertion, String> {
     if decode(id.trim_end_matches('='), "id")? != credential_id {
         return Err("id and rawId differ".into());
     }
-    decode(&credential.response.client_data_json, "clientDataJSON")?;
-    decode(&credential.response.authenticator_data, "authenticatorData")?;
+    let client_data = decode(&credential.response.client_data_json, "clientDataJSON")?;
+    if !serde_json::from_slice::<Value>(&client_data).is_ok_and(|data| data.is_object()) {
+        return Err("clientDataJSON is not a JSON object".into());
+    }
+    // RP id hash (32 bytes), flags (1) and sign counter (4) at least.
+    if decode(&credential.response.authenticator_data, "authenticatorData")?.len() < 37 {
+        return Err("authenticatorData is shorter than 37 bytes".into());
+    }
     decode(&credential.response.signature, "signature")?;
     let user_handle = match credential.response.user_handle.as_deref() {
         Some(handle) => Some(decode(handle, "userHandle")?),
@@ -225,19 +231,26 @@ mod tests {
 
     #[test]
     fn assertions_are_read_with_or_without_padding_and_refused_when_malformed() {
+        let authenticator_data = "A".repeat(50);
         let assertion = json!({
             "id": "AQI", "rawId": "AQI=", "type": "public-key",
-            "response": {"clientDataJSON": "e30=", "authenticatorData": "AA", "signature": "AA", "userHandle": ""}
+            "response": {"clientDataJSON": "e30=", "authenticatorData": authenticator_data,
+                "signature": "AA", "userHandle": ""}
         });
         let read = read_assertion(assertion).unwrap();
         assert_eq!(read.credential_id, [1, 2]);
         assert_eq!(read.user_handle, None);
         assert!(read_assertion(json!({"type": "public-key", "response": {}})).is_err());
         assert!(read_assertion(json!({"id": "AQI", "type": "other", "response": {}})).is_err());
-        assert!(
-            read_assertion(json!({"id": "!!", "type": "public-key", "response": {
-            "clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA"}}))
-            .is_err()
-        );
+        let malformed = |client_data: &str, authenticator_data: &str| {
+            read_assertion(json!({"id": "AQI", "type": "public-key", "response": {
+                "clientDataJSON": client_data, "authenticatorData": authenticator_data,
+                "signature": "AA"}}))
+            .err()
+            .unwrap_or_default()
+        };
+        assert!(malformed("!!", &authenticator_data).contains("base64url"));
+        assert!(malformed("AA", &authenticator_data).contains("JSON"));
+        assert!(malformed("e30", "AA").contains("37 bytes"));
     }
 }

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sqlx::{Any, AssertSqlSafe, QueryBuilder};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AssertSqlSafe};
 
 use crate::domain::session::Session;
 use crate::domain::time::Timestamp;
@@ -96,15 +97,14 @@ impl SessionStore for SqlStore {
     }
 
     async fn list_sessions(&self, query: &SessionQuery) -> Result<SessionPage> {
-        let mut count = QueryBuilder::<Any>::new("SELECT COUNT(*) FROM sessions s");
+        let mut count = Sql::new("SELECT COUNT(*) FROM sessions s");
         push_conditions(&mut count, query);
         let total: i64 = count
-            .build_query_scalar()
+            .bind_to(sqlx::query_scalar(AssertSqlSafe(count.text.clone())))
             .fetch_one(&self.pool)
             .await
             .map_err(internal("STORE-Sl1ct"))?;
-        let mut select =
-            QueryBuilder::<Any>::new(format!("SELECT {SESSION_COLUMNS} FROM sessions s"));
+        let mut select = Sql::new(&format!("SELECT {SESSION_COLUMNS} FROM sessions s"));
         push_conditions(&mut select, query);
         select.push(match (query.by_creation_date, query.ascending) {
             (true, true) => " ORDER BY s.created_at ASC, s.id ASC",
@@ -112,11 +112,11 @@ impl SessionStore for SqlStore {
             (false, _) => " ORDER BY s.id ASC",
         });
         select.push(" LIMIT ");
-        select.push_bind(query.limit.min(i64::MAX as u64) as i64);
+        select.push_bind(Value::Int(query.limit.min(i64::MAX as u64) as i64));
         select.push(" OFFSET ");
-        select.push_bind(query.offset.min(i64::MAX as u64) as i64);
+        select.push_bind(Value::Int(query.offset.min(i64::MAX as u64) as i64));
         let rows: Vec<SessionRow> = select
-            .build_query_as()
+            .bind_to(sqlx::query_as(AssertSqlSafe(select.text.clone())))
             .fetch_all(&self.pool)
             .await
             .map_err(internal("STORE-Sl2sr"))?;
@@ -177,23 +177,16 @@ impl SqlStore {
         &self,
         session_ids: impl Iterator<Item = &'id str>,
     ) -> Result<BTreeMap<String, BTreeMap<String, Vec<u8>>>> {
-        let mut select = QueryBuilder::<Any>::new(
-            "SELECT session_id, key, value FROM session_metadata WHERE session_id IN (",
-        );
-        let mut any = false;
-        {
-            let mut ids = select.separated(", ");
-            for id in session_ids {
-                ids.push_bind(id.to_owned());
-                any = true;
-            }
-        }
-        if !any {
+        let mut select =
+            Sql::new("SELECT session_id, key, value FROM session_metadata WHERE session_id IN (");
+        let ids: Vec<Value> = session_ids.map(|id| Value::Text(id.to_owned())).collect();
+        if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
+        select.push_list(ids);
         select.push(")");
         let rows: Vec<MetadataRow> = select
-            .build_query_as()
+            .bind_to(sqlx::query_as(AssertSqlSafe(select.text.clone())))
             .fetch_all(&self.pool)
             .await
             .map_err(internal("STORE-Sm1sr"))?;
@@ -210,7 +203,7 @@ impl SqlStore {
 
 /// The WHERE clause of a ListSessions query: live sessions (not terminated, their user able
 /// to open sessions), visible to the caller, matching every filter.
-fn push_conditions(builder: &mut QueryBuilder<Any>, query: &SessionQuery) {
+fn push_conditions(builder: &mut Sql, query: &SessionQuery) {
     builder.push(
         " WHERE s.terminated_at IS NULL AND (s.user_id IS NULL OR EXISTS \
          (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.state IN (1, 5)))",
@@ -220,13 +213,13 @@ fn push_conditions(builder: &mut QueryBuilder<Any>, query: &SessionQuery) {
         builder.push(" AND (1 = 0");
         if let Some(own) = &visibility.own_user_id {
             builder.push(" OR s.creator_id = ");
-            builder.push_bind(own.clone());
+            builder.push_bind(Value::Text(own.clone()));
             builder.push(" OR s.user_id = ");
-            builder.push_bind(own.clone());
+            builder.push_bind(Value::Text(own.clone()));
         }
         for org in &visibility.user_orgs {
             builder.push(" OR s.user_org_id = ");
-            builder.push_bind(org.clone());
+            builder.push_bind(Value::Text(org.clone()));
         }
         builder.push(")");
     }
@@ -237,19 +230,16 @@ fn push_conditions(builder: &mut QueryBuilder<Any>, query: &SessionQuery) {
             }
             SessionFilter::Ids(ids) => {
                 builder.push(" AND s.id IN (");
-                let mut list = builder.separated(", ");
-                for id in ids {
-                    list.push_bind(id.clone());
-                }
+                builder.push_list(ids.iter().cloned().map(Value::Text).collect());
                 builder.push(")");
             }
             SessionFilter::UserId(user_id) => {
                 builder.push(" AND s.user_id = ");
-                builder.push_bind(user_id.clone());
+                builder.push_bind(Value::Text(user_id.clone()));
             }
             SessionFilter::CreatedAt(comparison, at) => {
-                builder.push(format!(" AND s.created_at {} ", operator(*comparison)));
-                builder.push_bind(at.0);
+                builder.push(&format!(" AND s.created_at {} ", operator(*comparison)));
+                builder.push_bind(Value::Int(at.0));
             }
             SessionFilter::ExpiresAt(comparison, at) => {
                 let open_ended = matches!(
@@ -263,16 +253,16 @@ fn push_conditions(builder: &mut QueryBuilder<Any>, query: &SessionQuery) {
                 });
                 builder.push(operator(*comparison));
                 builder.push(" ");
-                builder.push_bind(at.0);
+                builder.push_bind(Value::Int(at.0));
                 builder.push(")");
             }
             SessionFilter::CreatorId(creator) => {
                 builder.push(" AND s.creator_id = ");
-                builder.push_bind(creator.clone());
+                builder.push_bind(Value::Text(creator.clone()));
             }
             SessionFilter::FingerprintId(fingerprint) => {
                 builder.push(" AND s.fingerprint_id = ");
-                builder.push_bind(fingerprint.clone());
+                builder.push_bind(Value::Text(fingerprint.clone()));
             }
         }
     }
@@ -285,5 +275,82 @@ fn operator(comparison: TimeComparison) -> &'static str {
         TimeComparison::GreaterOrEquals => ">=",
         TimeComparison::Less => "<",
         TimeComparison::LessOrEquals => "<=",
+    }
+}
+
+/// A value bound to a statement built at run time.
+enum Value {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement built at run time with numbered parameters (`$1`, `$2`, …), which both
+/// backends read (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL
+/// does not). Only fixed SQL text is pushed; every value is bound.
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    fn push_bind(&mut self, value: Value) {
+        self.values.push(value);
+        self.text.push_str(&format!("${}", self.values.len()));
+    }
+
+    /// Values separated by commas.
+    fn push_list(&mut self, values: Vec<Value>) {
+        for (index, value) in values.into_iter().enumerate() {
+            if index > 0 {
+                self.push(", ");
+            }
+            self.push_bind(value);
+        }
+    }
+
+    /// Binds the values to a query made from `self.text`.
+    fn bind_to<'values, Q: Bindable<'values>>(&'values self, mut query: Q) -> Q {
+        for value in &self.values {
+            query = match value {
+                Value::Text(text) => query.bind_text(text),
+                Value::Int(number) => query.bind_int(*number),
+            };
+        }
+        query
+    }
+}
+
+/// The query types a `Sql` binds its values to.
+trait Bindable<'values>: Sized {
+    fn bind_text(self, text: &'values str) -> Self;
+    fn bind_int(self, number: i64) -> Self;
+}
+
+impl<'values, O> Bindable<'values> for sqlx::query::QueryScalar<'values, Any, O, AnyArguments> {
+    fn bind_text(self, text: &'values str) -> Self {
+        self.bind(text)
+    }
+    fn bind_int(self, number: i64) -> Self {
+        self.bind(number)
+    }
+}
+
+impl<'values, O> Bindable<'values> for sqlx::query::QueryAs<'values, Any, O, AnyArguments> {
+    fn bind_text(self, text: &'values str) -> Self {
+        self.bind(text)
+    }
+    fn bind_int(self, number: i64) -> Self {
+        self.bind(number)
     }
 }
