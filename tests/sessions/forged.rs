@@ -1,0 +1,158 @@
+//! Failed WebAuthn checks (§7 "WebAuthn check", §8 #3, #5): unparseable assertions, and
+//! assertions re-signed with the credential's own key after one part was changed, each
+//! refused with InvalidArgument `WEBAU-3M9si`; the challenge survives a failure.
+
+use rstest::rstest;
+use rstest_reuse::apply;
+use serde_json::{Value, json};
+use tonic::Code;
+
+use crate::common::assertion::{
+    FLAG_UP, FLAG_UV, Forgery, forge, get_assertion, with_bad_signature,
+};
+use crate::common::authenticator::b64;
+use crate::common::protocols::Protocol;
+use crate::common::sessions::{set_webauthn, start_sign_in};
+use crate::every_protocol;
+
+use super::support::{SignInScene, assert_check_failed, assert_exact};
+
+/// Starts a sign-in, lets `tamper` change the genuine assertion, and returns the check's
+/// refusal; then checks that the genuine assertion still succeeds (a failure keeps the
+/// challenge).
+async fn refused_after(
+    s: &mut SignInScene,
+    tamper: impl FnOnce(&SignInScene, &Value) -> Value,
+) -> crate::common::failure::Failure {
+    let started = start_sign_in(&s.login, &s.user.user_id).await;
+    let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
+    let tampered = tamper(s, &genuine);
+    let failure = s
+        .login
+        .set_session(set_webauthn(&started.session_id, &tampered))
+        .await
+        .unwrap_err();
+    s.login
+        .set_session(set_webauthn(&started.session_id, &genuine))
+        .await
+        .expect("the challenge survives a failed check");
+    failure
+}
+
+#[apply(every_protocol)]
+#[tokio::test]
+async fn unparseable_assertions_are_invalid_arguments(#[case] protocol: Protocol) {
+    let mut s = SignInScene::new(protocol).await;
+    let edits: Vec<fn(&mut Value)> = vec![
+        |assertion| *assertion = json!({}),
+        |assertion| {
+            assertion.as_object_mut().unwrap().remove("id");
+            assertion.as_object_mut().unwrap().remove("rawId");
+        },
+        |assertion| assertion["rawId"] = json!("not base64url!"),
+        |assertion| assertion["type"] = json!("password"),
+        |assertion| assertion["response"]["clientDataJSON"] = json!(b64(b"{not json")),
+        |assertion| assertion["response"]["authenticatorData"] = json!(b64(b"short")),
+    ];
+    for edit in edits {
+        let failure = refused_after(&mut s, |_, genuine| {
+            let mut broken = genuine.clone();
+            edit(&mut broken);
+            broken
+        })
+        .await;
+        assert_exact(
+            &failure,
+            Code::InvalidArgument,
+            "Error on validate login credentials (WEBAU-ADgv4)",
+        );
+    }
+}
+
+#[apply(every_protocol)]
+#[tokio::test]
+async fn forged_assertions_fail_verification(#[case] protocol: Protocol) {
+    let mut s = SignInScene::new(protocol).await;
+    let forgeries: Vec<(&str, fn() -> Forgery)> = vec![
+        ("another challenge", || Forgery {
+            challenge: Some(b64(&[7; 32])),
+            ..Default::default()
+        }),
+        ("an origin not allowed (§8 #5)", || Forgery {
+            origin: Some("https://evil.example".into()),
+            ..Default::default()
+        }),
+        ("an origin on another port", || Forgery {
+            origin: Some("http://localhost:9999".into()),
+            ..Default::default()
+        }),
+        ("type webauthn.create", || Forgery {
+            client_data_type: Some("webauthn.create".into()),
+            ..Default::default()
+        }),
+        ("another RP ID hash", || Forgery {
+            rp_id: Some("example.com".into()),
+            ..Default::default()
+        }),
+        ("no user verification", || Forgery {
+            clear_flags: FLAG_UV,
+            ..Default::default()
+        }),
+        ("no user presence", || Forgery {
+            clear_flags: FLAG_UP,
+            ..Default::default()
+        }),
+    ];
+    for (what, forgery) in forgeries {
+        let failure = refused_after(&mut s, |s, genuine| {
+            forge(&s.user.authenticator, genuine, forgery())
+        })
+        .await;
+        assert_eq!(failure.code, Code::InvalidArgument, "{what}: {failure:#?}");
+        assert_check_failed(&failure);
+    }
+    // A signature that does not verify.
+    let failure = refused_after(&mut s, |_, genuine| with_bad_signature(genuine)).await;
+    assert_check_failed(&failure);
+    // A user handle that is not the user's.
+    let failure = refused_after(&mut s, |_, genuine| {
+        let mut other = genuine.clone();
+        other["response"]["userHandle"] = json!(b64(b"someone-else"));
+        other
+    })
+    .await;
+    assert_check_failed(&failure);
+}
+
+#[apply(every_protocol)]
+#[tokio::test]
+async fn credentials_of_another_user_or_removed_ones_fail(#[case] protocol: Protocol) {
+    let mut s = SignInScene::new(protocol).await;
+    let mut other = s.another_user("Eve").await;
+    // Eve's authenticator answers Ada's challenge (the browser ignores allowCredentials).
+    let started = start_sign_in(&s.login, &s.user.user_id).await;
+    let mut options = started.options.clone();
+    options["publicKey"]["allowCredentials"] = json!([]);
+    let foreign = get_assertion(&mut other.authenticator, &options).await;
+    let failure = s
+        .login
+        .set_session(set_webauthn(&started.session_id, &foreign))
+        .await
+        .unwrap_err();
+    assert_check_failed(&failure);
+
+    // A passkey removed after the challenge was issued.
+    let started = start_sign_in(&s.login, &s.user.user_id).await;
+    let assertion = get_assertion(&mut s.user.authenticator, &started.options).await;
+    s.scene
+        .admin
+        .remove_passkey(&s.user.user_id, &s.user.passkey_id)
+        .await
+        .unwrap();
+    let failure = s
+        .login
+        .set_session(set_webauthn(&started.session_id, &assertion))
+        .await
+        .unwrap_err();
+    assert_check_failed(&failure);
+}
