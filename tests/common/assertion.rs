@@ -97,7 +97,8 @@ pub fn forge(authenticator: &SoftwareClient, assertion: &Value, forgery: Forgery
     let mut forged = assertion.clone();
     forged["response"]["clientDataJSON"] = Value::String(b64(&client_data_json));
     forged["response"]["authenticatorData"] = Value::String(b64(&data));
-    forged["response"]["signature"] = Value::String(b64(&sign(authenticator, &data, &client_data_json)));
+    forged["response"]["signature"] =
+        Value::String(b64(&sign(authenticator, &data, &client_data_json)));
     forged
 }
 

@@ -6,11 +6,11 @@ use passlink::api::convert::{json_to_struct, struct_to_json};
 use passlink::pb::zitadel::session::v2 as session_pb;
 use serde_json::Value;
 
+use super::TestServer;
 use super::assertion::get_assertion;
 use super::authenticator::{SoftwareClient, register_passkey_for, software_authenticator};
 use super::failure::Failure;
 use super::wire::ApiClient;
-use super::TestServer;
 
 pub use session_pb::UserVerificationRequirement as Uv;
 

@@ -291,7 +291,8 @@ impl ApiClient {
                 .metadata_mut()
                 .insert(name, value.parse().expect("a metadata value"));
         }
-        let path = http::uri::PathAndQuery::try_from(format!("/{}/{method}", service_of(method))).unwrap();
+        let path =
+            http::uri::PathAndQuery::try_from(format!("/{}/{method}", service_of(method))).unwrap();
         grpc.unary(
             wrapped,
             path,

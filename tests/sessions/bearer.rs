@@ -26,7 +26,10 @@ async fn a_verified_session_acts_as_its_user_for_its_own_things(#[case] protocol
     let me = s.login.with_token(&signed_in.token);
     let user_id = s.user.user_id.clone();
 
-    let user = me.get_user_by_id(&user_id).await.expect("GetUserByID of itself");
+    let user = me
+        .get_user_by_id(&user_id)
+        .await
+        .expect("GetUserByID of itself");
     assert_eq!(user.user.unwrap().user_id, user_id);
     // A second passkey, registered without a code, then listed and removed.
     let started = me
@@ -35,10 +38,18 @@ async fn a_verified_session_acts_as_its_user_for_its_own_things(#[case] protocol
         .expect("RegisterPasskey without a code, as itself");
     let credential =
         create_credential(&mut software_authenticator(), ORIGIN, &options_of(&started)).await;
-    me.verify_passkey_registration(verify_request(&user_id, &started.passkey_id, &credential, "phone"))
+    me.verify_passkey_registration(verify_request(
+        &user_id,
+        &started.passkey_id,
+        &credential,
+        "phone",
+    ))
+    .await
+    .expect("VerifyPasskeyRegistration as itself");
+    let listed = me
+        .list_passkeys(&user_id)
         .await
-        .expect("VerifyPasskeyRegistration as itself");
-    let listed = me.list_passkeys(&user_id).await.expect("ListPasskeys as itself");
+        .expect("ListPasskeys as itself");
     assert_eq!(listed.result.len(), 2);
     me.remove_passkey(&user_id, &started.passkey_id)
         .await
@@ -53,8 +64,14 @@ async fn a_verified_session_acts_as_its_user_for_its_own_things(#[case] protocol
     // Nothing else.
     let other = s.another_user("Olaf").await;
     let denied = [
-        me.get_user_by_id(&other.user_id).await.map(|_| ()).unwrap_err(),
-        me.list_passkeys(&other.user_id).await.map(|_| ()).unwrap_err(),
+        me.get_user_by_id(&other.user_id)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        me.list_passkeys(&other.user_id)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
         me.register_passkey(register_without_code(&other.user_id))
             .await
             .map(|_| ())
@@ -63,7 +80,10 @@ async fn a_verified_session_acts_as_its_user_for_its_own_things(#[case] protocol
             .await
             .map(|_| ())
             .unwrap_err(),
-        me.delete_user(&other.user_id).await.map(|_| ()).unwrap_err(),
+        me.delete_user(&other.user_id)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
         me.create_session(session_pb::CreateSessionRequest {
             checks: Some(user_checks(&user_id)),
             ..Default::default()
@@ -124,7 +144,10 @@ async fn other_session_tokens_are_no_bearer_tokens(#[case] protocol: Protocol) {
         .login
         .set_session(session_pb::SetSessionRequest {
             session_id: expiring.session_id.clone(),
-            lifetime: Some(prost_types::Duration { seconds: 60, nanos: 0 }),
+            lifetime: Some(prost_types::Duration {
+                seconds: 60,
+                nanos: 0,
+            }),
             ..Default::default()
         })
         .await
@@ -133,7 +156,10 @@ async fn other_session_tokens_are_no_bearer_tokens(#[case] protocol: Protocol) {
     assert_token_invalid(&refused(expiring.session_token.clone()).await);
     // A terminated session.
     let ended = sign_in(&s.login, &mut s.user).await;
-    s.login.delete_session(&ended.session_id, None).await.unwrap();
+    s.login
+        .delete_session(&ended.session_id, None)
+        .await
+        .unwrap();
     assert_token_invalid(&refused(ended.token.clone()).await);
     // A well-formed token of no session.
     assert_token_invalid(&refused("A".repeat(43)).await);

@@ -79,7 +79,10 @@ async fn five_failed_checks_kill_a_challenge_four_do_not(#[case] protocol: Proto
         for _ in 0..failures {
             let failure = s
                 .login
-                .set_session(set_webauthn(&started.session_id, &with_bad_signature(&genuine)))
+                .set_session(set_webauthn(
+                    &started.session_id,
+                    &with_bad_signature(&genuine),
+                ))
                 .await
                 .unwrap_err();
             assert_check_failed(&failure);
@@ -104,18 +107,19 @@ async fn a_challenge_expires_after_the_configured_timeout(#[case] protocol: Prot
         settings.sessions.challenge_timeout = Duration::from_secs(60);
     })
     .await;
-    let mut in_time = start_sign_in(&s.login, &s.user.user_id).await;
-    assert_eq!(in_time.options["publicKey"]["timeout"].as_f64(), Some(60000.0));
+    let in_time = start_sign_in(&s.login, &s.user.user_id).await;
+    assert_eq!(
+        in_time.options["publicKey"]["timeout"].as_f64(),
+        Some(60000.0)
+    );
     let late = start_sign_in(&s.login, &s.user.user_id).await;
     let in_time_assertion = get_assertion(&mut s.user.authenticator, &in_time.options).await;
     let late_assertion = get_assertion(&mut s.user.authenticator, &late.options).await;
     s.scene.server.clock.advance(Duration::from_secs(59));
-    in_time.token = s
-        .login
+    s.login
         .set_session(set_webauthn(&in_time.session_id, &in_time_assertion))
         .await
-        .expect("within the timeout")
-        .session_token;
+        .expect("within the timeout");
     s.scene.server.clock.advance(Duration::from_secs(2));
     let failure = s
         .login
@@ -135,7 +139,11 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
     let first = start_sign_in(&s.login, &s.user.user_id).await;
     let mut options = vec![first.options.clone()];
     for _ in 0..2 {
-        let answer = s.login.set_session(set_challenge(&first.session_id)).await.unwrap();
+        let answer = s
+            .login
+            .set_session(set_challenge(&first.session_id))
+            .await
+            .unwrap();
         options.push(request_options(&answer.challenges));
     }
     let mut assertions = Vec::new();
@@ -159,7 +167,11 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
     let second = start_sign_in(&s.login, &s.user.user_id).await;
     let mut options = vec![second.options.clone()];
     for _ in 0..3 {
-        let answer = s.login.set_session(set_challenge(&second.session_id)).await.unwrap();
+        let answer = s
+            .login
+            .set_session(set_challenge(&second.session_id))
+            .await
+            .unwrap();
         options.push(request_options(&answer.challenges));
     }
     let oldest = get_assertion(&mut s.user.authenticator, &options[0]).await;
@@ -204,10 +216,21 @@ async fn of_concurrent_checks_of_one_challenge_exactly_one_succeeds(#[case] prot
 async fn a_sign_counter_that_does_not_increase_means_a_clone(#[case] protocol: Protocol) {
     let mut s = SignInScene::new(protocol).await;
     // Synced passkeys always report 0: 0 after 0 is fine. Then the counter must grow.
-    for (count, accepted) in [(0, true), (0, true), (10, true), (10, false), (9, false), (11, true)] {
+    for (count, accepted) in [
+        (0, true),
+        (0, true),
+        (10, true),
+        (10, false),
+        (9, false),
+        (11, true),
+    ] {
         let started = start_sign_in(&s.login, &s.user.user_id).await;
         let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
-        assert_eq!(sign_count(&genuine), 0, "the software authenticator counts nothing");
+        assert_eq!(
+            sign_count(&genuine),
+            0,
+            "the software authenticator counts nothing"
+        );
         let forged = forge(
             &s.user.authenticator,
             &genuine,
@@ -216,7 +239,10 @@ async fn a_sign_counter_that_does_not_increase_means_a_clone(#[case] protocol: P
                 ..Default::default()
             },
         );
-        let answer = s.login.set_session(set_webauthn(&started.session_id, &forged)).await;
+        let answer = s
+            .login
+            .set_session(set_webauthn(&started.session_id, &forged))
+            .await;
         match accepted {
             true => {
                 answer.unwrap_or_else(|failure| panic!("count {count}: {failure:#?}"));
@@ -231,7 +257,10 @@ async fn a_sign_counter_that_does_not_increase_means_a_clone(#[case] protocol: P
     // A stored counter above the authenticator's 0 (a clone that fell behind).
     s.scene
         .server
-        .update_one_row("UPDATE passkeys SET sign_count = 1000 WHERE id = $1", &[&s.user.passkey_id])
+        .update_one_row(
+            "UPDATE passkeys SET sign_count = 1000 WHERE id = $1",
+            &[&s.user.passkey_id],
+        )
         .await;
     let started = start_sign_in(&s.login, &s.user.user_id).await;
     let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
@@ -240,7 +269,11 @@ async fn a_sign_counter_that_does_not_increase_means_a_clone(#[case] protocol: P
         .set_session(set_webauthn(&started.session_id, &genuine))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "Credentials may be cloned (WEBAU-4M90s)");
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "Credentials may be cloned (WEBAU-4M90s)",
+    );
 }
 
 #[apply(every_protocol)]
@@ -258,5 +291,9 @@ async fn a_user_deactivated_after_the_challenge_cannot_check_it(#[case] protocol
         .set_session(set_webauthn(&started.session_id, &assertion))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "User could not be found (COMMAND-Df4b3)");
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "User could not be found (COMMAND-Df4b3)",
+    );
 }

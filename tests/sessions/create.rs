@@ -13,8 +13,8 @@ use crate::common::authenticator::unb64;
 use crate::common::protocols::Protocol;
 use crate::common::scene::micros;
 use crate::common::sessions::{
-    assert_session_token, create_for, login_name_check, set_checks, set_webauthn,
-    start_sign_in, user_check, user_checks,
+    assert_session_token, create_for, login_name_check, set_checks, set_webauthn, start_sign_in,
+    user_check, user_checks,
 };
 use crate::every_protocol;
 
@@ -30,7 +30,9 @@ async fn a_passkey_sign_in_creates_checks_and_reads_the_session(#[case] protocol
     let started = start_sign_in(&s.login, &s.user.user_id).await;
     let created = assert_details(&started.created.details).clone();
     let instance_id = created.resource_owner.clone();
-    assert!(!started.session_id.is_empty() && started.session_id.chars().all(|c| c.is_ascii_digit()));
+    assert!(
+        !started.session_id.is_empty() && started.session_id.chars().all(|c| c.is_ascii_digit())
+    );
     assert_session_token(&started.token);
 
     // The options: exactly go-webauthn's keys (§6.1 step 6), for the user's one passkey.
@@ -41,7 +43,13 @@ async fn a_passkey_sign_in_creates_checks_and_reads_the_session(#[case] protocol
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["allowCredentials", "challenge", "rpId", "timeout", "userVerification"]
+        [
+            "allowCredentials",
+            "challenge",
+            "rpId",
+            "timeout",
+            "userVerification"
+        ]
     );
     assert_eq!(unb64(public_key["challenge"].as_str().unwrap()).len(), 32);
     assert_eq!(public_key["timeout"].as_f64(), Some(300000.0));
@@ -73,7 +81,10 @@ async fn a_passkey_sign_in_creates_checks_and_reads_the_session(#[case] protocol
         .expect("GetSession with the current token and no bearer");
     assert_eq!(session.id, started.session_id);
     assert_eq!(session.sequence, changed.sequence);
-    assert_eq!(micros(session.change_date.as_ref().unwrap()), change_micros(&checked.details));
+    assert_eq!(
+        micros(session.change_date.as_ref().unwrap()),
+        change_micros(&checked.details)
+    );
     assert_eq!(
         micros(session.creation_date.as_ref().unwrap()),
         change_micros(&started.created.details)
@@ -132,17 +143,34 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
         .await
         .unwrap();
     let user = session.factors.unwrap().user.unwrap();
-    assert_eq!((user.id.as_str(), user.login_name.as_str()), (s.user.user_id.as_str(), username.as_str()));
-    assert!(created.challenges.is_none(), "no challenges requested, none answered");
+    assert_eq!(
+        (user.id.as_str(), user.login_name.as_str()),
+        (s.user.user_id.as_str(), username.as_str())
+    );
+    assert!(
+        created.challenges.is_none(),
+        "no challenges requested, none answered"
+    );
 
     for check in [user_check("404404"), login_name_check("nobody-at-all")] {
-        let failure = s.login.create_session(create_with(check)).await.unwrap_err();
-        assert_exact(&failure, Code::NotFound, "User could not be found (QUERY-Dfbg2)");
+        let failure = s
+            .login
+            .create_session(create_with(check))
+            .await
+            .unwrap_err();
+        assert_exact(
+            &failure,
+            Code::NotFound,
+            "User could not be found (QUERY-Dfbg2)",
+        );
     }
     // §8 #1: the permission comes before the lookup, so no stranger learns who exists.
     let org_owner = s.scene.caller(&s.scene.org_id, Some(Role::OrgOwner)).await;
     for check in [user_check("404404"), user_check(&s.user.user_id)] {
-        let failure = org_owner.create_session(create_with(check)).await.unwrap_err();
+        let failure = org_owner
+            .create_session(create_with(check))
+            .await
+            .unwrap_err();
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
     }
     let failure = s
@@ -175,7 +203,9 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
     // Inactive and locked users: the raw text clients match (§4).
     let inactive = s.another_user("Ida").await;
     let locked = s.another_user("Lou").await;
-    server.set_user_state_in_database(&inactive.user_id, 2).await;
+    server
+        .set_user_state_in_database(&inactive.user_id, 2)
+        .await;
     server.set_user_state_in_database(&locked.user_id, 4).await;
     for user_id in [&inactive.user_id, &locked.user_id] {
         let failure = s
@@ -183,7 +213,11 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
             .create_session(create_with(user_check(user_id)))
             .await
             .unwrap_err();
-        assert_exact(&failure, Code::FailedPrecondition, "Errors.User.NotActive (SESSION-Gj4ko)");
+        assert_exact(
+            &failure,
+            Code::FailedPrecondition,
+            "Errors.User.NotActive (SESSION-Gj4ko)",
+        );
     }
     // A deleted user is gone.
     let deleted = s.another_user("Del").await;
@@ -193,7 +227,11 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
         .create_session(create_with(user_check(&deleted.user_id)))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::NotFound, "User could not be found (QUERY-Dfbg2)");
+    assert_exact(
+        &failure,
+        Code::NotFound,
+        "User could not be found (QUERY-Dfbg2)",
+    );
 
     // Machine users pass the user check.
     let (machine_id, _) = server.machine_user_with_role(&s.scene.org_id, None).await;
@@ -206,7 +244,10 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
     let first_verified = micros(user.verified_at.as_ref().unwrap());
     let refreshed = s
         .login
-        .set_session(set_checks(&created.session_id, user_checks(&s.user.user_id)))
+        .set_session(set_checks(
+            &created.session_id,
+            user_checks(&s.user.user_id),
+        ))
         .await
         .expect("the same user again");
     let session = s
@@ -214,7 +255,16 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
         .get_session(&created.session_id, Some(&refreshed.session_token))
         .await
         .unwrap();
-    let again = micros(session.factors.unwrap().user.unwrap().verified_at.as_ref().unwrap());
+    let again = micros(
+        session
+            .factors
+            .unwrap()
+            .user
+            .unwrap()
+            .verified_at
+            .as_ref()
+            .unwrap(),
+    );
     assert!(again > first_verified, "verified_at is refreshed");
     let other = s.another_user("Otto").await;
     let failure = s
@@ -222,7 +272,11 @@ async fn the_user_check_finds_users_by_id_or_login_name_and_refuses_the_rest(
         .set_session(set_checks(&created.session_id, user_checks(&other.user_id)))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::InvalidArgument, "user change not possible (SESSION-Uc4ng)");
+    assert_exact(
+        &failure,
+        Code::InvalidArgument,
+        "user change not possible (SESSION-Uc4ng)",
+    );
 
     // Every refused CreateSession left nothing behind: two sessions exist.
     let listed = s
@@ -250,11 +304,20 @@ async fn create_session_answers_challenges_exactly_when_they_were_requested(
         })
         .await
         .unwrap();
-    let challenges = created.challenges.expect("present: the request had challenges");
+    let challenges = created
+        .challenges
+        .expect("present: the request had challenges");
     assert!(challenges.web_auth_n.is_none() && challenges.otp_sms.is_none());
     assert!(challenges.otp_email.is_none());
-    let created = s.login.create_session(create_for(&s.user.user_id)).await.unwrap();
+    let created = s
+        .login
+        .create_session(create_for(&s.user.user_id))
+        .await
+        .unwrap();
     let challenges = created.challenges.unwrap();
     assert!(challenges.web_auth_n.is_some());
-    assert!(challenges.otp_sms.is_none() && challenges.otp_email.is_none(), "never set");
+    assert!(
+        challenges.otp_sms.is_none() && challenges.otp_email.is_none(),
+        "never set"
+    );
 }

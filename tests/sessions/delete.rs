@@ -39,7 +39,11 @@ async fn delete_session_checks_the_token_or_the_callers_right(#[case] protocol: 
         .delete_session(&target.session_id, Some("not base64url!"))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::InvalidArgument, "Session Token is invalid (COMMAND-hi6Ph)");
+    assert_exact(
+        &failure,
+        Code::InvalidArgument,
+        "Session Token is invalid (COMMAND-hi6Ph)",
+    );
     for (session_id, token) in [
         (target.session_id.as_str(), other.session_token.as_str()),
         ("987654321", target.session_token.as_str()),
@@ -48,7 +52,11 @@ async fn delete_session_checks_the_token_or_the_callers_right(#[case] protocol: 
             .delete_session(session_id, Some(token))
             .await
             .unwrap_err();
-        assert_exact(&failure, Code::PermissionDenied, "Session Token is invalid (COMMAND-sGr42)");
+        assert_exact(
+            &failure,
+            Code::PermissionDenied,
+            "Session Token is invalid (COMMAND-sGr42)",
+        );
     }
     // Without a token: neither a caller without a right nor an org owner elsewhere.
     let other_org = s.scene.server.create_org("Elsewhere").await;
@@ -57,10 +65,16 @@ async fn delete_session_checks_the_token_or_the_callers_right(#[case] protocol: 
         s.scene.caller(&other_org, Some(Role::OrgOwner)).await,
         s.as_user(&s.another_user("Nils").await.user_id).await,
     ] {
-        let failure = caller.delete_session(&target.session_id, None).await.unwrap_err();
+        let failure = caller
+            .delete_session(&target.session_id, None)
+            .await
+            .unwrap_err();
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
     }
-    assert_validation(&s.login.delete_session("", None).await.unwrap_err(), "SessionId");
+    assert_validation(
+        &s.login.delete_session("", None).await.unwrap_err(),
+        "SessionId",
+    );
 
     // The right token is enough for any authenticated caller.
     let deleted = nobody
@@ -68,8 +82,16 @@ async fn delete_session_checks_the_token_or_the_callers_right(#[case] protocol: 
         .await
         .expect("the current token deletes");
     let details = assert_details(&deleted.details);
-    assert_eq!(details.resource_owner, target.details.as_ref().unwrap().resource_owner);
-    assert_session_not_found(&s.login.get_session(&target.session_id, None).await.unwrap_err());
+    assert_eq!(
+        details.resource_owner,
+        target.details.as_ref().unwrap().resource_owner
+    );
+    assert_session_not_found(
+        &s.login
+            .get_session(&target.session_id, None)
+            .await
+            .unwrap_err(),
+    );
     // Idempotent: a terminated session again, and an id never created (empty details).
     s.login
         .delete_session(&target.session_id, None)
@@ -95,7 +117,12 @@ async fn delete_session_checks_the_token_or_the_callers_right(#[case] protocol: 
             .await
             .expect("a caller with a right deletes");
         assert!(micros(deleted.details.unwrap().change_date.as_ref().unwrap()) > 0);
-        assert_session_not_found(&s.login.get_session(&session.session_id, None).await.unwrap_err());
+        assert_session_not_found(
+            &s.login
+                .get_session(&session.session_id, None)
+                .await
+                .unwrap_err(),
+        );
     }
 }
 
@@ -118,7 +145,11 @@ async fn delete_user_terminates_the_users_sessions(#[case] protocol: Protocol) {
             })
             .await
             .unwrap_err();
-        assert_exact(&failure, Code::FailedPrecondition, "Session already terminated (COMMAND-Hewfq)");
+        assert_exact(
+            &failure,
+            Code::FailedPrecondition,
+            "Session already terminated (COMMAND-Hewfq)",
+        );
     }
     let failure = s
         .anonymous()

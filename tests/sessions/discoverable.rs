@@ -21,7 +21,11 @@ use super::support::{SignInScene, assert_check_failed, assert_exact};
 
 fn assert_discoverable_options(options: &Value) {
     let public_key = &options["publicKey"];
-    assert_eq!(public_key["allowCredentials"], json!([]), "an empty array, not absent");
+    assert_eq!(
+        public_key["allowCredentials"],
+        json!([]),
+        "an empty array, not absent"
+    );
     assert_eq!(public_key["rpId"], "localhost");
     assert_eq!(public_key["userVerification"], "required");
     assert_eq!(public_key["timeout"].as_f64(), Some(300000.0));
@@ -35,7 +39,10 @@ async fn a_discoverable_passkey_signs_in_without_a_username(#[case] protocol: Pr
     assert_discoverable_options(&begun.options);
     let assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
     assert!(
-        !assertion["response"]["userHandle"].as_str().unwrap_or_default().is_empty(),
+        !assertion["response"]["userHandle"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
         "a discoverable credential returns its user handle"
     );
     let checked = s
@@ -64,7 +71,11 @@ async fn a_discoverable_passkey_signs_in_without_a_username(#[case] protocol: Pr
 
     // SetSession on a session without a user can ask for a discoverable challenge too.
     let empty = s.login.create_session(Default::default()).await.unwrap();
-    let answer = s.login.set_session(set_challenge(&empty.session_id)).await.unwrap();
+    let answer = s
+        .login
+        .set_session(set_challenge(&empty.session_id))
+        .await
+        .unwrap();
     let options = request_options(&answer.challenges);
     assert_discoverable_options(&options);
     let assertion = get_assertion(&mut s.user.authenticator, &options).await;
@@ -136,7 +147,11 @@ async fn a_discoverable_check_refuses_what_names_no_active_owner(#[case] protoco
         .set_session(set_webauthn(&begun.session_id, &assertion))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "User could not be found (COMMAND-Df4b3)");
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "User could not be found (COMMAND-Df4b3)",
+    );
     s.scene
         .server
         .set_user_state_in_database(&s.user.user_id, 1)
@@ -164,13 +179,25 @@ async fn with_discoverable_login_off_a_challenge_needs_a_user(#[case] protocol: 
         settings.sessions.discoverable_login = false;
     })
     .await;
-    let failure = s.login.create_session(create_discoverable()).await.unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "User ID missing (COMMAND-eeR2e)");
+    let failure = s
+        .login
+        .create_session(create_discoverable())
+        .await
+        .unwrap_err();
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "User ID missing (COMMAND-eeR2e)",
+    );
     let empty = s.login.create_session(Default::default()).await.unwrap();
     let failure = s
         .login
         .set_session(set_challenge(&empty.session_id))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "User ID missing (COMMAND-eeR2e)");
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "User ID missing (COMMAND-eeR2e)",
+    );
 }

@@ -26,7 +26,7 @@ async fn refused_after(
 ) -> crate::common::failure::Failure {
     let started = start_sign_in(&s.login, &s.user.user_id).await;
     let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
-    let tampered = tamper(s, &genuine);
+    let tampered = tamper(&*s, &genuine);
     let failure = s
         .login
         .set_session(set_webauthn(&started.session_id, &tampered))
@@ -73,7 +73,8 @@ async fn unparseable_assertions_are_invalid_arguments(#[case] protocol: Protocol
 #[tokio::test]
 async fn forged_assertions_fail_verification(#[case] protocol: Protocol) {
     let mut s = SignInScene::new(protocol).await;
-    let forgeries: Vec<(&str, fn() -> Forgery)> = vec![
+    type Forger = fn() -> Forgery;
+    let forgeries: Vec<(&str, Forger)> = vec![
         ("another challenge", || Forgery {
             challenge: Some(b64(&[7; 32])),
             ..Default::default()

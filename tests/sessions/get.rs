@@ -7,8 +7,10 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use tonic::Code;
 
+use crate::common::log_capture::LogCapture;
 use crate::common::protocols::Protocol;
 use crate::common::sessions::{create_discoverable, sign_in, user_checks};
+use crate::common::wire::http_client;
 use crate::every_protocol;
 
 use super::support::{
@@ -53,6 +55,23 @@ async fn get_session_with_a_token_refuses_every_token_but_the_current_one(
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
+    // A session of a user who is no longer active is gone for readers.
+    s.scene
+        .server
+        .set_user_state_in_database(&s.user.user_id, 2)
+        .await;
+    assert_session_not_found(
+        &s.anonymous()
+            .get_session(&signed_in.session_id, Some(&signed_in.token))
+            .await
+            .unwrap_err(),
+    );
+    assert_session_not_found(
+        &s.login
+            .get_session(&signed_in.session_id, None)
+            .await
+            .unwrap_err(),
+    );
     // Validation and unknown ids.
     assert_validation(
         &s.login.get_session("", None).await.unwrap_err(),
@@ -120,8 +139,15 @@ async fn without_a_token_the_user_its_org_and_instance_readers_may_read(
 
     // A session without a user is read with instance-wide session.read only.
     let userless = s.login.create_session(create_discoverable()).await.unwrap();
-    let session = s.login.get_session(&userless.session_id, None).await.unwrap();
-    assert!(session.factors.is_none(), "no factor, no factors: {session:?}");
+    let session = s
+        .login
+        .get_session(&userless.session_id, None)
+        .await
+        .unwrap();
+    assert!(
+        session.factors.is_none(),
+        "no factor, no factors: {session:?}"
+    );
     let failure = s
         .scene
         .caller(org, Some(Role::OrgOwner))
@@ -130,4 +156,30 @@ async fn without_a_token_the_user_its_org_and_instance_readers_may_read(
         .await
         .unwrap_err();
     assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
+}
+
+/// §8 #18: REST GetSession carries the token in the URL; no log line may contain it.
+#[tokio::test]
+async fn the_session_token_in_a_rest_url_is_never_logged() {
+    let capture = LogCapture::start_at(tracing::Level::TRACE);
+    let mut s = SignInScene::new(Protocol::Rest).await;
+    let signed_in = sign_in(&s.login, &mut s.user).await;
+    for token in [
+        signed_in.token.as_str(),
+        "A-wrong-token-that-must-not-be-logged-either",
+    ] {
+        for name in ["sessionToken", "session_token"] {
+            let url = format!(
+                "http://{}/v2/sessions/{}?{name}={token}",
+                s.scene.server.address, signed_in.session_id
+            );
+            let answer = http_client().get(url).send().await.unwrap();
+            let expected = if token == signed_in.token { 200 } else { 403 };
+            assert_eq!(answer.status().as_u16(), expected, "{name}");
+        }
+    }
+    let logged = capture.text();
+    assert!(capture.line_count() > 0, "the capture sees the server");
+    assert!(!logged.contains(&signed_in.token), "the token was logged");
+    assert!(!logged.contains("A-wrong-token-that-must-not-be-logged-either"));
 }

@@ -28,7 +28,11 @@ fn list(queries: Vec<Query>) -> session_pb::ListSessionsRequest {
 }
 
 fn ids(answer: &session_pb::ListSessionsResponse) -> Vec<String> {
-    answer.sessions.iter().map(|session| session.id.clone()).collect()
+    answer
+        .sessions
+        .iter()
+        .map(|session| session.id.clone())
+        .collect()
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -51,8 +55,10 @@ async fn queries_combine_with_and_and_sort_by_creation_date(#[case] protocol: Pr
                     fingerprint_id: Some(format!("fp-{user}")),
                     ..Default::default()
                 }),
-                lifetime: (user == &other.user_id)
-                    .then_some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+                lifetime: (user == &other.user_id).then_some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
                 ..Default::default()
             })
             .await
@@ -71,7 +77,11 @@ async fn queries_combine_with_and_and_sort_by_creation_date(#[case] protocol: Pr
     let timestamp = micros(details.timestamp.as_ref().expect("a timestamp"));
     assert!((now - 600_000_000..=now + 60_000_000).contains(&timestamp));
 
-    let by_ids = s.login.list_sessions(list_ids(&[&id(0), &id(1), "404"])).await.unwrap();
+    let by_ids = s
+        .login
+        .list_sessions(list_ids(&[&id(0), &id(1), "404"]))
+        .await
+        .unwrap();
     assert_eq!(sorted(ids(&by_ids)), sorted(vec![id(0), id(1)]));
     let by_user = own(vec![Query::UserIdQuery(session_pb::UserIdQuery {
         id: s.user.user_id.clone(),
@@ -80,40 +90,66 @@ async fn queries_combine_with_and_and_sort_by_creation_date(#[case] protocol: Pr
     .unwrap();
     assert_eq!(sorted(ids(&by_user)), sorted(vec![id(0), id(2)]));
     let both = own(vec![
-        Query::UserIdQuery(session_pb::UserIdQuery { id: s.user.user_id.clone() }),
-        Query::IdsQuery(session_pb::IDsQuery { ids: vec![id(1), id(2)] }),
+        Query::UserIdQuery(session_pb::UserIdQuery {
+            id: s.user.user_id.clone(),
+        }),
+        Query::IdsQuery(session_pb::IDsQuery {
+            ids: vec![id(1), id(2)],
+        }),
     ])
     .await
     .unwrap();
     assert_eq!(ids(&both), [id(2)], "queries combine with AND");
     // Creation date, with each method.
-    let creation = created[1].details.as_ref().unwrap().change_date.clone();
+    let creation = created[1].details.as_ref().unwrap().change_date;
     let by_date = |method: Method| {
-        own(vec![Query::CreationDateQuery(session_pb::CreationDateQuery {
-            creation_date: creation.clone(),
-            method: method as i32,
-        })])
+        own(vec![Query::CreationDateQuery(
+            session_pb::CreationDateQuery {
+                creation_date: creation,
+                method: method as i32,
+            },
+        )])
     };
     assert_eq!(ids(&by_date(Method::Equals).await.unwrap()), [id(1)]);
-    assert_eq!(sorted(ids(&by_date(Method::Greater).await.unwrap())), [id(2)]);
-    assert_eq!(sorted(ids(&by_date(Method::LessOrEquals).await.unwrap())), sorted(vec![id(0), id(1)]));
+    assert_eq!(
+        sorted(ids(&by_date(Method::Greater).await.unwrap())),
+        [id(2)]
+    );
+    assert_eq!(
+        sorted(ids(&by_date(Method::LessOrEquals).await.unwrap())),
+        sorted(vec![id(0), id(1)])
+    );
     // Expiration date: GREATER also returns sessions without one.
-    let far = prost_types::Timestamp { seconds: 4_000_000_000, nanos: 0 };
+    let far = prost_types::Timestamp {
+        seconds: 4_000_000_000,
+        nanos: 0,
+    };
     let by_expiration = |method: Method| {
-        own(vec![Query::ExpirationDateQuery(session_pb::ExpirationDateQuery {
-            expiration_date: Some(far.clone()),
-            method: method as i32,
-        })])
+        own(vec![Query::ExpirationDateQuery(
+            session_pb::ExpirationDateQuery {
+                expiration_date: Some(far),
+                method: method as i32,
+            },
+        )])
     };
     assert_eq!(ids(&by_expiration(Method::Less).await.unwrap()), [id(1)]);
-    assert_eq!(sorted(ids(&by_expiration(Method::Greater).await.unwrap())), sorted(vec![id(0), id(2)]));
+    assert_eq!(
+        sorted(ids(&by_expiration(Method::Greater).await.unwrap())),
+        sorted(vec![id(0), id(2)])
+    );
     // Creator: absent means the caller; user agent by fingerprint.
-    let mine = own(vec![Query::CreatorQuery(session_pb::CreatorQuery { id: None })]).await.unwrap();
+    let mine = own(vec![Query::CreatorQuery(session_pb::CreatorQuery {
+        id: None,
+    })])
+    .await
+    .unwrap();
     assert_eq!(mine.sessions.len(), 3);
     let admins = s
         .scene
         .admin
-        .list_sessions(list(vec![Query::CreatorQuery(session_pb::CreatorQuery { id: None })]))
+        .list_sessions(list(vec![Query::CreatorQuery(session_pb::CreatorQuery {
+            id: None,
+        })]))
         .await
         .unwrap();
     assert!(admins.sessions.is_empty(), "the admin created none");
@@ -150,17 +186,25 @@ async fn invalid_queries_are_refused(#[case] protocol: Protocol) {
         })]))
         .await
         .unwrap_err();
-    assert_exact(&failure, Code::InvalidArgument, "List.Query.Invalid (GRPC-x8n24uh)");
+    assert_exact(
+        &failure,
+        Code::InvalidArgument,
+        "List.Query.Invalid (GRPC-x8n24uh)",
+    );
     for fingerprint_id in [Some(String::new()), None] {
         // A personal token has no user agent, so an absent fingerprint has nothing to use.
         let failure = s
             .login
-            .list_sessions(list(vec![Query::UserAgentQuery(session_pb::UserAgentQuery {
-                fingerprint_id,
-            })]))
+            .list_sessions(list(vec![Query::UserAgentQuery(
+                session_pb::UserAgentQuery { fingerprint_id },
+            )]))
             .await
             .unwrap_err();
-        assert_exact(&failure, Code::InvalidArgument, "List.Query.Invalid (GRPC-x8n23uh)");
+        assert_exact(
+            &failure,
+            Code::InvalidArgument,
+            "List.Query.Invalid (GRPC-x8n23uh)",
+        );
     }
     let failure = s
         .login
@@ -173,10 +217,12 @@ async fn invalid_queries_are_refused(#[case] protocol: Protocol) {
     assert_validation(&failure, "value is required");
     let failure = s
         .login
-        .list_sessions(list(vec![Query::CreationDateQuery(session_pb::CreationDateQuery {
-            creation_date: None,
-            method: 42,
-        })]))
+        .list_sessions(list(vec![Query::CreationDateQuery(
+            session_pb::CreationDateQuery {
+                creation_date: None,
+                method: 42,
+            },
+        )]))
         .await
         .unwrap_err();
     assert_validation(&failure, "value must be one of the defined enum values");
@@ -201,12 +247,24 @@ async fn rows_the_caller_may_not_see_are_neither_listed_nor_counted(#[case] prot
     };
     let request = || list_ids(&[&created.session_id]);
     let foreign = s.scene.caller(&other_org, Some(Role::OrgOwner)).await;
-    assert_eq!(ids_of(foreign.list_sessions(request()).await.unwrap()), (vec![], 0));
+    assert_eq!(
+        ids_of(foreign.list_sessions(request()).await.unwrap()),
+        (vec![], 0)
+    );
     let nobody = s.scene.caller(&s.scene.org_id, None).await;
-    assert_eq!(ids_of(nobody.list_sessions(request()).await.unwrap()), (vec![], 0));
+    assert_eq!(
+        ids_of(nobody.list_sessions(request()).await.unwrap()),
+        (vec![], 0)
+    );
     let owner = s.scene.caller(&s.scene.org_id, Some(Role::OrgOwner)).await;
     let visible = (vec![created.session_id.clone()], 1);
-    assert_eq!(ids_of(owner.list_sessions(request()).await.unwrap()), visible);
+    assert_eq!(
+        ids_of(owner.list_sessions(request()).await.unwrap()),
+        visible
+    );
     let itself = s.user_itself().await;
-    assert_eq!(ids_of(itself.list_sessions(request()).await.unwrap()), visible);
+    assert_eq!(
+        ids_of(itself.list_sessions(request()).await.unwrap()),
+        visible
+    );
 }

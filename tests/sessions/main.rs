@@ -6,10 +6,10 @@
 //! listing, deleting, discoverable and public sign-in, the session token as a bearer, and two
 //! processes on one database.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod bearer;
 mod checks;
+#[path = "../common/mod.rs"]
+mod common;
 mod create;
 mod delete;
 mod discoverable;

@@ -7,9 +7,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use crate::common::assertion::get_assertion;
-use crate::common::authenticator::{
-    ORIGIN, create_credential, options_of, software_authenticator,
-};
+use crate::common::authenticator::{ORIGIN, create_credential, options_of, software_authenticator};
 use crate::common::process::{PasslinkProcess, postgres_database};
 use crate::common::protocols::Protocol;
 use crate::common::requests::{human, register_with_code, return_code, verify_request};
@@ -42,7 +40,11 @@ async fn a_session_created_on_one_process_is_checked_on_the_other(database_url: 
         .expect("the first process bootstraps the database")
         .trim()
         .to_owned();
-    let second = start_process(database_url, &root.join("second"), Some(&first_dir.join("secret.key")));
+    let second = start_process(
+        database_url,
+        &root.join("second"),
+        Some(&first_dir.join("secret.key")),
+    );
     let one = ApiClient::new(Protocol::Grpc, first.address)
         .await
         .with_token(&admin_token);
@@ -66,12 +68,22 @@ async fn a_session_created_on_one_process_is_checked_on_the_other(database_url: 
         .await
         .unwrap();
     let mut authenticator = software_authenticator();
-    let credential = create_credential(&mut authenticator, ORIGIN, &options_of(&registration)).await;
-    one.verify_passkey_registration(verify_request(&user_id, &registration.passkey_id, &credential, "key"))
-        .await
-        .unwrap();
+    let credential =
+        create_credential(&mut authenticator, ORIGIN, &options_of(&registration)).await;
+    one.verify_passkey_registration(verify_request(
+        &user_id,
+        &registration.passkey_id,
+        &credential,
+        "key",
+    ))
+    .await
+    .unwrap();
 
-    let begun = started(one.create_session(create_for(&user_id)).await.expect("CreateSession on the first"));
+    let begun = started(
+        one.create_session(create_for(&user_id))
+            .await
+            .expect("CreateSession on the first"),
+    );
     let assertion = get_assertion(&mut authenticator, &begun.options).await;
     let checked = other
         .set_session(set_webauthn(&begun.session_id, &assertion))
@@ -113,6 +125,9 @@ async fn a_session_created_on_one_process_is_checked_on_another_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_created_on_one_process_is_checked_on_another_on_one_sqlite_file() {
     let root = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}?mode=rwc", root.path().join("shared.db").display());
+    let database_url = format!(
+        "sqlite://{}?mode=rwc",
+        root.path().join("shared.db").display()
+    );
     a_session_created_on_one_process_is_checked_on_the_other(&database_url, root.path()).await;
 }

@@ -24,7 +24,11 @@ use crate::every_protocol;
 use super::support::{SignInScene, assert_exact, change_micros};
 
 /// SetSession as a browser sends it: the current token and the check.
-fn public_check(session_id: &str, token: &str, assertion: &serde_json::Value) -> session_pb::SetSessionRequest {
+fn public_check(
+    session_id: &str,
+    token: &str,
+    assertion: &serde_json::Value,
+) -> session_pb::SetSessionRequest {
     session_pb::SetSessionRequest {
         session_token: token.into(),
         ..set_webauthn(session_id, assertion)
@@ -46,7 +50,10 @@ async fn a_browser_alone_signs_in_with_a_discoverable_passkey(#[case] protocol: 
                 description: Some("a browser".into()),
                 ..Default::default()
             }),
-            lifetime: Some(prost_types::Duration { seconds: 600, nanos: 0 }),
+            lifetime: Some(prost_types::Duration {
+                seconds: 600,
+                nanos: 0,
+            }),
             ..create_discoverable()
         })
         .await
@@ -56,7 +63,10 @@ async fn a_browser_alone_signs_in_with_a_discoverable_passkey(#[case] protocol: 
     let assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
     let checked = browser
         .set_session(session_pb::SetSessionRequest {
-            lifetime: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+            lifetime: Some(prost_types::Duration {
+                seconds: 3600,
+                nanos: 0,
+            }),
             ..public_check(&begun.session_id, &begun.token, &assertion)
         })
         .await
@@ -72,7 +82,10 @@ async fn a_browser_alone_signs_in_with_a_discoverable_passkey(#[case] protocol: 
     let expiration = micros(session.expiration_date.as_ref().expect("the lifetime"));
     let expected = change_micros(&checked.details) + 3600 * 1_000_000;
     assert!((expiration - expected).abs() <= 1_000_000);
-    assert_eq!(session.user_agent.unwrap().description.as_deref(), Some("a browser"));
+    assert_eq!(
+        session.user_agent.unwrap().description.as_deref(),
+        Some("a browser")
+    );
 }
 
 #[apply(every_protocol)]
@@ -161,8 +174,16 @@ async fn public_login_name_allows_a_user_check_without_a_token(#[case] protocol:
     })
     .await;
     let browser = s.anonymous();
-    let begun = started(browser.create_session(create_for(&s.user.user_id)).await.unwrap());
-    let allowed = begun.options["publicKey"]["allowCredentials"].as_array().unwrap().len();
+    let begun = started(
+        browser
+            .create_session(create_for(&s.user.user_id))
+            .await
+            .unwrap(),
+    );
+    let allowed = begun.options["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(allowed, 1);
     let assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
     browser
@@ -179,7 +200,12 @@ async fn public_sign_in_can_be_turned_off(#[case] protocol: Protocol) {
     })
     .await;
     let browser = s.anonymous();
-    assert_unauthenticated(&browser.create_session(create_discoverable()).await.unwrap_err());
+    assert_unauthenticated(
+        &browser
+            .create_session(create_discoverable())
+            .await
+            .unwrap_err(),
+    );
     let begun = started(s.login.create_session(create_discoverable()).await.unwrap());
     let assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
     assert_unauthenticated(
@@ -204,9 +230,15 @@ async fn public_creates_are_rate_limited_per_address(#[case] protocol: Protocol)
     .await;
     let browser = s.anonymous();
     for _ in 0..2 {
-        browser.create_session(create_discoverable()).await.expect("within the burst");
+        browser
+            .create_session(create_discoverable())
+            .await
+            .expect("within the burst");
     }
-    let failure = browser.create_session(create_discoverable()).await.unwrap_err();
+    let failure = browser
+        .create_session(create_discoverable())
+        .await
+        .unwrap_err();
     failure.assert_error(Code::ResourceExhausted, "Too many requests");
     s.login
         .create_session(create_discoverable())

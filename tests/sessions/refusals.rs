@@ -15,7 +15,10 @@ use crate::every_protocol;
 use super::support::{SignInScene, assert_exact, assert_names_field, assert_validation};
 
 /// CreateSession with a user check and `challenges`.
-fn create_with(user_id: &str, challenges: session_pb::RequestChallenges) -> session_pb::CreateSessionRequest {
+fn create_with(
+    user_id: &str,
+    challenges: session_pb::RequestChallenges,
+) -> session_pb::CreateSessionRequest {
     session_pb::CreateSessionRequest {
         checks: Some(user_checks(user_id)),
         challenges: Some(challenges),
@@ -24,7 +27,11 @@ fn create_with(user_id: &str, challenges: session_pb::RequestChallenges) -> sess
 }
 
 fn assert_begin_login_failed(failure: &Failure) {
-    assert_exact(failure, Code::FailedPrecondition, "WebAuthN begin login failed (WEBAU-4G8sw)");
+    assert_exact(
+        failure,
+        Code::FailedPrecondition,
+        "WebAuthN begin login failed (WEBAU-4G8sw)",
+    );
 }
 
 /// How many sessions the admin sees.
@@ -52,12 +59,22 @@ async fn webauthn_challenges_are_refused_as_the_contract_says(#[case] protocol: 
 
     // Validation: an empty domain, UV unspecified or outside the enum.
     assert_validation(&refuse(challenge_with("", Uv::Required)).await, "Domain");
-    assert_validation(&refuse(challenge_with(DOMAIN, Uv::Unspecified)).await, "UserVerificationRequirement");
+    assert_validation(
+        &refuse(challenge_with(DOMAIN, Uv::Unspecified)).await,
+        "UserVerificationRequirement",
+    );
     let mut undefined = challenge_with(DOMAIN, Uv::Required);
-    undefined.web_auth_n.as_mut().unwrap().user_verification_requirement = 9;
+    undefined
+        .web_auth_n
+        .as_mut()
+        .unwrap()
+        .user_verification_requirement = 9;
     assert_eq!(refuse(undefined).await.code, Code::InvalidArgument);
     // An IP address is no RP ID.
-    assert_names_field(&refuse(challenge_with("127.0.0.1", Uv::Required)).await, "domain");
+    assert_names_field(
+        &refuse(challenge_with("127.0.0.1", Uv::Required)).await,
+        "domain",
+    );
     // No passkey for that domain, or no passkey at all (§8 #4).
     assert_begin_login_failed(&refuse(challenge_with("example.com", Uv::Required)).await);
     let bare = crate::common::add_human(server, &server.admin_token, "Bare").await;
@@ -73,8 +90,16 @@ async fn webauthn_challenges_are_refused_as_the_contract_says(#[case] protocol: 
         assert_eq!(failure.code, Code::FailedPrecondition, "{failure:#?}");
         let detail = failure.detail.as_ref().expect("an error detail");
         assert_eq!(detail.id, "WEBAU-4G8sw");
-        assert!(failure.message.starts_with("WebAuthN begin login failed"), "{failure:#?}");
-        assert!(failure.message.contains("USER_VERIFICATION_REQUIREMENT_REQUIRED"), "{failure:#?}");
+        assert!(
+            failure.message.starts_with("WebAuthN begin login failed"),
+            "{failure:#?}"
+        );
+        assert!(
+            failure
+                .message
+                .contains("USER_VERIFICATION_REQUIREMENT_REQUIRED"),
+            "{failure:#?}"
+        );
     }
     // The user must be an ACTIVE human: a machine user and an INITIAL human are refused.
     let (machine_id, _) = server.machine_user_with_role(&s.scene.org_id, None).await;
@@ -86,7 +111,11 @@ async fn webauthn_challenges_are_refused_as_the_contract_says(#[case] protocol: 
             .create_session(create_with(user, challenge_with(DOMAIN, Uv::Required)))
             .await
             .unwrap_err();
-        assert_exact(&failure, Code::FailedPrecondition, "User could not be found (COMMAND-Df4b3)");
+        assert_exact(
+            &failure,
+            Code::FailedPrecondition,
+            "User could not be found (COMMAND-Df4b3)",
+        );
     }
     // OTP challenges are not served.
     let otp_sms = session_pb::RequestChallenges {
@@ -99,7 +128,9 @@ async fn webauthn_challenges_are_refused_as_the_contract_says(#[case] protocol: 
         "RequestChallenges.otp_sms is not supported by passlink (SESSION-Ns1pp)",
     );
     let otp_email = session_pb::RequestChallenges {
-        otp_email: Some(session_pb::request_challenges::OtpEmail { delivery_type: None }),
+        otp_email: Some(session_pb::request_challenges::OtpEmail {
+            delivery_type: None,
+        }),
         ..Default::default()
     };
     assert_exact(
@@ -117,7 +148,9 @@ fn unserved_checks() -> Vec<(session_pb::Checks, &'static str)> {
     vec![
         (
             session_pb::Checks {
-                password: Some(session_pb::CheckPassword { password: "secret".into() }),
+                password: Some(session_pb::CheckPassword {
+                    password: "secret".into(),
+                }),
                 ..none()
             },
             "Checks.password",
@@ -131,7 +164,9 @@ fn unserved_checks() -> Vec<(session_pb::Checks, &'static str)> {
         ),
         (
             session_pb::Checks {
-                totp: Some(session_pb::CheckTotp { code: "123456".into() }),
+                totp: Some(session_pb::CheckTotp {
+                    code: "123456".into(),
+                }),
                 ..none()
             },
             "Checks.totp",
@@ -172,7 +207,11 @@ async fn unserved_checks_are_unimplemented_before_any_lookup_or_write(#[case] pr
         })
         .await
         .unwrap();
-    let before = s.login.get_session(&session.session_id, None).await.unwrap();
+    let before = s
+        .login
+        .get_session(&session.session_id, None)
+        .await
+        .unwrap();
     for (checks, field) in unserved_checks() {
         let expected = format!("{field} is not supported by passlink (SESSION-Ns1pp)");
         // With a user that does not exist: the refusal comes before the lookup.
@@ -194,8 +233,15 @@ async fn unserved_checks_are_unimplemented_before_any_lookup_or_write(#[case] pr
         assert_exact(&failure, Code::Unimplemented, &expected);
     }
     assert_eq!(session_count(&s).await, 1);
-    let after = s.login.get_session(&session.session_id, None).await.unwrap();
-    assert_eq!(after.sequence, before.sequence, "no refused SetSession wrote anything");
+    let after = s
+        .login
+        .get_session(&session.session_id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.sequence, before.sequence,
+        "no refused SetSession wrote anything"
+    );
     s.login
         .get_session(&session.session_id, Some(&session.session_token))
         .await

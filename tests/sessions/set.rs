@@ -18,8 +18,8 @@ use crate::common::sessions::{
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_details, assert_exact, assert_get_token_refused,
-    assert_session_not_found, assert_validation,
+    SignInScene, assert_details, assert_exact, assert_get_token_refused, assert_session_not_found,
+    assert_validation,
 };
 
 #[apply(every_protocol)]
@@ -49,7 +49,10 @@ async fn every_successful_set_rotates_the_token_and_the_old_one_dies(#[case] pro
         let asked_for_challenge = request.challenges.is_some();
         let answer = s.login.set_session(request).await.expect("SetSession");
         assert_session_token(&answer.session_token);
-        assert_ne!(answer.session_token, token, "request {index} rotates the token");
+        assert_ne!(
+            answer.session_token, token,
+            "request {index} rotates the token"
+        );
         let details = assert_details(&answer.details);
         assert!(details.sequence > sequence, "request {index} is a write");
         sequence = details.sequence;
@@ -94,23 +97,47 @@ async fn writes_to_unknown_terminated_or_expired_sessions_are_refused(#[case] pr
         .delete_session(&terminated.session_id, None)
         .await
         .unwrap();
-    let failure = s.login.set_session(set(&terminated.session_id)).await.unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "Session already terminated (COMMAND-Hewfq)");
-    assert_session_not_found(&s.login.get_session(&terminated.session_id, None).await.unwrap_err());
+    let failure = s
+        .login
+        .set_session(set(&terminated.session_id))
+        .await
+        .unwrap_err();
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "Session already terminated (COMMAND-Hewfq)",
+    );
+    assert_session_not_found(
+        &s.login
+            .get_session(&terminated.session_id, None)
+            .await
+            .unwrap_err(),
+    );
 
     // Expired: refused for writes, still shown by GetSession and ListSessions (§6.7).
     let expiring = s
         .login
         .create_session(session_pb::CreateSessionRequest {
             checks: Some(user_checks(&s.user.user_id)),
-            lifetime: Some(prost_types::Duration { seconds: 1, nanos: 0 }),
+            lifetime: Some(prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
             ..Default::default()
         })
         .await
         .unwrap();
     s.scene.server.clock.advance(Duration::from_secs(2));
-    let failure = s.login.set_session(set(&expiring.session_id)).await.unwrap_err();
-    assert_exact(&failure, Code::FailedPrecondition, "Session has expired (COMMAND-Hkl3d)");
+    let failure = s
+        .login
+        .set_session(set(&expiring.session_id))
+        .await
+        .unwrap_err();
+    assert_exact(
+        &failure,
+        Code::FailedPrecondition,
+        "Session has expired (COMMAND-Hkl3d)",
+    );
     let session = s
         .anonymous()
         .get_session(&expiring.session_id, Some(&expiring.session_token))
@@ -118,16 +145,32 @@ async fn writes_to_unknown_terminated_or_expired_sessions_are_refused(#[case] pr
         .expect("an expired session is still read");
     let now = passlink::domain::time::Clock::now(&*s.scene.server.clock).0;
     assert!(micros(session.expiration_date.as_ref().unwrap()) < now);
-    let listed = s.login.list_sessions(list_ids(&[&expiring.session_id])).await.unwrap();
+    let listed = s
+        .login
+        .list_sessions(list_ids(&[&expiring.session_id]))
+        .await
+        .unwrap();
     assert_eq!(listed.sessions.len(), 1, "expired sessions are listed");
     // It can be deleted, and is gone afterwards.
     s.login
         .delete_session(&expiring.session_id, Some(&expiring.session_token))
         .await
         .expect("an expired session is deleted");
-    assert_session_not_found(&s.login.get_session(&expiring.session_id, None).await.unwrap_err());
-    let listed = s.login.list_sessions(list_ids(&[&expiring.session_id])).await.unwrap();
-    assert!(listed.sessions.is_empty(), "terminated sessions are not listed");
+    assert_session_not_found(
+        &s.login
+            .get_session(&expiring.session_id, None)
+            .await
+            .unwrap_err(),
+    );
+    let listed = s
+        .login
+        .list_sessions(list_ids(&[&expiring.session_id]))
+        .await
+        .unwrap();
+    assert!(
+        listed.sessions.is_empty(),
+        "terminated sessions are not listed"
+    );
 }
 
 #[apply(every_protocol)]

@@ -55,12 +55,28 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s.login.get_session(&created.session_id, None).await.unwrap();
-    assert_eq!(session.metadata, metadata(&[("k", b"v")]), "empty values are dropped");
+    let session = s
+        .login
+        .get_session(&created.session_id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        session.metadata,
+        metadata(&[("k", b"v")]),
+        "empty values are dropped"
+    );
     assert_eq!(session.user_agent, Some(user_agent("x")));
-    let expiration = micros(session.expiration_date.as_ref().expect("a lifetime was set"));
+    let expiration = micros(
+        session
+            .expiration_date
+            .as_ref()
+            .expect("a lifetime was set"),
+    );
     let expected = change_micros(&created.details) + 18000 * 1_000_000;
-    assert!((expiration - expected).abs() <= 1_000_000, "{expiration} vs {expected}");
+    assert!(
+        (expiration - expected).abs() <= 1_000_000,
+        "{expiration} vs {expected}"
+    );
 
     // SetSession merges metadata, deletes by an empty value, and restarts the lifetime.
     s.scene.server.clock.advance(Duration::from_secs(10));
@@ -74,11 +90,18 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s.login.get_session(&created.session_id, None).await.unwrap();
+    let session = s
+        .login
+        .get_session(&created.session_id, None)
+        .await
+        .unwrap();
     assert_eq!(session.metadata, metadata(&[("n", b"w")]));
     let expiration = micros(session.expiration_date.as_ref().unwrap());
     let expected = change_micros(&set.details) + 60 * 1_000_000;
-    assert!((expiration - expected).abs() <= 1_000_000, "{expiration} vs {expected}");
+    assert!(
+        (expiration - expected).abs() <= 1_000_000,
+        "{expiration} vs {expected}"
+    );
 
     // An IP that does not parse is dropped; an empty user agent is absent (§6.3.6).
     let created = s
@@ -92,7 +115,11 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s.login.get_session(&created.session_id, None).await.unwrap();
+    let session = s
+        .login
+        .get_session(&created.session_id, None)
+        .await
+        .unwrap();
     let stored = session.user_agent.expect("a user agent");
     assert_eq!(stored.ip, None);
     assert_eq!(stored.fingerprint_id.as_deref(), Some("fp"));
@@ -104,7 +131,11 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s.login.get_session(&created.session_id, None).await.unwrap();
+    let session = s
+        .login
+        .get_session(&created.session_id, None)
+        .await
+        .unwrap();
     assert!(session.user_agent.is_none() && session.factors.is_none());
 }
 
@@ -144,10 +175,14 @@ async fn lifetimes_must_be_positive_and_sizes_are_capped(#[case] protocol: Proto
     };
     let long_key = "é".repeat(200);
     let big_value = vec![b'a'; 500_000];
-    let fifty: HashMap<String, Vec<u8>> = (0..50).map(|i| (format!("k{i}"), b"v".to_vec())).collect();
-    create(with_metadata(HashMap::from([(long_key.clone(), big_value.clone())])))
-        .await
-        .expect("at the caps");
+    let fifty: HashMap<String, Vec<u8>> =
+        (0..50).map(|i| (format!("k{i}"), b"v".to_vec())).collect();
+    create(with_metadata(HashMap::from([(
+        long_key.clone(),
+        big_value.clone(),
+    )])))
+    .await
+    .expect("at the caps");
     create(with_metadata(fifty.clone())).await.expect("50 keys");
     let too_long_key = HashMap::from([(format!("{long_key}é"), b"v".to_vec())]);
     let too_big_value = HashMap::from([("k".to_owned(), vec![b'a'; 500_001])]);

@@ -69,12 +69,9 @@ impl SignInScene {
 
     /// Another human user of the default org, with a passkey of its own.
     pub async fn another_user(&self, name: &str) -> PasskeyUser {
-        let user_id = crate::common::add_human(
-            &self.scene.server,
-            &self.scene.server.admin_token,
-            name,
-        )
-        .await;
+        let user_id =
+            crate::common::add_human(&self.scene.server, &self.scene.server.admin_token, name)
+                .await;
         with_passkey(&self.scene.server, &self.scene.admin, &user_id).await
     }
 }
@@ -91,9 +88,7 @@ pub async fn user_of(admin: &ApiClient, user_id: &str) -> user_pb::User {
 
 /// Asserts an error with its exact message (`"<text> (<ID>)"`), code, HTTP status and detail.
 pub fn assert_exact(failure: &Failure, code: Code, message: &str) {
-    let text = message
-        .rsplit_once(" (")
-        .map_or(message, |(text, _)| text);
+    let text = message.rsplit_once(" (").map_or(message, |(text, _)| text);
     failure.assert_error(code, text);
     assert_eq!(failure.message, message, "{failure:#?}");
 }
@@ -154,7 +149,11 @@ pub fn assert_get_token_refused(failure: &Failure) {
 
 /// An unknown (or terminated) session.
 pub fn assert_session_not_found(failure: &Failure) {
-    assert_exact(failure, Code::NotFound, "Session does not exist (QUERY-SFeaa)");
+    assert_exact(
+        failure,
+        Code::NotFound,
+        "Session does not exist (QUERY-SFeaa)",
+    );
 }
 
 /// The details of a session answer: a sequence, a change date and the instance id as the
