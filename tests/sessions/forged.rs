@@ -157,3 +157,64 @@ async fn credentials_of_another_user_or_removed_ones_fail(#[case] protocol: Prot
         .unwrap_err();
     assert_check_failed(&failure);
 }
+
+/// The forger itself, without a server: an unchanged forgery verifies with the credential's
+/// public key, and `with_bad_signature` does not, so each refusal above is for the edit alone.
+#[tokio::test]
+async fn the_forger_re_signs_correctly() {
+    use passkey_crypto::{PublicKeyT, SecretKeyT};
+    use sha2::{Digest, Sha256};
+
+    use crate::common::assertion::{authenticator_data, client_data};
+    use crate::common::authenticator::{create_credential, software_authenticator, unb64};
+
+    let mut authenticator = software_authenticator();
+    let creation = json!({"publicKey": {
+        "rp": {"id": "localhost", "name": "passlink"},
+        "user": {"id": b64(b"user-1"), "name": "ada", "displayName": "Ada"},
+        "challenge": b64(&[1; 32]),
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+        "authenticatorSelection": {"residentKey": "required", "userVerification": "required"},
+    }});
+    create_credential(
+        &mut authenticator,
+        crate::common::authenticator::ORIGIN,
+        &creation,
+    )
+    .await;
+    let request = json!({"publicKey": {
+        "challenge": b64(&[2; 32]), "rpId": "localhost", "allowCredentials": [],
+        "userVerification": "required", "timeout": 300000,
+    }});
+    let genuine = get_assertion(&mut authenticator, &request).await;
+    let key = passkey_crypto::AvailableSecretKey::from_cose_key(
+        &authenticator.authenticator().store().as_ref().unwrap().key,
+    )
+    .unwrap()
+    .public_key();
+    let verifies = |assertion: &Value| {
+        let mut target = authenticator_data(assertion);
+        let client_data_json = unb64(assertion["response"]["clientDataJSON"].as_str().unwrap());
+        target.extend_from_slice(&Sha256::digest(&client_data_json));
+        let signature = unb64(assertion["response"]["signature"].as_str().unwrap());
+        key.verify(&target, &signature).is_ok()
+    };
+    assert!(verifies(&genuine));
+    let unchanged = forge(&authenticator, &genuine, Forgery::default());
+    assert!(verifies(&unchanged));
+    assert_eq!(client_data(&unchanged), client_data(&genuine));
+    assert_eq!(authenticator_data(&unchanged), authenticator_data(&genuine));
+    let edited = forge(
+        &authenticator,
+        &genuine,
+        Forgery {
+            clear_flags: FLAG_UV,
+            sign_count: Some(7),
+            ..Default::default()
+        },
+    );
+    assert!(verifies(&edited));
+    assert_eq!(crate::common::assertion::sign_count(&edited), 7);
+    assert_eq!(authenticator_data(&edited)[32] & FLAG_UV, 0);
+    assert!(!verifies(&with_bad_signature(&genuine)));
+}
