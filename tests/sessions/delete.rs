@@ -13,8 +13,8 @@ use crate::common::sessions::{sign_in, user_checks};
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_details, assert_exact, assert_session_not_found, assert_token_invalid,
-    assert_validation,
+    SignInScene, assert_details, assert_empty_id_refused, assert_exact, assert_session_not_found,
+    assert_token_invalid,
 };
 
 async fn session_of(s: &SignInScene, user_id: &str) -> session_pb::CreateSessionResponse {
@@ -71,10 +71,7 @@ async fn delete_session_checks_the_token_or_the_callers_right(#[case] protocol: 
             .unwrap_err();
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
     }
-    assert_validation(
-        &s.login.delete_session("", None).await.unwrap_err(),
-        "SessionId",
-    );
+    assert_empty_id_refused(&s.login.delete_session("", None).await.unwrap_err());
 
     // The right token is enough for any authenticated caller.
     let deleted = nobody

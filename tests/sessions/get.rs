@@ -14,7 +14,7 @@ use crate::common::wire::http_client;
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_get_token_refused, assert_session_not_found, assert_validation,
+    SignInScene, assert_empty_id_refused, assert_get_token_refused, assert_session_not_found,
 };
 
 #[apply(every_protocol)]
@@ -73,10 +73,7 @@ async fn get_session_with_a_token_refuses_every_token_but_the_current_one(
             .unwrap_err(),
     );
     // Validation and unknown ids.
-    assert_validation(
-        &s.login.get_session("", None).await.unwrap_err(),
-        "SessionId",
-    );
+    assert_empty_id_refused(&s.login.get_session("", None).await.unwrap_err());
     assert_session_not_found(&s.login.get_session("987654321", None).await.unwrap_err());
     assert_session_not_found(
         &s.anonymous()

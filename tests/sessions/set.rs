@@ -18,8 +18,8 @@ use crate::common::sessions::{
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_details, assert_exact, assert_get_token_refused, assert_session_not_found,
-    assert_validation,
+    SignInScene, assert_details, assert_empty_id_refused, assert_exact, assert_get_token_refused,
+    assert_session_not_found,
 };
 
 #[apply(every_protocol)]
@@ -89,7 +89,7 @@ async fn writes_to_unknown_terminated_or_expired_sessions_are_refused(#[case] pr
     let failure = s.login.set_session(set("123456789")).await.unwrap_err();
     assert_session_not_found(&failure);
     let failure = s.login.set_session(set("")).await.unwrap_err();
-    assert_validation(&failure, "SessionId");
+    assert_empty_id_refused(&failure);
 
     // Terminated.
     let terminated = s.login.create_session(Default::default()).await.unwrap();

@@ -102,6 +102,15 @@ pub fn assert_validation(failure: &Failure, text: &str) {
     );
 }
 
+/// Asserts the refusal of an empty `session_id`: validation; over REST the path
+/// `/v2/sessions/` names no route at all, so NotFound.
+pub fn assert_empty_id_refused(failure: &Failure) {
+    match failure.protocol {
+        Protocol::Rest => assert_eq!(failure.code, Code::NotFound, "{failure:#?}"),
+        _ => assert_validation(failure, "SessionId"),
+    }
+}
+
 /// Asserts an InvalidArgument whose message names `field`.
 pub fn assert_names_field(failure: &Failure, field: &str) {
     assert_eq!(failure.code, Code::InvalidArgument, "{failure:#?}");
