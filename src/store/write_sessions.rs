@@ -89,7 +89,13 @@ async fn append_session_event(
         None => None,
     };
     if expected == Some(false) {
-        return Ok(Err(Rejection::SessionTokenStale));
+        // Of two checks of one challenge made with one token, the loser finds the token
+        // rotated by the winner; what it lost is the challenge, and it hears so.
+        return Ok(Err(if challenge_taken(connection, change).await? {
+            Rejection::ChallengeNotConsumable
+        } else {
+            Rejection::SessionTokenStale
+        }));
     }
     let sequence = sqlx::query_scalar::<_, i64>(
         "UPDATE sessions SET sequence = sequence + 1, changed_at = $2, token_hash = $3 \
@@ -124,6 +130,22 @@ async fn append_session_event(
         }
         Err(error) => Err(conflict_or_internal("STORE-Se8ev")(error)),
     }
+}
+
+/// Whether the change consumes a challenge that is gone already.
+async fn challenge_taken(connection: &mut AnyConnection, change: &SessionChange) -> Result<bool> {
+    let Some(challenge_id) = change.effects.iter().find_map(|effect| match effect {
+        SessionEffect::ConsumeChallenge { challenge_id, .. } => Some(challenge_id),
+        _ => None,
+    }) else {
+        return Ok(false);
+    };
+    let found = sqlx::query("SELECT id FROM session_challenges WHERE id = $1")
+        .bind(challenge_id)
+        .fetch_optional(connection)
+        .await
+        .map_err(conflict_or_internal("STORE-Sc8sr"))?;
+    Ok(found.is_none())
 }
 
 /// Writes one effect of a session change (`InsertSession` is written before the event).
