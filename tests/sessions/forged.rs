@@ -15,7 +15,7 @@ use crate::common::protocols::Protocol;
 use crate::common::sessions::{set_webauthn, start_sign_in};
 use crate::every_protocol;
 
-use super::support::{SignInScene, assert_check_failed, assert_exact};
+use super::support::{SignInScene, assert_check_failed};
 
 /// Starts a sign-in, lets `tamper` change the genuine assertion, and returns the check's
 /// refusal; then checks that the genuine assertion still succeeds (a failure keeps the
