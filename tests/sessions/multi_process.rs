@@ -88,7 +88,12 @@ async fn a_session_created_on_one_process_is_checked_on_the_other(database_url: 
     let checked = other
         .set_session(set_webauthn(&begun.session_id, &assertion))
         .await
-        .expect("the check on the second process");
+        .unwrap_or_else(|failure| {
+            panic!(
+                "the check on the second process: {failure:#?}\n{}",
+                second.log_lines().join("\n")
+            )
+        });
     let session = one
         .without_token()
         .get_session(&begun.session_id, Some(&checked.session_token))
