@@ -219,3 +219,37 @@ async fn only_instance_wide_session_write_creates_and_changes_sessions(#[case] p
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
     }
 }
+
+/// §6.6, §8 #14: only a hash of a session token is stored. The raw database file (and its
+/// write-ahead log) never contains a token that was handed out.
+#[tokio::test]
+async fn session_tokens_are_stored_only_as_hashes() {
+    let mut s = SignInScene::start_with(Protocol::Grpc, |settings| {
+        settings.database_url = None;
+    })
+    .await;
+    let signed_in = sign_in(&s.login, &mut s.user).await;
+    let created = s.login.create_session(Default::default()).await.unwrap();
+    let tokens = [signed_in.token.clone(), created.session_token.clone()];
+    let mut id_found = false;
+    for entry in std::fs::read_dir(s.scene.server.data_dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("passlink.db") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let id = created.session_id.as_bytes();
+        id_found |= bytes.windows(id.len()).any(|window| window == id);
+        for token in &tokens {
+            let found = bytes
+                .windows(token.len())
+                .any(|window| window == token.as_bytes());
+            assert!(!found, "{name} holds a session token in the clear");
+        }
+    }
+    assert!(
+        id_found,
+        "the search sees what is stored: the session id is in the files"
+    );
+}
