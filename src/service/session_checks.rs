@@ -143,6 +143,22 @@ impl Services {
         let Some(key) = self.store.sign_in_key(&assertion.credential_id).await? else {
             return Ok(Err(CheckFailure::invalid("unknown credential")));
         };
+        // The user handle is not signed: when given it must name the passkey's owner, and a
+        // discoverable sign-in, which learns the user from it, needs it.
+        let expected = webauthn::user_handle(&key.user_id);
+        match assertion.user_handle.as_deref() {
+            Some(handle) if handle != expected.as_slice() => {
+                return Ok(Err(CheckFailure::invalid(
+                    "the user handle is not the owner's",
+                )));
+            }
+            None if user.is_none() => {
+                return Ok(Err(CheckFailure::invalid(
+                    "no user handle for a discoverable sign-in",
+                )));
+            }
+            _ => {}
+        }
         let owner = match user {
             Some(user) if user.id != key.user_id => {
                 return Ok(Err(CheckFailure::invalid(
@@ -150,18 +166,11 @@ impl Services {
                 )));
             }
             Some(user) => user.clone(),
-            None => {
-                let expected = webauthn::user_handle(&key.user_id);
-                if assertion.user_handle.as_deref() != Some(expected.as_slice()) {
-                    return Ok(Err(CheckFailure::invalid(
-                        "the user handle is not the owner's",
-                    )));
-                }
-                self.store
-                    .get_user(&key.user_id)
-                    .await?
-                    .ok_or_else(challenge_user_not_found)?
-            }
+            None => self
+                .store
+                .get_user(&key.user_id)
+                .await?
+                .ok_or_else(challenge_user_not_found)?,
         };
         if !owner.may_sign_in_with_passkey() {
             return Err(challenge_user_not_found());

@@ -153,15 +153,26 @@ async fn without_a_token_only_the_sign_in_shapes_are_accepted(#[case] protocol: 
         .set_session(public_check(&begun.session_id, &begun.token, &assertion))
         .await
         .expect("the untouched session is checked");
-    // ListSessions and DeleteSession are not public (§5; only §11.7 and §11.11 are): signing
-    // out takes the session token as the bearer (§11.6).
+    // ListSessions is not public (§5). DeleteSession with the session's current token needs no
+    // bearer, like GetSession (§11.11): a browser signs out with the token it holds, even
+    // after its session expired (passlink's choice, docs/differences.md); a stale token is
+    // refused.
     assert_unauthenticated(&browser.list_sessions(Default::default()).await.unwrap_err());
-    assert_unauthenticated(
-        &browser
-            .delete_session(&begun.session_id, Some(&checked.session_token))
-            .await
-            .unwrap_err(),
-    );
+    let stale = browser
+        .delete_session(&begun.session_id, Some(&begun.token))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code, tonic::Code::PermissionDenied, "{stale:?}");
+    assert!(stale.message.contains("COMMAND-sGr42"), "{stale:?}");
+    browser
+        .delete_session(&begun.session_id, Some(&checked.session_token))
+        .await
+        .expect("signing out with the current token");
+    let gone = browser
+        .get_session(&begun.session_id, Some(&checked.session_token))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code, tonic::Code::NotFound, "{gone:?}");
 }
 
 #[apply(every_protocol)]
