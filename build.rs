@@ -33,7 +33,10 @@ const PROTO_FILES: &[&str] = &[
 
 /// The services passlink serves, by full name. Every other service in `proto/` is compiled but
 /// answered as unknown.
-const SERVED_SERVICES: &[&str] = &["zitadel.user.v2.UserService"];
+const SERVED_SERVICES: &[&str] = &[
+    "zitadel.user.v2.UserService",
+    "zitadel.session.v2.SessionService",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");

@@ -292,3 +292,57 @@ fn first_start_writes_the_admin_token_privately_and_later_starts_never_print_it(
         "the token file is left alone"
     );
 }
+
+/// The README's login backend (issue 10): a machine user granted IAM_LOGIN_CLIENT on the
+/// command line creates sessions with its token (REST 201), which it could not before.
+#[tokio::test]
+async fn a_login_client_granted_on_the_command_line_creates_sessions() {
+    let server = TestServer::start().await;
+    let org_id = server.default_org_id().await;
+    let user_id = passlink(
+        &server,
+        &[
+            "machine-user",
+            "create",
+            "--org",
+            &org_id,
+            "--username",
+            "login-ui",
+        ],
+    );
+    let token = passlink(&server, &["token", "create", "--user", &user_id]);
+    let create = || async {
+        common::wire::http_client()
+            .post(server.url("/v2/sessions"))
+            .bearer_auth(&token)
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create().await, 403, "no session.write without the role");
+    passlink(
+        &server,
+        &[
+            "role",
+            "grant",
+            "--user",
+            &user_id,
+            "--role",
+            "IAM_LOGIN_CLIENT",
+        ],
+    );
+    let granted_at = Instant::now();
+    loop {
+        match create().await {
+            201 => break,
+            403 if granted_at.elapsed() < TOKEN_CACHE_TTL + Duration::from_millis(500) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            status => panic!("CreateSession answered {status}"),
+        }
+    }
+    server.stop().await;
+}

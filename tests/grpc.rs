@@ -85,10 +85,11 @@ async fn unknown_grpc_method_is_unimplemented() {
 
 /// The services the port serves, as reflection must list them (and nothing it does not serve:
 /// the descriptor set also holds zitadel.session.v2.SessionService, which is not served yet).
-const SERVED_SERVICES: [&str; 4] = [
+const SERVED_SERVICES: [&str; 5] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
+    "zitadel.session.v2.SessionService",
     "zitadel.user.v2.UserService",
 ];
 

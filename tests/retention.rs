@@ -431,3 +431,102 @@ async fn return_code_links_count_as_codes_for_the_sweep() {
     let report = sweeper.sweep_once().await.unwrap().expect("the lease");
     assert_eq!(report.deleted_of(Disposable::PasskeyCodes), 1);
 }
+
+/// Sessions (issue 10): ended and expired sessions go after `retention.sessions`; a session a
+/// browser created without a token and never checked goes as soon as its challenge expired;
+/// live sessions stay, and every session's events stay.
+#[tokio::test]
+async fn ended_expired_and_unchecked_public_sessions_are_swept_and_live_ones_kept() {
+    use passlink::pb::zitadel::session::v2 as session_pb;
+    let server = TestServer::start_with(|settings| settings.retention.sessions = DAY).await;
+    let sweeper = RetentionSweeper::new(server.services.clone());
+    let channel = tonic::transport::Channel::from_shared(server.url(""))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut sessions = session_pb::session_service_client::SessionServiceClient::new(channel);
+    let challenge = session_pb::RequestChallenges {
+        web_auth_n: Some(session_pb::request_challenges::WebAuthN {
+            domain: "localhost".into(),
+            user_verification_requirement: session_pb::UserVerificationRequirement::Required as i32,
+        }),
+        ..Default::default()
+    };
+    let public = session_pb::CreateSessionRequest {
+        challenges: Some(challenge),
+        ..Default::default()
+    };
+    sessions
+        .create_session(public)
+        .await
+        .expect("public CreateSession");
+    let admin = |lifetime: Option<u64>| {
+        authorized(
+            session_pb::CreateSessionRequest {
+                lifetime: lifetime.map(|seconds| prost_types::Duration {
+                    seconds: seconds as i64,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+            &server.admin_token,
+        )
+    };
+    let expiring = sessions
+        .create_session(admin(Some(3600)))
+        .await
+        .unwrap()
+        .into_inner();
+    let ended = sessions
+        .create_session(admin(None))
+        .await
+        .unwrap()
+        .into_inner();
+    let live = sessions
+        .create_session(admin(None))
+        .await
+        .unwrap()
+        .into_inner();
+    sessions
+        .delete_session(authorized(
+            session_pb::DeleteSessionRequest {
+                session_id: ended.session_id.clone(),
+                session_token: None,
+            },
+            &server.admin_token,
+        ))
+        .await
+        .expect("DeleteSession");
+    assert_eq!(count_rows(&server, "sessions").await, 4);
+    let events = count_rows(&server, "session_events").await;
+
+    // Two hours on: the public challenge (5 minutes) is long gone, the rest within retention.
+    server.clock.advance(Duration::from_secs(2 * 3600));
+    let report = sweeper.sweep_once().await.unwrap().expect("the lease");
+    assert_eq!(
+        report.deleted_of(Disposable::UncheckedPublicSessions),
+        1,
+        "{report:?}"
+    );
+    assert_eq!(report.deleted_of(Disposable::Sessions), 0, "{report:?}");
+    assert_eq!(count_rows(&server, "sessions").await, 3);
+    assert_eq!(count_rows(&server, "session_challenges").await, 0);
+
+    // Two days on: the expired and the ended session are past `retention.sessions`.
+    server.clock.advance(2 * DAY);
+    let report = sweeper.sweep_once().await.unwrap().expect("the lease");
+    assert_eq!(report.deleted_of(Disposable::Sessions), 2, "{report:?}");
+    let mut connection = server.database_connection().await;
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(left, [live.session_id], "only the live session is left");
+    assert_ne!(expiring.session_id, ended.session_id);
+    assert_eq!(
+        count_rows(&server, "session_events").await,
+        events,
+        "events stay"
+    );
+}

@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(protocol(METHOD_PATH, Some("text/plain")), Protocol::Rest);
         assert_eq!(
             protocol(
-                "/zitadel.session.v2.SessionService/GetSession",
+                "/zitadel.org.v2.OrganizationService/ListOrganizations",
                 Some("application/json")
             ),
             Protocol::Rest,

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Settings;
 use super::limits::LimitsSettings;
-use super::sections::{LogFormat, RetentionSettings, SmtpTls};
+use super::sections::{LogFormat, RetentionSettings, SessionsSettings, SmtpTls};
 
 /// Lays every flag (or environment variable) that was given over its setting.
 macro_rules! overlay {
@@ -87,6 +87,8 @@ pub struct ServeArgs {
     pub limits: LimitsArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub sessions: SessionsArgs,
 }
 
 /// The email settings `passlink serve` takes as flags or environment variables.
@@ -173,6 +175,7 @@ impl ServeArgs {
         self.mail.apply(settings);
         self.limits.apply(&mut settings.limits);
         self.retention.apply(&mut settings.retention);
+        self.sessions.apply(&mut settings.sessions);
     }
 }
 
@@ -276,6 +279,9 @@ pub struct RetentionArgs {
     /// How long dead outbox messages are kept after their last attempt [default: 30d].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub retention_dead_messages: Option<Duration>,
+    /// How long terminated or expired sessions are kept [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention_sessions: Option<Duration>,
 }
 
 impl RetentionArgs {
@@ -288,6 +294,36 @@ impl RetentionArgs {
             retention_registrations => retention.registrations,
             retention_sent_messages => retention.sent_messages,
             retention_dead_messages => retention.dead_messages,
+            retention_sessions => retention.sessions,
+        }
+    }
+}
+
+/// Sign-in settings as `passlink serve` takes them as flags or environment variables.
+#[derive(Args, Clone, Debug, Default)]
+pub struct SessionsArgs {
+    /// A challenge without a user is discoverable (usernameless sign-in) [default: true].
+    #[arg(long, value_name = "BOOL")]
+    pub sessions_discoverable_login: Option<bool>,
+    /// Browsers may sign in without a bearer token [default: true].
+    #[arg(long, value_name = "BOOL")]
+    pub sessions_public_sign_in: Option<bool>,
+    /// Public sign-in may name the user [default: false].
+    #[arg(long, value_name = "BOOL")]
+    pub sessions_public_login_name: Option<bool>,
+    /// How long a WebAuthn sign-in challenge can be answered [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub sessions_challenge_timeout: Option<Duration>,
+}
+
+impl SessionsArgs {
+    /// Lays the flags (or environment variables) that were given over `sessions`.
+    pub fn apply(&self, sessions: &mut SessionsSettings) {
+        overlay! { self;
+            sessions_discoverable_login => sessions.discoverable_login,
+            sessions_public_sign_in => sessions.public_sign_in,
+            sessions_public_login_name => sessions.public_login_name,
+            sessions_challenge_timeout => sessions.challenge_timeout,
         }
     }
 }

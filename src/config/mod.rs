@@ -20,12 +20,14 @@ mod sections;
 mod tests;
 
 pub use environment::{Environment, known_variables};
-pub use flags::{LimitsArgs, MailArgs, RetentionArgs, ServeArgs, StorageArgs, with_variable_names};
+pub use flags::{
+    LimitsArgs, MailArgs, RetentionArgs, ServeArgs, SessionsArgs, StorageArgs, with_variable_names,
+};
 pub use limits::LimitsSettings;
 pub use resolve::RuntimeSettings;
 pub use sections::{
-    CodeSettings, LogFormat, MailSettings, OutboxSettings, RetentionSettings, SmtpSettings,
-    SmtpTls, WebauthnSettings,
+    CodeSettings, LogFormat, MailSettings, OutboxSettings, RetentionSettings, SessionsSettings,
+    SmtpSettings, SmtpTls, WebauthnSettings,
 };
 
 /// Every setting of passlink.
@@ -69,6 +71,8 @@ pub struct Settings {
     /// `[limits]`: bounds on connections, streams and request times; the rate of public
     /// calls per client address; trusted proxies.
     pub limits: LimitsSettings,
+    /// `[sessions]`: sign-in with passkeys.
+    pub sessions: SessionsSettings,
 }
 
 impl Default for Settings {
@@ -90,6 +94,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             retention: RetentionSettings::default(),
             limits: LimitsSettings::default(),
+            sessions: SessionsSettings::default(),
         }
     }
 }

@@ -17,7 +17,9 @@ use crate::notify::{
     SmtpServer, WorkerSettings,
 };
 use crate::service::ports::Disposable;
-use crate::service::{PasskeySettings, RetentionPolicy, RetentionRule, ServiceSettings};
+use crate::service::{
+    PasskeySettings, RetentionPolicy, RetentionRule, ServiceSettings, SessionSettings,
+};
 
 use super::Settings;
 use super::sections::{DEFAULT_REGISTRATION_LIFETIME, DEFAULT_RP_NAME, SmtpTls};
@@ -73,6 +75,7 @@ impl Settings {
                 email_unavailable: self.email_unavailable(),
                 id_node: None,
                 retention,
+                sessions: self.session_settings()?,
             },
             notify,
             api: self.api_settings()?,
@@ -277,6 +280,23 @@ impl Settings {
         }
     }
 
+    /// `[sessions]`, checked, as the session use cases take it.
+    fn session_settings(&self) -> Result<SessionSettings, String> {
+        let sessions = &self.sessions;
+        let timeout = sessions.challenge_timeout;
+        if timeout < std::time::Duration::from_secs(10)
+            || timeout > std::time::Duration::from_secs(3600)
+        {
+            return Err("sessions.challenge_timeout must be between 10s and 1h".into());
+        }
+        Ok(SessionSettings {
+            discoverable_login: sessions.discoverable_login,
+            public_sign_in: sessions.public_sign_in,
+            public_login_name: sessions.public_login_name,
+            challenge_timeout: timeout,
+        })
+    }
+
     /// `[retention]`, checked, as the sweep takes it: the explicit list of its rules.
     fn retention_policy(&self) -> Result<RetentionPolicy, String> {
         let retention = &self.retention;
@@ -293,13 +313,18 @@ impl Settings {
         Ok(RetentionPolicy {
             interval: retention.interval,
             batch_size: retention.batch_size,
-            // The sweep's rules, in order. Sessions (terminated or expired, once the session
-            // tables exist) join here with `retention.sessions`.
+            // The sweep's rules, in order.
             rules: vec![
                 rule(Disposable::PasskeyCodes, retention.codes),
                 rule(Disposable::PasskeyRegistrations, retention.registrations),
                 rule(Disposable::SentMessages, retention.sent_messages),
                 rule(Disposable::DeadMessages, retention.dead_messages),
+                rule(Disposable::Sessions, retention.sessions),
+                // Nobody can ever use a public sign-in that expired unchecked.
+                rule(
+                    Disposable::UncheckedPublicSessions,
+                    std::time::Duration::ZERO,
+                ),
             ],
         })
     }

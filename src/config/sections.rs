@@ -261,6 +261,11 @@ pub struct RetentionSettings {
     /// `--retention-dead-messages`).
     #[serde(with = "humantime_serde")]
     pub dead_messages: Duration,
+    /// How long a terminated or expired session is kept, default 7d; sessions signed in
+    /// publicly that expired unchecked go at once (`PASSLINK_RETENTION_SESSIONS`,
+    /// `--retention-sessions`).
+    #[serde(with = "humantime_serde")]
+    pub sessions: Duration,
 }
 
 /// One day, the unit of the retention defaults.
@@ -275,6 +280,41 @@ impl Default for RetentionSettings {
             registrations: 7 * DAY,
             sent_messages: 7 * DAY,
             dead_messages: 30 * DAY,
+            sessions: 7 * DAY,
+        }
+    }
+}
+
+/// Sign-in with sessions (`[sessions]` in the TOML file, SESSIONS.md §9, §11).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsSettings {
+    /// A WebAuthn challenge requested without a user gives a discoverable (usernameless)
+    /// challenge, default true; false answers like ZITADEL, `User ID missing`
+    /// (`PASSLINK_SESSIONS_DISCOVERABLE_LOGIN`, `--sessions-discoverable-login`).
+    pub discoverable_login: bool,
+    /// Sign-in from a browser without a bearer token (CreateSession with only a discoverable
+    /// challenge, SetSession with the session's token and only a passkey check), default true
+    /// (`PASSLINK_SESSIONS_PUBLIC_SIGN_IN`, `--sessions-public-sign-in`).
+    pub public_sign_in: bool,
+    /// Public sign-in may name the user (`checks.user`), default false: it tells strangers
+    /// which login names exist (`PASSLINK_SESSIONS_PUBLIC_LOGIN_NAME`,
+    /// `--sessions-public-login-name`).
+    pub public_login_name: bool,
+    /// How long a WebAuthn challenge can be answered, default 5m; its `timeout` in the
+    /// request options (`PASSLINK_SESSIONS_CHALLENGE_TIMEOUT`, `--sessions-challenge-timeout`).
+    #[serde(with = "humantime_serde")]
+    pub challenge_timeout: Duration,
+}
+
+impl Default for SessionsSettings {
+    fn default() -> Self {
+        SessionsSettings {
+            discoverable_login: true,
+            public_sign_in: true,
+            public_login_name: false,
+            challenge_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -163,6 +163,8 @@ fn retention_resolves_into_the_sweeps_rules_and_bad_values_are_refused() {
             (Disposable::PasskeyRegistrations, 7 * day),
             (Disposable::SentMessages, 7 * day),
             (Disposable::DeadMessages, 30 * day),
+            (Disposable::Sessions, 7 * day),
+            (Disposable::UncheckedPublicSessions, Duration::ZERO),
         ]
     );
     let mut invalid = settings.clone();

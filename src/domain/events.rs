@@ -20,3 +20,10 @@ pub const PASSKEY_REGISTRATION_STARTED: &str = "user.passkey.registration.starte
 pub const PASSKEY_ADDED: &str = "user.passkey.added";
 /// A passkey was removed (RemovePasskey).
 pub const PASSKEY_REMOVED: &str = "user.passkey.removed";
+
+/// A session was created (CreateSession); its user, checks and challenges are in the payload.
+pub const SESSION_ADDED: &str = "session.added";
+/// A session was changed (SetSession): checks, challenges, metadata or lifetime.
+pub const SESSION_SET: &str = "session.set";
+/// A session was terminated (DeleteSession).
+pub const SESSION_TERMINATED: &str = "session.terminated";

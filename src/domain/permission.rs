@@ -7,15 +7,27 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     IamOwner,
+    /// A login backend's role: creates, checks, reads and deletes sessions on the whole
+    /// instance, and reads users (SESSIONS.md §11.9).
+    IamLoginClient,
     OrgOwner,
     OrgUserManager,
 }
+
+/// Every role, in the order error messages list them.
+const ROLES: [Role; 4] = [
+    Role::IamOwner,
+    Role::IamLoginClient,
+    Role::OrgOwner,
+    Role::OrgUserManager,
+];
 
 impl Role {
     /// The role's name as stored and as typed on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::IamOwner => "IAM_OWNER",
+            Role::IamLoginClient => "IAM_LOGIN_CLIENT",
             Role::OrgOwner => "ORG_OWNER",
             Role::OrgUserManager => "ORG_USER_MANAGER",
         }
@@ -23,20 +35,33 @@ impl Role {
 
     /// Whether the role is held on the whole instance rather than on one organization.
     pub fn is_instance_wide(self) -> bool {
-        matches!(self, Role::IamOwner)
+        matches!(self, Role::IamOwner | Role::IamLoginClient)
     }
 
     fn grants(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
             Role::IamOwner => true,
+            Role::IamLoginClient => {
+                matches!(
+                    permission,
+                    UserRead | SessionRead | SessionWrite | SessionDelete
+                )
+            }
             Role::OrgOwner => matches!(
                 permission,
-                UserRead | UserWrite | UserDelete | UserPasskeyWrite | UserCredentialWrite
+                UserRead
+                    | UserWrite
+                    | UserDelete
+                    | UserPasskeyWrite
+                    | UserCredentialWrite
+                    | SessionRead
+                    | SessionDelete
             ),
-            Role::OrgUserManager => {
-                matches!(permission, UserRead | UserWrite | UserCredentialWrite)
-            }
+            Role::OrgUserManager => matches!(
+                permission,
+                UserRead | UserWrite | UserCredentialWrite | SessionRead | SessionDelete
+            ),
         }
     }
 }
@@ -51,11 +76,15 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Role, String> {
-        [Role::IamOwner, Role::OrgOwner, Role::OrgUserManager]
+        ROLES
             .into_iter()
             .find(|role| role.as_str() == name)
             .ok_or_else(|| {
-                format!("unknown role {name:?}; expected IAM_OWNER, ORG_OWNER or ORG_USER_MANAGER")
+                let names: Vec<&str> = ROLES.iter().map(|role| role.as_str()).collect();
+                format!(
+                    "unknown role {name:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -68,6 +97,24 @@ pub enum Permission {
     UserDelete,
     UserPasskeyWrite,
     UserCredentialWrite,
+    /// Reading sessions (`session.read`).
+    SessionRead,
+    /// Creating and changing sessions (`session.write`); only instance-wide roles hold it.
+    SessionWrite,
+    /// Terminating sessions (`session.delete`).
+    SessionDelete,
+}
+
+impl Permission {
+    /// Whether a user signed in with a session token (and nothing else) acts with this
+    /// permission on itself: it reads itself and manages its own passkeys, never more
+    /// (SESSIONS.md §11.6).
+    fn allowed_through_session(self) -> bool {
+        matches!(
+            self,
+            Permission::UserRead | Permission::UserWrite | Permission::UserCredentialWrite
+        )
+    }
 }
 
 /// A role held by a user; `org_id` is `None` for instance-wide roles.
@@ -85,6 +132,9 @@ pub struct Caller {
     pub grants: Vec<RoleGrant>,
     /// The organization named by the `x-zitadel-orgid` header, if any.
     pub org_hint: Option<String>,
+    /// The session whose token authenticated the caller, when a session token did (instead
+    /// of a personal access token); such a caller holds no grants.
+    pub session_id: Option<String>,
 }
 
 impl Caller {
@@ -94,6 +144,21 @@ impl Caller {
             grant.role.grants(permission)
                 && (grant.role.is_instance_wide() || grant.org_id.as_deref() == Some(org_id))
         })
+    }
+
+    /// Whether the caller holds `permission` through an instance-wide role.
+    pub fn has_instance_permission(&self, permission: Permission) -> bool {
+        self.grants
+            .iter()
+            .any(|grant| grant.role.is_instance_wide() && grant.role.grants(permission))
+    }
+
+    /// Whether the caller may use `permission` on the user `user_id` because it is that user
+    /// (where the RPC allows acting on oneself): a session token allows only reading oneself
+    /// and managing one's passkeys.
+    pub fn may_act_on_itself(&self, permission: Permission, user_id: &str) -> bool {
+        self.user_id == user_id
+            && (self.session_id.is_none() || permission.allowed_through_session())
     }
 
     /// Whether the caller holds `permission` in any organization at all.
@@ -114,6 +179,7 @@ mod tests {
             org_id: "10".into(),
             grants,
             org_hint: None,
+            session_id: None,
         }
     }
 

@@ -64,6 +64,12 @@ pub fn generate_token() -> Secret {
     ))
 }
 
+/// A session token: 32 random bytes, base64url without padding (43 characters).
+pub fn generate_session_token() -> Secret {
+    use base64::Engine;
+    Secret(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
 /// `N` random bytes from the OS random source (keys, nonces).
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];

@@ -26,13 +26,20 @@ impl Services {
         let owner = self
             .store
             .find_token_owner(&hash_secret(TOKEN_HASH_OWNER, token), self.now())
-            .await?
-            .ok_or_else(|| Error::unauthenticated("AUTH-Ttk3s", "Token is invalid"))?;
+            .await?;
+        let Some(owner) = owner else {
+            // Not a personal access token: perhaps a signed-in session's (§11.6).
+            return self
+                .session_caller(token, org_hint)
+                .await?
+                .ok_or_else(|| Error::unauthenticated("AUTH-Ttk3s", "Token is invalid"));
+        };
         Ok(Caller {
             user_id: owner.user_id,
             org_id: owner.org_id,
             grants: owner.grants,
             org_hint,
+            session_id: None,
         })
     }
 }

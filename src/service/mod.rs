@@ -11,6 +11,10 @@ pub mod ports;
 mod refusals;
 mod registration_links;
 mod retention;
+mod session_checks;
+mod session_errors;
+mod session_queries;
+mod sessions;
 mod users;
 
 use std::sync::Arc;
@@ -33,6 +37,13 @@ pub use registration_links::{
 };
 pub use retention::{
     RetentionPolicy, RetentionRule, RetentionSweeper, RunningSweeper, SweepReport,
+};
+pub use session_queries::{
+    ListFilter, ListSessions, MAX_LISTED_SESSIONS, OwnFilter, SessionList, SessionView,
+};
+pub use sessions::{
+    ChallengeRequest, CreateSession, SessionRequest, SessionSettings, SessionWritten, SetSession,
+    UserCheck, UserVerification,
 };
 pub use users::{AddHumanUser, AddedHumanUser, EmailInput, OrgSelector, PhoneInput, Verification};
 
@@ -58,6 +69,8 @@ pub struct ServiceSettings {
     pub id_node: Option<u16>,
     /// What the retention sweep deletes, and how often it runs.
     pub retention: RetentionPolicy,
+    /// Sign-in with sessions.
+    pub sessions: SessionSettings,
 }
 
 /// What a change reports to the client, as `zitadel.object.v2.Details`.
@@ -90,6 +103,8 @@ pub struct Services {
     settings: ServiceSettings,
     /// Signalled after a commit that queued a message, so the outbox worker starts at once.
     message_queued: Arc<tokio::sync::Notify>,
+    /// The instance's id, read (or made) at its first use.
+    instance_id: tokio::sync::OnceCell<String>,
 }
 
 /// The error for a user who may not get a passkey (`User::may_get_passkey`).
@@ -126,6 +141,7 @@ impl Services {
             ids,
             settings,
             message_queued: Arc::new(tokio::sync::Notify::new()),
+            instance_id: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -167,7 +183,7 @@ impl Services {
         permission: Permission,
         self_allowed: bool,
     ) -> Result<User> {
-        let acting_on_itself = self_allowed && caller.user_id == user_id;
+        let acting_on_itself = self_allowed && caller.may_act_on_itself(permission, user_id);
         if !acting_on_itself && !caller.has_permission_anywhere(permission) {
             return Err(Error::permission_denied("AUTHZ-Hw3p9", PERMISSION_DENIED));
         }

@@ -95,7 +95,7 @@ fn existing_credentials(passkeys: &[StoredPasskeyInfo]) -> Vec<ExistingCredentia
 
 impl Services {
     /// The relying party for an RP id: the configured allowed origins that fit it.
-    fn relying_party(&self, rp_id: &str) -> RelyingParty {
+    pub(super) fn relying_party(&self, rp_id: &str) -> RelyingParty {
         let settings = &self.settings.passkeys;
         RelyingParty {
             id: rp_id.to_owned(),

@@ -5,7 +5,10 @@ use crate::error::{Error, Result};
 
 use super::passkey_code::code_invalid;
 use super::passkey_registration::{PASSKEY_NOT_FOUND, passkey_already_registered};
-use super::ports::{Change, Committed, Rejection};
+use super::ports::{Change, Committed, Rejection, SessionChange};
+use super::session_errors::{
+    no_webauthn_challenge, session_terminated, session_token_invalid, user_change_impossible,
+};
 use super::{Services, USER_NOT_FOUND};
 
 /// The error a caller gets when the store refused its write.
@@ -32,6 +35,10 @@ pub(super) fn refused(rejection: Rejection) -> Error {
         Rejection::MessageNotDead => {
             Error::not_found("STORE-Mr2nf", "No dead outbox message has this id")
         }
+        Rejection::SessionGone => session_terminated(),
+        Rejection::SessionTokenStale => session_token_invalid(),
+        Rejection::SessionUserChanged => user_change_impossible(),
+        Rejection::ChallengeNotConsumable => no_webauthn_challenge(),
     }
 }
 
@@ -39,5 +46,11 @@ impl Services {
     /// Commits a change and waits until it is durable; a refusal becomes the caller's error.
     pub(super) async fn commit(&self, change: Change) -> Result<Committed> {
         self.store.commit(change).await?.map_err(refused)
+    }
+
+    /// Commits a session change and waits until it is durable; a refusal becomes the
+    /// caller's error.
+    pub(super) async fn commit_session(&self, change: SessionChange) -> Result<Committed> {
+        self.store.commit_session(change).await?.map_err(refused)
     }
 }

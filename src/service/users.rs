@@ -171,7 +171,7 @@ impl Services {
                 payload: json!({}),
                 actor: caller.user_id.clone(),
                 at: self.now(),
-                effects: vec![Effect::DeleteUser],
+                effects: vec![Effect::DeleteUser, Effect::TerminateUserSessions],
             })
             .await?;
         tracing::info!(user.id = %user_id, "user deleted");

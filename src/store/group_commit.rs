@@ -21,10 +21,11 @@ use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Code, Error, Result};
-use crate::service::ports::{Change, Committed, Outcome};
+use crate::service::ports::{Change, Committed, Outcome, SessionChange};
 
 use super::errors::conflict_or_internal;
 use super::write::apply_change;
+use super::write_sessions::apply_session_change;
 
 /// The most changes one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -69,6 +70,32 @@ impl Reply {
     }
 }
 
+/// A write the writer takes: a change to a user, or to a session.
+#[derive(Debug)]
+pub(super) enum Write {
+    User(Change),
+    Session(SessionChange),
+}
+
+impl Write {
+    /// The order batches take their writes in: users by id, then sessions by id (a total
+    /// order every process shares, so their row locks never wait in a cycle).
+    fn lock_order(&self) -> (u8, &str) {
+        match self {
+            Write::User(change) => (0, &change.user_id),
+            Write::Session(change) => (1, &change.session_id),
+        }
+    }
+}
+
+/// Writes one write inside an open transaction or savepoint.
+async fn apply_write(connection: &mut AnyConnection, write: &Write) -> Result<Outcome<Committed>> {
+    match write {
+        Write::User(change) => apply_change(connection, change).await,
+        Write::Session(change) => apply_session_change(connection, change).await,
+    }
+}
+
 /// How one connection is opened and each batch begun.
 pub struct WriterSettings {
     /// The database URL.
@@ -83,7 +110,7 @@ pub struct WriterSettings {
 /// A handle to the writer; cheap to clone. The writer ends when the last handle is dropped.
 #[derive(Clone)]
 pub struct GroupCommitWriter {
-    queue: mpsc::Sender<(Change, Reply)>,
+    queue: mpsc::Sender<(Write, Reply)>,
 }
 
 impl GroupCommitWriter {
@@ -105,8 +132,13 @@ impl GroupCommitWriter {
 
     /// Commits a change with the next batch and answers once that batch is durable.
     pub async fn commit(&self, change: Change) -> Result<Outcome<Committed>> {
+        self.write(Write::User(change)).await
+    }
+
+    /// Commits a write with the next batch and answers once that batch is durable.
+    pub(super) async fn write(&self, write: Write) -> Result<Outcome<Committed>> {
         let (reply, answer) = oneshot::channel();
-        self.submit(change, Reply::Waiting(reply)).await?;
+        self.submit(write, Reply::Waiting(reply)).await?;
         answer
             .await
             .map_err(|_| Error::internal("STORE-Gc2rp", "the writer dropped a change"))?
@@ -115,12 +147,12 @@ impl GroupCommitWriter {
     /// Queues a change for the next batch and returns at once; a failure is only logged. The
     /// writer keeps each user's changes in the order they were queued or committed.
     pub async fn queue(&self, change: Change) -> Result<()> {
-        self.submit(change, Reply::Logged).await
+        self.submit(Write::User(change), Reply::Logged).await
     }
 
-    async fn submit(&self, change: Change, reply: Reply) -> Result<()> {
+    async fn submit(&self, write: Write, reply: Reply) -> Result<()> {
         self.queue
-            .send((change, reply))
+            .send((write, reply))
             .await
             .map_err(|_| Error::internal("STORE-Gc1st", "the writer has stopped"))
     }
@@ -144,15 +176,15 @@ async fn connect(settings: &WriterSettings) -> Result<AnyConnection> {
     Ok(connection)
 }
 
-async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Change, Reply)>) {
+async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Write, Reply)>) {
     let mut connection: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        batch.retain(|(_, reply): &(Change, Reply)| !reply.is_abandoned());
+        batch.retain(|(_, reply): &(Write, Reply)| !reply.is_abandoned());
         // Row locks are taken in user id order in every process, so that two processes'
         // batches never wait for each other in a cycle (PostgreSQL). The sort is stable: the
         // changes to one user keep the order they were submitted in.
-        batch.sort_by(|(first, _), (second, _)| first.user_id.cmp(&second.user_id));
+        batch.sort_by(|(first, _), (second, _)| first.lock_order().cmp(&second.lock_order()));
         let mut attempt = 0;
         while !batch.is_empty() {
             attempt += 1;
@@ -193,7 +225,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Chan
 async fn commit_with_retries(
     settings: &WriterSettings,
     connection: &mut Option<AnyConnection>,
-    batch: &[(Change, Reply)],
+    batch: &[(Write, Reply)],
 ) -> Result<Vec<Result<Outcome<Committed>>>> {
     let mut attempt = 0;
     loop {
@@ -223,7 +255,7 @@ async fn commit_with_retries(
 async fn commit_batch(
     connection: &mut AnyConnection,
     begin: &'static str,
-    batch: &[(Change, Reply)],
+    batch: &[(Write, Reply)],
 ) -> Result<Vec<Result<Outcome<Committed>>>> {
     if let Some(outcomes) = write_batch(connection, begin, batch, false).await? {
         return Ok(outcomes);
@@ -238,7 +270,7 @@ async fn commit_batch(
 async fn write_batch(
     connection: &mut AnyConnection,
     begin: &'static str,
-    batch: &[(Change, Reply)],
+    batch: &[(Write, Reply)],
     savepoints: bool,
 ) -> Result<Option<Vec<Result<Outcome<Committed>>>>> {
     let mut transaction = connection
@@ -255,7 +287,7 @@ async fn write_batch(
                 .await
                 .map_err(conflict_or_internal("STORE-Gc4sp"))?;
         }
-        let outcome = apply_change(&mut transaction, change).await;
+        let outcome = apply_write(&mut transaction, change).await;
         // A refused change is undone like a failed one: it wrote nothing.
         if !matches!(outcome, Ok(Ok(_))) {
             if !savepoints {

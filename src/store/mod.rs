@@ -18,12 +18,15 @@ mod passkeys;
 mod read;
 mod retention;
 mod rows;
+mod session_rows;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod token_cache;
 mod tokens;
 mod users;
 mod write;
+mod write_sessions;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -48,7 +48,7 @@ impl PasskeyStore for SqlStore {
     }
 
     async fn list_passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskeyInfo>> {
-        let sql = "SELECT id, name, credential_id, transports FROM passkeys WHERE user_id = $1 \
+        let sql = "SELECT id, name, rp_id, credential_id, transports FROM passkeys WHERE user_id = $1 \
                    ORDER BY created_at, id";
         self.list_by_key::<PasskeyInfoRow, _>(sql, user_id, "STORE-Pk5sr")
             .await

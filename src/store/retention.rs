@@ -37,7 +37,7 @@ fn delete_statement(rows: Disposable) -> &'static str {
         }
         Disposable::PasskeyRegistrations => {
             "DELETE FROM passkey_registrations WHERE id IN (SELECT id FROM passkey_registrations \
-               WHERE expires_at < $1 LIMIT $2) \
+               WHERE expires_at < $1 ORDER BY id LIMIT $2) \
              AND expires_at < $1"
         }
         Disposable::SentMessages => {
@@ -51,6 +51,36 @@ fn delete_statement(rows: Disposable) -> &'static str {
                WHERE state = 'dead' AND next_attempt_at < $1 LIMIT $2) \
              AND state = 'dead' AND next_attempt_at < $1"
         }
+        Disposable::Sessions => {
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+               WHERE terminated_at < $1 OR expires_at < $1 ORDER BY id LIMIT $2) \
+             AND (terminated_at < $1 OR expires_at < $1)"
+        }
+        Disposable::UncheckedPublicSessions => {
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 ORDER BY id LIMIT $2) \
+             AND public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1"
+        }
+    }
+}
+
+/// What references the rows a delete statement removes, deleted first for the same rows
+/// (`$1`, `$2` as there).
+fn referencing_statements(rows: Disposable) -> &'static [&'static str] {
+    match rows {
+        Disposable::Sessions => &[
+            "DELETE FROM session_challenges WHERE session_id IN (SELECT id FROM sessions \
+               WHERE terminated_at < $1 OR expires_at < $1 ORDER BY id LIMIT $2)",
+            "DELETE FROM session_metadata WHERE session_id IN (SELECT id FROM sessions \
+               WHERE terminated_at < $1 OR expires_at < $1 ORDER BY id LIMIT $2)",
+        ],
+        Disposable::UncheckedPublicSessions => &[
+            "DELETE FROM session_challenges WHERE session_id IN (SELECT id FROM sessions \
+               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 ORDER BY id LIMIT $2)",
+            "DELETE FROM session_metadata WHERE session_id IN (SELECT id FROM sessions \
+               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 ORDER BY id LIMIT $2)",
+        ],
+        _ => &[],
     }
 }
 
@@ -80,12 +110,25 @@ impl RetentionStore for SqlStore {
         unused_since: Timestamp,
         limit: u32,
     ) -> Result<u64> {
+        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Rt2bg"))?;
+        for statement in referencing_statements(rows) {
+            sqlx::query(*statement)
+                .bind(unused_since.0)
+                .bind(i64::from(limit))
+                .execute(&mut *transaction)
+                .await
+                .map_err(internal("STORE-Rt3dl"))?;
+        }
         let deleted = sqlx::query(delete_statement(rows))
             .bind(unused_since.0)
             .bind(i64::from(limit))
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(internal("STORE-Rt1dl"))?;
+        transaction
+            .commit()
+            .await
+            .map_err(internal("STORE-Rt4cm"))?;
         Ok(deleted.rows_affected())
     }
 }

@@ -257,6 +257,7 @@ impl From<PasskeyRegistrationRow> for PendingPasskeyRegistration {
 pub(super) struct PasskeyInfoRow {
     id: String,
     name: String,
+    rp_id: String,
     credential_id: Vec<u8>,
     transports: String,
 }
@@ -266,6 +267,7 @@ impl From<PasskeyInfoRow> for StoredPasskeyInfo {
         StoredPasskeyInfo {
             id: row.id,
             name: row.name,
+            rp_id: row.rp_id,
             credential_id: row.credential_id,
             transports: row.transports,
         }

@@ -21,6 +21,27 @@ impl UserStore for SqlStore {
             .transpose()
     }
 
+    async fn find_user_by_login_name(&self, login_name: &str) -> Result<Option<User>> {
+        // `username@orgdomain` splits at the last `@`; usernames may hold an `@` themselves.
+        let (name, domain) = login_name.rsplit_once('@').unwrap_or((login_name, ""));
+        let rows = sqlx::query_as::<_, UserRow>(
+            "SELECT u.* FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.state <> 3 \
+             AND (lower(u.username) = $1 OR (lower(u.username) = $2 AND lower(o.domain) = $3)) \
+             LIMIT 2",
+        )
+        .bind(login_name)
+        .bind(name)
+        .bind(domain)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal("STORE-Gu3ln"))?;
+        // Two users with one login name: the name says nobody in particular.
+        match <[UserRow; 1]>::try_from(rows) {
+            Ok([row]) => User::try_from(row).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
     async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<Outcome<()>> {
         self.token_owners.forget_user(user_id);
         let inserted =

@@ -115,6 +115,12 @@ async fn apply_effect(
             let failed = conflict_or_internal("STORE-Pk1in");
             refused_when_unique(inserted, Rejection::CredentialExists, failed)
         }
+        Effect::TerminateUserSessions => {
+            let challenges = sqlx::query(DELETE_USER_SESSION_CHALLENGES).bind(&change.user_id);
+            execute(&mut *connection, challenges, "STORE-Se6tm").await?;
+            let terminate = statement_of(change, TERMINATE_USER_SESSIONS);
+            execute(connection, terminate, "STORE-Se5tm").await.map(Ok)
+        }
         Effect::RemovePasskey { passkey_id } => {
             let remove = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
                 .bind(passkey_id)
@@ -319,6 +325,13 @@ const CONSUME_PASSKEY_CODE: &str = "UPDATE passkey_codes SET used_at = $2 \
 /// count past the failure limit, and a code that died meanwhile gets no event.
 const COUNT_PASSKEY_CODE_FAILURE: &str = "UPDATE passkey_codes SET failures = failures + 1 \
      WHERE id = $3 AND user_id = $1 AND used_at IS NULL AND failures < $4 AND expires_at > $2";
+
+/// A deleted user's sessions end with it: their tokens die, and reads no longer find them.
+const TERMINATE_USER_SESSIONS: &str = "UPDATE sessions SET terminated_at = $2, token_hash = NULL \
+     WHERE user_id = $1 AND terminated_at IS NULL";
+
+const DELETE_USER_SESSION_CHALLENGES: &str = "DELETE FROM session_challenges \
+     WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)";
 
 const DELETE_EXPIRED_REGISTRATIONS: &str =
     "DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2";

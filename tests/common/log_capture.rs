@@ -38,10 +38,15 @@ impl<'writer> MakeWriter<'writer> for SharedBuffer {
 impl LogCapture {
     /// Starts capturing every record at INFO and above.
     pub fn start() -> LogCapture {
+        LogCapture::start_at(tracing::Level::INFO)
+    }
+
+    /// Starts capturing every record at `level` and above.
+    pub fn start_at(level: tracing::Level) -> LogCapture {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let subscriber = tracing_subscriber::fmt()
             .json()
-            .with_max_level(tracing::Level::INFO)
+            .with_max_level(level)
             .with_writer(SharedBuffer(lines.clone()))
             .finish();
         LogCapture {
@@ -67,6 +72,11 @@ impl LogCapture {
             errors.is_empty(),
             "bad input must not log errors: {errors:#?}"
         );
+    }
+
+    /// Everything captured so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.lines.lock().unwrap()).into_owned()
     }
 
     /// How many lines were captured (to show the capture works).

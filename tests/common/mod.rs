@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod assertion;
 pub mod authenticator;
 pub mod browser;
 pub mod failure;
@@ -18,6 +19,7 @@ pub mod raw_h2;
 pub mod raw_http;
 pub mod requests;
 pub mod scene;
+pub mod sessions;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -85,3 +85,35 @@ macro_rules! protocol_template {
         pub fn $template(#[case] protocol: $crate::common::protocols::Protocol) {}
     };
 }
+
+/// Declares the `every_protocol` template (and `EVERY_PROTOCOL`) at the root of a test binary,
+/// so that every scenario binary runs its scenarios over the same protocols, with a test that
+/// fails when the template leaves a `Protocol` variant out. The binary imports
+/// `rstest_reuse::template`.
+#[macro_export]
+macro_rules! every_protocol_template {
+    () => {
+        protocol_template! {
+            /// Runs a scenario over every protocol: gRPC, gRPC-Web binary and text, Connect
+            /// JSON and proto, and REST.
+            every_protocol, EVERY_PROTOCOL:
+                grpc => Grpc,
+                grpc_web => GrpcWeb,
+                grpc_web_text => GrpcWebText,
+                connect_json => ConnectJson,
+                connect_proto => ConnectProto,
+                rest => Rest,
+        }
+
+        #[test]
+        fn the_template_runs_every_scenario_over_every_protocol_variant() {
+            use strum::IntoEnumIterator;
+            let every_variant: Vec<$crate::common::protocols::Protocol> =
+                $crate::common::protocols::Protocol::iter().collect();
+            assert_eq!(
+                EVERY_PROTOCOL, every_variant,
+                "every_protocol must have a #[case] for each Protocol variant"
+            );
+        }
+    };
+}

@@ -20,16 +20,34 @@ use super::grpc_web::{
 };
 use super::protocols::Protocol;
 
-/// The service every protocol serves.
+/// The user service, which every protocol serves.
 pub const SERVICE: &str = "zitadel.user.v2.UserService";
+
+/// The session service, which every protocol serves.
+pub const SESSION_SERVICE: &str = "zitadel.session.v2.SessionService";
+
+/// The service that has `method` (user and session methods have distinct names).
+pub fn service_of(method: &str) -> &'static str {
+    let has = |service: &str| {
+        POOL.get_service_by_name(service)
+            .is_some_and(|found| found.methods().any(|candidate| candidate.name() == method))
+    };
+    if has(SESSION_SERVICE) {
+        SESSION_SERVICE
+    } else {
+        SERVICE
+    }
+}
 
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).expect("the descriptor set")
 });
 
-/// The request and response descriptors of a method of the user service.
+/// The request and response descriptors of a method of the user or session service.
 pub fn method_descriptors(method: &str) -> (MessageDescriptor, MessageDescriptor) {
-    let service = POOL.get_service_by_name(SERVICE).expect("the user service");
+    let service = POOL
+        .get_service_by_name(service_of(method))
+        .expect("the service");
     let method = service
         .methods()
         .find(|candidate| candidate.name() == method)
@@ -273,7 +291,8 @@ impl ApiClient {
                 .metadata_mut()
                 .insert(name, value.parse().expect("a metadata value"));
         }
-        let path = http::uri::PathAndQuery::try_from(format!("/{SERVICE}/{method}")).unwrap();
+        let path =
+            http::uri::PathAndQuery::try_from(format!("/{}/{method}", service_of(method))).unwrap();
         grpc.unary(
             wrapped,
             path,
@@ -312,7 +331,7 @@ impl ApiClient {
         };
         let mut request = self
             .http
-            .post(self.url(&format!("/{SERVICE}/{method}")))
+            .post(self.url(&format!("/{}/{method}", service_of(method))))
             .header("content-type", content_type)
             .header("accept", content_type)
             .header("x-grpc-web", "1")
@@ -399,7 +418,7 @@ impl ApiClient {
         };
         let mut http_request = self
             .http
-            .post(self.url(&format!("/{SERVICE}/{method}")))
+            .post(self.url(&format!("/{}/{method}", service_of(method))))
             .header("content-type", content_type)
             .header("connect-protocol-version", "1")
             .body(body);
@@ -431,7 +450,12 @@ impl ApiClient {
     ) -> Result<Resp, Failure> {
         let (input, output) = method_descriptors(method);
         let answer = self.rest_json(method, to_json(input, request)).await;
-        if answer.status == 200 {
+        if (200..300).contains(&answer.status) {
+            assert_eq!(
+                answer.status,
+                rest_route(method).success.as_u16(),
+                "{method} answers its route's success status"
+            );
             return Ok(from_json(output, answer.body.to_string().as_bytes()));
         }
         Err(rest_failure(self.protocol, &answer))
@@ -445,7 +469,7 @@ impl ApiClient {
             Protocol::ConnectJson => {
                 let mut request = self
                     .http
-                    .post(self.url(&format!("/{SERVICE}/{method}")))
+                    .post(self.url(&format!("/{}/{method}", service_of(method))))
                     .header("content-type", "application/json")
                     .body(body.to_string());
                 if let Some(authorization) = self.authorization() {
@@ -501,10 +525,11 @@ impl ApiClient {
     }
 }
 
-/// The REST route of a method of the user service, from its `google.api.http` annotation.
+/// The REST route of a method of the user or session service, from its `google.api.http`
+/// annotation.
 pub fn rest_route(method: &str) -> passlink::api::routes::HttpRoute {
     let descriptor = POOL
-        .get_service_by_name(SERVICE)
+        .get_service_by_name(service_of(method))
         .and_then(|service| {
             service
                 .methods()

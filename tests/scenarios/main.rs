@@ -16,25 +16,4 @@ mod users;
 
 use rstest_reuse::template;
 
-protocol_template! {
-    /// Runs a scenario over every protocol: gRPC, gRPC-Web binary and text, Connect JSON and
-    /// proto, and REST.
-    every_protocol, EVERY_PROTOCOL:
-        grpc => Grpc,
-        grpc_web => GrpcWeb,
-        grpc_web_text => GrpcWebText,
-        connect_json => ConnectJson,
-        connect_proto => ConnectProto,
-        rest => Rest,
-}
-
-#[test]
-fn the_template_runs_every_scenario_over_every_protocol_variant() {
-    use strum::IntoEnumIterator;
-    let every_variant: Vec<common::protocols::Protocol> =
-        common::protocols::Protocol::iter().collect();
-    assert_eq!(
-        EVERY_PROTOCOL, every_variant,
-        "every_protocol must have a #[case] for each Protocol variant"
-    );
-}
+every_protocol_template!();

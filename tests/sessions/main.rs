@@ -1,9 +1,33 @@
-//! The session service's protos (issue 10 serves them): the descriptors against the wire
-//! contract's schema (`schema.rs`), and the generated messages against its examples
-//! (`protos.rs`).
+//! The session service (issue 10; contract: SESSIONS.md): the protos' descriptors against the
+//! wire contract's schema (`schema.rs`) and the generated messages against its examples
+//! (`protos.rs`); and the session scenarios, written from the contract and run over every
+//! protocol (`#[apply(every_protocol)]`) with the software authenticator making real
+//! assertions: creating sessions and challenges, checks and their refusals, reading and
+//! listing, deleting, discoverable and public sign-in, the session token as a bearer, and two
+//! processes on one database.
 
+mod bearer;
+mod checks;
+#[path = "../common/mod.rs"]
+mod common;
+mod create;
+mod delete;
+mod discoverable;
+mod forged;
+mod get;
+mod list;
+mod multi_process;
 mod protos;
+mod public_sign_in;
+mod refusals;
 mod schema;
+mod set;
+mod stored;
+mod support;
+
+use rstest_reuse::template;
+
+every_protocol_template!();
 
 use std::sync::LazyLock;
 

@@ -4,4 +4,5 @@
 //! the use case and converts its answer back. Every protocol reaches them, through the code
 //! build.rs generates (`served.rs`).
 
+pub mod session_service;
 pub mod user_service;

@@ -4,9 +4,12 @@
 
 mod common;
 mod passkeys;
+mod session_answers;
+mod sessions;
 mod structs;
 mod users;
 
 pub use common::{UserId, UserPasskey};
 pub use passkeys::NewRegistrationLink;
+pub use sessions::SessionReference;
 pub use structs::{json_to_struct, struct_to_json};

@@ -36,7 +36,11 @@ fn every_rpc_of_every_served_service_is_in_the_table_with_a_route() {
             HttpRoute::of(entry.method()).unwrap_or_else(|problem| panic!("{problem}"));
         }
     }
-    assert_eq!(table.entries().count(), 8, "the user service's RPCs");
+    assert_eq!(
+        table.entries().count(),
+        8 + 5,
+        "the user service's RPCs and the session service's"
+    );
 }
 
 /// `"POST /v2/users/{user_id}/passkeys *"`: the verb, the path, and `*` for a body.

@@ -61,6 +61,8 @@ pub enum Effect {
     /// Stores a verified passkey; `Rejection::CredentialExists` when its credential id is
     /// registered already.
     InsertPasskey(NewPasskey),
+    /// Terminates every live session that checked the change's user.
+    TerminateUserSessions,
     /// Removes a passkey of the change's user; `Rejection::PasskeyNotFound` when there is none
     /// with that id.
     RemovePasskey {
@@ -183,6 +185,14 @@ pub enum Rejection {
     TokenNotFound,
     /// There is no dead outbox message with that id.
     MessageNotDead,
+    /// The session does not exist or is terminated.
+    SessionGone,
+    /// The session's current token is not the one the change was made with.
+    SessionTokenStale,
+    /// The session has checked another user.
+    SessionUserChanged,
+    /// The challenge is used, expired, dead (at its failure limit) or not the session's.
+    ChallengeNotConsumable,
 }
 
 /// A write the store may refuse: done, or refused with the `Rejection` that says why.

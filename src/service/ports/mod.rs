@@ -7,6 +7,7 @@ mod outbox;
 mod passkeys;
 mod retention;
 mod secrets;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -21,13 +22,24 @@ pub use passkeys::{
 };
 pub use retention::{Disposable, RETENTION_LEASE, RetentionStore};
 pub use secrets::SecretSealer;
+pub use sessions::{
+    NewSession, NewSessionChallenge, PendingChallenge, SessionChange, SessionEffect, SessionFilter,
+    SessionPage, SessionQuery, SessionStore, SessionVisibility, StoredSignInKey, TimeComparison,
+};
 pub use tokens::{NewToken, TokenOwner, TokenStore};
 pub use users::UserStore;
 
 /// Persistent state of passlink: every role at once, as the use cases hold it
 /// (`Arc<dyn Store>`). Anything implementing every role is a `Store`.
 pub trait Store:
-    ChangeStore + UserStore + OrgStore + TokenStore + PasskeyStore + OutboxStore + RetentionStore
+    ChangeStore
+    + UserStore
+    + OrgStore
+    + TokenStore
+    + PasskeyStore
+    + OutboxStore
+    + RetentionStore
+    + SessionStore
 {
 }
 
@@ -39,5 +51,6 @@ impl<T> Store for T where
         + PasskeyStore
         + OutboxStore
         + RetentionStore
+        + SessionStore
 {
 }

@@ -32,6 +32,8 @@ pub struct StoredPasskeyCode {
 pub struct StoredPasskeyInfo {
     pub id: String,
     pub name: String,
+    /// The RP id the passkey was registered for.
+    pub rp_id: String,
     pub credential_id: Vec<u8>,
     /// JSON array of WebAuthn transport names.
     pub transports: String,

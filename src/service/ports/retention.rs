@@ -10,8 +10,7 @@ use crate::error::Result;
 /// of each kind that have been of no use for longer than its retention. Events are the audit
 /// log and are no kind here.
 ///
-/// Adding a kind (the sessions' one: terminated and expired sessions, once the session
-/// tables exist) is a variant here, its delete statement in `store/retention.rs`, and its
+/// Adding a kind is a variant here, its delete statement in `store/retention.rs`, and its
 /// rule, with its setting, in the list `config/resolve.rs` hands the sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Disposable {
@@ -26,6 +25,11 @@ pub enum Disposable {
     /// Outbox messages whose delivery failed for good; of no use once an operator had time
     /// to re-queue them, counted from their last attempt.
     DeadMessages,
+    /// Sessions that were terminated, or expired; of no use since then. Their events stay.
+    Sessions,
+    /// Sessions signed in publicly (without a bearer token) that expired before any check
+    /// succeeded; of no use since they expired.
+    UncheckedPublicSessions,
 }
 
 impl Disposable {
@@ -37,6 +41,8 @@ impl Disposable {
             Disposable::PasskeyRegistrations => "passkey_registrations",
             Disposable::SentMessages => "sent_messages",
             Disposable::DeadMessages => "dead_messages",
+            Disposable::Sessions => "sessions",
+            Disposable::UncheckedPublicSessions => "unchecked_public_sessions",
         }
     }
 }

@@ -15,6 +15,11 @@ pub trait UserStore: Send + Sync + 'static {
     /// Returns a user in any state, deleted ones included.
     async fn get_user(&self, user_id: &str) -> Result<Option<User>>;
 
+    /// The user, not deleted, whose login name (its username, or `username@orgdomain`)
+    /// equals `login_name` (lower case) case-insensitively; `None` when nobody or more than
+    /// one user has it.
+    async fn find_user_by_login_name(&self, login_name: &str) -> Result<Option<User>>;
+
     /// Grants a role; `Rejection::RoleHeld` when the user holds it already.
     async fn grant_role(&self, user_id: &str, grant: &RoleGrant) -> Result<Outcome<()>>;
 }
