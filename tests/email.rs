@@ -106,7 +106,7 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
     let smtp = SmtpServer::start().await;
     let server = TestServer::start_with(|settings| {
         smtp_on(smtp.port)(settings);
-        settings.external_url = "http://localhost:9999".into();
+        settings.external_url = Some("http://localhost:9999".into());
     })
     .await;
     let mut client = server.grpc_client().await;

@@ -303,6 +303,6 @@ mod tests {
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 49, "{known:?}");
+        assert_eq!(known.len(), 54, "{known:?}");
     }
 }

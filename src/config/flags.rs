@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Settings;
+use super::edge::EdgeArgs;
 use super::limits::LimitsSettings;
 use super::sections::{LogFormat, RetentionSettings, SmtpTls};
 
@@ -45,7 +46,8 @@ pub struct ServeArgs {
     /// database [default: DIR/secret.key, created at first start].
     #[arg(long, value_name = "FILE")]
     pub secret_key_file: Option<PathBuf>,
-    /// Public base URL of passlink [default: http://localhost:8080].
+    /// Public base URL of passlink [default: http://localhost:PORT, https:// with TLS, PORT
+    /// the one bound].
     #[arg(long, value_name = "URL")]
     pub external_url: Option<String>,
     /// Log format [default: human].
@@ -87,6 +89,8 @@ pub struct ServeArgs {
     pub limits: LimitsArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 /// The email settings `passlink serve` takes as flags or environment variables.
@@ -173,6 +177,7 @@ impl ServeArgs {
         self.mail.apply(settings);
         self.limits.apply(&mut settings.limits);
         self.retention.apply(&mut settings.retention);
+        self.edge.apply(&mut settings.tls, &mut settings.metrics);
     }
 }
 

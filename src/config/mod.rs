@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod edge;
 mod environment;
 mod flags;
 mod limits;
@@ -19,6 +20,7 @@ mod sections;
 #[cfg(test)]
 mod tests;
 
+pub use edge::{EdgeArgs, MetricsExposure, MetricsSettings, TlsSettings};
 pub use environment::{Environment, known_variables};
 pub use flags::{LimitsArgs, MailArgs, RetentionArgs, ServeArgs, StorageArgs, with_variable_names};
 pub use limits::LimitsSettings;
@@ -44,8 +46,9 @@ pub struct Settings {
     /// When unset, `data_dir/secret.key` is used and created at first start. Processes sharing
     /// one database must share the key (`PASSLINK_SECRET_KEY_FILE`, `--secret-key-file`).
     pub secret_key_file: Option<PathBuf>,
-    /// Where users reach passlink; the default registration link points here.
-    pub external_url: String,
+    /// Where users reach passlink; the default registration link points here. When unset,
+    /// `http://localhost:PORT` (`https://` with TLS) with the port the listener bound.
+    pub external_url: Option<String>,
     /// `human` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `passlink=debug,info`.
@@ -69,6 +72,10 @@ pub struct Settings {
     /// `[limits]`: bounds on connections, streams and request times; the rate of public
     /// calls per client address; trusted proxies.
     pub limits: LimitsSettings,
+    /// `[tls]`: the certificate the listener serves TLS with.
+    pub tls: TlsSettings,
+    /// `[metrics]`: whether and where `GET /metrics` is served.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -78,7 +85,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             database_url: None,
             secret_key_file: None,
-            external_url: "http://localhost:8080".into(),
+            external_url: None,
             log_format: LogFormat::Human,
             log_level: "info".into(),
             max_request_bytes: 4 * 1024 * 1024,
@@ -90,6 +97,8 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             retention: RetentionSettings::default(),
             limits: LimitsSettings::default(),
+            tls: TlsSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
