@@ -249,10 +249,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
         )
         .await;
         let _ = stopping.send(());
-        if let Some(metrics_server) = metrics_server {
-            if let Ok(Err(error)) = metrics_server.await {
-                tracing::warn!(%error, "the metrics listener failed");
-            }
+        if let Some(metrics_server) = metrics_server
+            && let Ok(Err(error)) = metrics_server.await
+        {
+            tracing::warn!(%error, "the metrics listener failed");
         }
         if let Some(reloader) = reloader {
             let _ = reloader.await;
