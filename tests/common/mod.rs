@@ -120,6 +120,9 @@ impl TestServer {
             data_dir: data_dir.path().to_path_buf(),
             database_url: fresh_postgres_database().await,
             shutdown_grace: Duration::from_secs(5),
+            // Pinned so that `authenticator::ORIGIN` is an allowed origin whatever port the
+            // server binds (unset, the default follows the port); tests of that default unset it.
+            external_url: Some("http://localhost:8080".into()),
             ..Settings::default()
         };
         // Requests that send email need a mail setting; they are queued but not delivered unless

@@ -96,6 +96,8 @@ pub async fn start_with_tls(
     let tls_dir = tempfile::tempdir().unwrap();
     let (cert_file, key_file) = certificate.write_to(tls_dir.path());
     let server = TestServer::start_with(|settings| {
+        // The default: https://localhost:PORT.
+        settings.external_url = None;
         settings.tls.cert_file = Some(cert_file);
         settings.tls.key_file = Some(key_file);
         configure(settings);
