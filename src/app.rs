@@ -7,14 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-use crate::api::listener::ListenerSettings;
-use crate::api::{self, ApiSettings};
-use crate::config::{RuntimeSettings, Settings};
+use crate::api::listener::{ListenerOptions, ListenerSettings};
+use crate::api::tls::ServerTls;
+use crate::api::{self, ApiMetrics, ApiSettings};
+use crate::config::{MetricsExposure, RuntimeSettings, Settings};
 use crate::domain::time::{Clock, SystemClock};
+use crate::metrics::Metrics;
 use crate::notify::templates::PasskeyLinkTemplates;
-use crate::notify::{Mailer, NotifySettings, OutboxWorker, RunningWorker};
+use crate::notify::{DeliveryMetrics, Mailer, NotifySettings, OutboxWorker, RunningWorker};
 use crate::private_files::{
     create_private_dir, prepare_private_sqlite_file, sqlite_file_of, write_private_file,
 };
@@ -62,10 +64,11 @@ pub fn services(
 }
 
 /// Starts the outbox worker when it is enabled and email can be sent (SMTP or a mail
-/// directory is set).
+/// directory is set); it counts its deliveries in `metrics`.
 pub fn start_outbox_worker(
     settings: &NotifySettings,
     services: &Services,
+    metrics: DeliveryMetrics,
 ) -> Result<Option<RunningWorker>, String> {
     if !settings.run_worker {
         tracing::info!("outbox.worker is off: other processes deliver the queued messages");
@@ -85,7 +88,8 @@ pub fn start_outbox_worker(
         templates,
         settings.worker.clone(),
         services.message_queued(),
-    );
+    )
+    .with_metrics(metrics);
     Ok(Some(worker.spawn()))
 }
 
@@ -122,28 +126,55 @@ pub async fn bootstrap(
 
 /// A server started in-process; dropping `shutdown` or sending on it stops it gracefully.
 pub struct RunningServer {
+    /// The address the listener bound.
     pub address: SocketAddr,
+    /// The address of the metrics listener, when `metrics.listen` is set.
+    pub metrics_address: Option<SocketAddr>,
+    /// `external_url` in force: the setting, or its default for the bound port.
+    pub external_url: String,
     /// The use cases the server runs, for operator actions in tests.
     pub services: Arc<Services>,
+    /// Stops the server gracefully.
     pub shutdown: oneshot::Sender<()>,
+    /// Ends when the server has stopped.
     pub finished: tokio::task::JoinHandle<Result<(), String>>,
 }
 
 /// Binds, bootstraps and serves in a background task; for tests and embedding. The settings
-/// are checked and resolved here, once.
+/// are checked and resolved here, once, with the port the listener bound (an unset
+/// `external_url` follows it).
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningServer, String> {
-    let RuntimeSettings {
-        service,
-        notify,
-        api,
-        listener: listener_settings,
-    } = settings.resolve()?;
+    // Checked before anything is bound or opened.
+    settings.validate()?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
     let address = listener
         .local_addr()
         .map_err(|error| format!("cannot read the bound address: {error}"))?;
+    let RuntimeSettings {
+        service,
+        notify,
+        api,
+        listener: listener_settings,
+        tls,
+        metrics: metrics_exposure,
+        external_url,
+    } = settings.resolve_for_port(address.port())?;
+    let tls = tls.as_ref().map(ServerTls::load).transpose()?;
+    let metrics_listener = match metrics_exposure {
+        MetricsExposure::OwnListener(metrics_listen) => {
+            Some(TcpListener::bind(metrics_listen).await.map_err(|error| {
+                format!("cannot listen on {metrics_listen} (metrics.listen): {error}")
+            })?)
+        }
+        _ => None,
+    };
+    let metrics_address = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()
+        .map_err(|error| format!("cannot read the metrics listener's address: {error}"))?;
     let store = open_store(&settings).await?;
     let sealer = open_sealer(&settings)?;
     if settings.secret_key_file.is_none()
@@ -154,18 +185,78 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
              the database needs the same key file, or the emails one queues cannot be sent by the others"
         );
     }
+    let metrics =
+        (metrics_exposure != MetricsExposure::Off).then(|| Arc::new(Metrics::new(&store)));
     let services = services(service, store.clone(), sealer, clock);
     bootstrap(&settings, &services).await?;
-    let worker = start_outbox_worker(&notify, &services)?;
+    let worker = start_outbox_worker(
+        &notify,
+        &services,
+        metrics
+            .as_ref()
+            .map(|metrics| metrics.deliveries.clone())
+            .unwrap_or_default(),
+    )?;
     // Every process sweeps; the sweep's lease lets one at a time do the work.
     let sweeper = RetentionSweeper::new(services.clone()).spawn();
+    let (stopping, stopping_receiver) = watch::channel(());
+    let reloader = match &tls {
+        Some(tls) => Some(
+            tls.spawn_reloader(
+                metrics
+                    .as_ref()
+                    .map(|metrics| metrics.tls_reloads.clone())
+                    .unwrap_or_default(),
+                stopping_receiver.clone(),
+            )?,
+        ),
+        None => None,
+    };
+    let options = ListenerOptions {
+        tls: tls.as_ref().map(ServerTls::acceptor),
+        open_connections: metrics
+            .as_ref()
+            .map(|metrics| metrics.open_connections.clone())
+            .unwrap_or_default(),
+    };
+    let api_metrics = metrics.clone().map(|metrics| ApiMetrics {
+        metrics,
+        serve_here: metrics_listener.is_none(),
+    });
+    let metrics_server = match (metrics_listener, &metrics) {
+        (Some(metrics_listener), Some(metrics)) => Some(tokio::spawn(api::listener::serve(
+            metrics_listener,
+            api::metrics::router(metrics.clone()),
+            listener_settings.clone(),
+            ListenerOptions::default(),
+            stopped(stopping_receiver.clone()),
+        ))),
+        _ => None,
+    };
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let served = services.clone();
     let finished = tokio::spawn(async move {
-        let served = serve(&api, listener_settings, served, listener, async {
-            let _ = shutdown_signal.await;
-        })
+        let served = serve(
+            &api,
+            listener_settings,
+            options,
+            api_metrics,
+            served,
+            listener,
+            async {
+                let _ = shutdown_signal.await;
+            },
+        )
         .await;
+        let _ = stopping.send(());
+        if let Some(metrics_server) = metrics_server
+            && let Ok(Err(error)) = metrics_server.await
+        {
+            tracing::warn!(%error, "the metrics listener failed");
+        }
+        if let Some(reloader) = reloader {
+            let _ = reloader.await;
+        }
         if let Some(worker) = worker {
             worker.stop().await;
         }
@@ -176,10 +267,17 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     });
     Ok(RunningServer {
         address,
+        metrics_address,
+        external_url,
         services,
         shutdown,
         finished,
     })
+}
+
+/// Completes when `stopping` changes or its sender is gone.
+async fn stopped(mut stopping: watch::Receiver<()>) {
+    let _ = stopping.changed().await;
 }
 
 /// Runs `passlink serve`: bootstraps, serves until SIGTERM or Ctrl-C, then drains.
@@ -187,19 +285,25 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     // Installed before the server announces itself, so that an early SIGTERM is not lost.
     let signal = shutdown_signal()?;
     let database = crate::store::Backend::of_url(&settings.database_url())?.name();
-    let external_url = settings.external_url.clone();
+    let tls = settings.tls.cert_file.is_some();
     let RunningServer {
         address,
+        metrics_address,
+        external_url,
         shutdown,
         mut finished,
         ..
     } = start(settings, Arc::new(SystemClock)).await?;
     tracing::info!(
         listen = %address,
+        tls,
         database,
         %external_url,
         "passlink is serving gRPC, gRPC-Web, Connect and REST"
     );
+    if let Some(metrics_address) = metrics_address {
+        tracing::info!(listen = %metrics_address, "serving GET /metrics on its own listener");
+    }
     tokio::select! {
         // The server stopped on its own: that is an error worth reporting.
         stopped = &mut finished => return joined(stopped),
@@ -238,15 +342,24 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
 pub async fn serve(
     api_settings: &ApiSettings,
     listener_settings: ListenerSettings,
+    listener_options: ListenerOptions,
+    metrics: Option<ApiMetrics>,
     services: Arc<Services>,
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let api = api::build(services, api_settings).await?;
+    let api = api::build(services, api_settings, metrics).await?;
     let health = api.health.clone();
     let signal = async move {
         signal.await;
         api::grpc::set_not_serving(&health).await;
     };
-    api::listener::serve(listener, api.router, listener_settings, signal).await
+    api::listener::serve(
+        listener,
+        api.router,
+        listener_settings,
+        listener_options,
+        signal,
+    )
+    .await
 }

@@ -10,6 +10,7 @@ pub mod config;
 mod documentation_tests;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod notify;
 pub mod pb;
 pub mod private_files;

@@ -106,7 +106,7 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
     let code = created.code.unwrap();
     let org_id = created.details.unwrap().resource_owner;
     // The link exactly as the default email would carry it.
-    let link = UrlTemplate::parse(&default_link_template(&server.settings.external_url))
+    let link = UrlTemplate::parse(&default_link_template(&server.external_url))
         .unwrap()
         .render(&LinkValues {
             user_id: &user_id,
@@ -149,7 +149,7 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
     let code = create_code(&server, &user_id).await;
     let link = format!(
         "{}/ui/passkey/register?userID={user_id}&orgID={org_id}&codeID={}&code={}",
-        server.settings.external_url, code.id, code.code
+        server.external_url, code.id, code.code
     );
     let unsupported_png = screenshot_dir().join("no-webauthn.png");
     let outcome = PageDriver::start(&link, &unsupported_png, "unused", Some("no-webauthn"))
@@ -256,5 +256,83 @@ async fn the_registration_page_and_its_script_are_served_from_the_binary() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Node.js and web/node_modules (npm ci in web/)"]
+async fn the_registration_page_registers_a_passkey_over_https_in_chromium() {
+    use common::protocols::Protocol;
+    use common::tls::{TestCa, start_with_tls};
+    use common::wire::ApiClient;
+
+    if let Some(missing) = missing_tools() {
+        panic!("the browser test needs what is missing: {missing}");
+    }
+    let ca = TestCa::new();
+    let certificate = ca.server_certificate("passlink over https");
+    // No external_url and no fixed port: the default follows the bound port, with https.
+    let (server, _tls_dir) = start_with_tls(&certificate, |_| {}).await;
+    assert_eq!(
+        server.external_url,
+        format!("https://localhost:{}", server.address.port())
+    );
+    let admin = ApiClient::new_https(Protocol::Grpc, server.address, ca.pem().as_bytes())
+        .await
+        .with_token(&server.admin_token);
+    let user_id = admin
+        .add_human_user(common::requests::human(
+            "Hedy",
+            &common::unique_email("hedy"),
+        ))
+        .await
+        .unwrap()
+        .user_id;
+    let created = admin
+        .create_passkey_registration_link(return_code(&user_id))
+        .await
+        .unwrap();
+    let code = created.code.unwrap();
+    let link = UrlTemplate::parse(&default_link_template(&server.external_url))
+        .unwrap()
+        .render(&LinkValues {
+            user_id: &user_id,
+            org_id: &created.details.unwrap().resource_owner,
+            code_id: &code.id,
+            code: &code.code,
+        });
+    assert!(link.starts_with("https://localhost:"), "{link}");
+
+    // Chromium trusts exactly this server key (as it would a certificate from a real CA):
+    // WebAuthn is refused on pages with certificate errors.
+    let screenshot = screenshot_dir().join("registered-over-https.png");
+    let driver = browser::PageDriver::start_with_chromium_args(
+        "register-page.mjs",
+        [
+            link.as_str(),
+            screenshot.to_str().unwrap(),
+            "key over https",
+        ],
+        &[format!(
+            "--ignore-certificate-errors-spki-list={}",
+            certificate.spki_sha256_base64
+        )],
+    );
+    let outcome = PageDriver(driver).finish().await;
+    println!(
+        "screenshot of the page over https: {}",
+        screenshot.display()
+    );
+    assert_eq!(outcome.state, "success", "{outcome:?}");
+    assert_eq!(outcome.authenticator_credentials, 1, "{outcome:?}");
+    let names: Vec<String> = admin
+        .list_passkeys(&user_id)
+        .await
+        .unwrap()
+        .result
+        .into_iter()
+        .map(|passkey| passkey.name)
+        .collect();
+    assert_eq!(names, ["key over https"]);
     server.stop().await;
 }

@@ -270,7 +270,7 @@ async fn a_passkey_signs_in_and_the_account_page_adds_and_removes_passkeys_and_s
     let code = create_code(&server, &person.user_id).await;
     let link = format!(
         "{}/ui/passkey/register?userID={}&orgID={}&codeID={}&code={}",
-        server.settings.external_url, person.user_id, person.org_id, code.id, code.code
+        server.external_url, person.user_id, person.org_id, code.id, code.code
     );
     let screenshots = screenshot_dir().join("sign-in");
     let mut driver = PageDriver::start(

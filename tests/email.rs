@@ -106,7 +106,7 @@ async fn registration_link_email_arrives_over_smtp_with_both_parts_and_the_store
     let smtp = SmtpServer::start().await;
     let server = TestServer::start_with(|settings| {
         smtp_on(smtp.port)(settings);
-        settings.external_url = "http://localhost:9999".into();
+        settings.external_url = Some("http://localhost:9999".into());
     })
     .await;
     let mut client = server.grpc_client().await;
@@ -444,5 +444,37 @@ async fn mail_dir_receives_each_message_as_an_eml_file() {
     assert!(eml.contains("Subject: Add Passkey Login"), "{eml}");
     assert!(eml.contains("multipart/alternative"), "{eml}");
     assert!(eml.contains("text/html"), "{eml}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_external_url_unset_the_emailed_link_points_at_the_bound_port() {
+    let server = TestServer::start_with(|settings| {
+        settings.external_url = None;
+        settings.outbox.worker = true;
+    })
+    .await;
+    let port = server.address.port();
+    assert_ne!(port, 8080);
+    assert_eq!(server.external_url, format!("http://localhost:{port}"));
+    let mail_dir = server.settings.mail.dir.clone().unwrap();
+    let user_id = common::add_human(&server, &server.admin_token, "Ada").await;
+    let message_id = queue_link(&server, &user_id).await.id;
+    let path = mail_dir.join(format!("{message_id}.eml"));
+    let eml = eventually("the .eml file", Duration::from_secs(10), async || {
+        std::fs::read_to_string(&path).ok()
+    })
+    .await;
+    // Quoted-printable: soft line breaks out, `=3D` back to `=`.
+    let text = eml
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    assert!(
+        text.contains(&format!(
+            "http://localhost:{port}/ui/passkey/register?userID={user_id}"
+        )),
+        "{text}"
+    );
     server.stop().await;
 }

@@ -82,6 +82,8 @@ fn json_response(error: &Error, body: serde_json::Value) -> Response {
     if let Some(wait) = error.retry_after() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
     }
+    // For the request metrics: the code a REST or Connect answer stands for.
+    response.extensions_mut().insert(error.code());
     response
 }
 

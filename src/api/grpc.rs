@@ -110,6 +110,8 @@ pub fn router(
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             grpc_status_details(request, next, max_request_bytes)
         }))
+        // Inside gRPC-Web, where the status is still a trailer (for the request metrics).
+        .layer(middleware::from_fn(super::metrics::watch_grpc_status))
         // gRPC-Web wraps the gRPC routes only: on REST it would answer 400 to plain HTTP/1.
         .layer(GrpcWebLayer::new()))
 }

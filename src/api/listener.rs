@@ -6,6 +6,10 @@
 //! backlog until one closes (as Go's `netutil.LimitListener` does), so a burst of legitimate
 //! clients is served late rather than reset, while the silent and idle timeouts below free the
 //! places abusers hold.
+//!
+//! With TLS, each connection's handshake runs in its own task, holding its place, and must
+//! finish within `header_read_timeout` (the time a connection has to send its first request
+//! head includes its handshake); ALPN offers `h2` and `http/1.1`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,10 +22,12 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpConnectInfo;
 use tower::ServiceExt;
 
@@ -60,12 +66,22 @@ pub struct ListenerSettings {
     pub shutdown_grace: Duration,
 }
 
+/// What the listener does with each connection besides bounding it.
+#[derive(Clone, Default)]
+pub struct ListenerOptions {
+    /// TLS, when the listener serves it.
+    pub tls: Option<TlsAcceptor>,
+    /// Counts the connections open (or in their TLS handshake).
+    pub open_connections: Gauge,
+}
+
 /// Serves `router` on `listener` until `signal`; then stops accepting, lets requests in flight
 /// finish for up to `shutdown_grace`, and closes what is left.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     settings: ListenerSettings,
+    options: ListenerOptions,
     signal: impl Future<Output = ()>,
 ) -> Result<(), String> {
     let places = Arc::new(Semaphore::new(settings.max_connections));
@@ -112,16 +128,43 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let connect_info = connect_info(&stream, remote_addr);
-        let connection = serve_connection(
-            stream,
-            connect_info,
-            router.clone(),
-            builder.clone(),
-            settings.clone(),
-            closing_receiver.clone(),
-        );
+        let (router, builder, settings) = (router.clone(), builder.clone(), settings.clone());
+        let mut closing = closing_receiver.clone();
+        let tls = options.tls.clone();
+        let open = OpenConnection::count(&options.open_connections);
         connections.spawn(async move {
-            connection.await;
+            match tls {
+                None => {
+                    serve_connection(stream, connect_info, router, builder, settings, closing).await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(settings.header_read_timeout, acceptor.accept(stream));
+                    let handshake = tokio::select! {
+                        handshake = handshake => Some(handshake),
+                        _ = closing.changed() => None,
+                    };
+                    match handshake {
+                        Some(Ok(Ok(stream))) => {
+                            serve_connection(
+                                stream,
+                                connect_info,
+                                router,
+                                builder,
+                                settings,
+                                closing,
+                            )
+                            .await
+                        }
+                        Some(Ok(Err(error))) => tracing::debug!(%error, "a TLS handshake failed"),
+                        Some(Err(_)) => tracing::debug!(
+                            "a TLS handshake did not finish in time; closing the connection"
+                        ),
+                        None => {}
+                    }
+                }
+            }
+            drop(open);
             drop(place);
         });
     }
@@ -275,6 +318,22 @@ async fn idle(
     }
 }
 
+/// Counts a connection open from its accept until its task ends (or is aborted).
+struct OpenConnection(Gauge);
+
+impl OpenConnection {
+    fn count(open_connections: &Gauge) -> OpenConnection {
+        open_connections.inc();
+        OpenConnection(open_connections.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Counts a request in flight on its connection from its head until its response is sent (or
 /// dropped).
 struct RequestInFlight(Arc<watch::Sender<usize>>);
@@ -349,9 +408,15 @@ mod tests {
             shutdown_grace: Duration::from_secs(5),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router, settings, async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            settings,
+            ListenerOptions::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
 
         let mut http1 = TcpStream::connect(address).await.unwrap();
         let client = http1.local_addr().unwrap();

@@ -17,6 +17,7 @@ mod field_values;
 pub mod grpc;
 pub mod json;
 pub mod listener;
+pub mod metrics;
 mod panics;
 pub mod protocol;
 pub mod public_calls;
@@ -26,6 +27,7 @@ pub mod routes;
 pub mod rpc;
 pub mod schema;
 pub mod served;
+pub mod tls;
 pub mod ui;
 
 use std::collections::HashSet;
@@ -43,6 +45,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error::Error;
 use crate::service::Services;
 
+use self::metrics::HttpMetrics;
 use grpc::GrpcApi;
 use protocol::Protocol;
 use public_calls::PublicCalls;
@@ -59,6 +62,15 @@ pub struct ApiSettings {
     pub public_limits: public_limit::PublicLimitSettings,
     /// The proxies whose forwarding headers name the client.
     pub trusted_proxies: client_address::TrustedProxies,
+}
+
+/// The metrics the transports record, and whether this router serves `GET /metrics`.
+#[derive(Clone)]
+pub struct ApiMetrics {
+    /// The server's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whether `GET /metrics` is on this router (not on a listener of its own).
+    pub serve_here: bool,
 }
 
 /// What REST, Connect and the probes share.
@@ -79,13 +91,20 @@ pub struct Api {
     pub health: tonic_health::server::HealthReporter,
 }
 
-/// Builds the one router for every protocol. Fails when an RPC of a served service has no
-/// REST route passlink can serve.
-pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Api, String> {
-    let public_calls = Arc::new(PublicCalls::new(
-        settings.public_limits,
-        settings.trusted_proxies.clone(),
-    ));
+/// Builds the one router for every protocol, recording requests in `metrics` when given.
+/// Fails when an RPC of a served service has no REST route passlink can serve.
+pub async fn build(
+    services: Arc<Services>,
+    settings: &ApiSettings,
+    metrics: Option<ApiMetrics>,
+) -> Result<Api, String> {
+    let mut public_calls =
+        PublicCalls::new(settings.public_limits, settings.trusted_proxies.clone());
+    if let Some(metrics) = &metrics {
+        public_calls =
+            public_calls.counting_refusals_in(metrics.metrics.rate_limit_refusals.clone());
+    }
+    let public_calls = Arc::new(public_calls);
     let (health, health_service) = tonic_health::server::health_reporter();
     grpc::set_serving(&health).await;
     let grpc = grpc::router(
@@ -105,11 +124,20 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         .with_state(state.clone());
     let body_read_timeout = settings.body_read_timeout;
     let (rest, rest_methods) = rest::router(state.clone())?;
-    let router = Router::new()
+    let mut router = Router::new()
         .merge(grpc)
         .merge(rest)
         .merge(ui::router())
-        .merge(probes)
+        .merge(probes);
+    if let Some(ApiMetrics {
+        metrics,
+        serve_here: true,
+    }) = &metrics
+    {
+        router = router.merge(self::metrics::router(metrics.clone()));
+    }
+    let recording = metrics.map(|metrics| Arc::new(HttpMetrics::new(metrics.metrics, &state.rpcs)));
+    let router = router
         .fallback(not_found)
         // Connect and gRPC share paths; the content type tells them apart.
         .layer(middleware::from_fn_with_state(state, connect::dispatch))
@@ -119,6 +147,14 @@ pub async fn build(services: Arc<Services>, settings: &ApiSettings) -> Result<Ap
         }))
         .layer(middleware::from_fn(panics::catch_panics))
         .layer(cors(&rest_methods));
+    // Outermost, so that every answer is counted and timed, CORS preflights included.
+    let router = match recording {
+        Some(recording) => router.layer(middleware::from_fn_with_state(
+            recording,
+            self::metrics::record,
+        )),
+        None => router,
+    };
     Ok(Api { router, health })
 }
 

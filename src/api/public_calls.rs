@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use http::HeaderMap;
+use prometheus_client::metrics::counter::Counter;
 
 use crate::error::{Error, Result};
 
@@ -22,6 +23,8 @@ use super::public_limit::{PublicLimitSettings, PublicRateLimiter};
 pub struct PublicCalls {
     limiter: PublicRateLimiter,
     trusted_proxies: TrustedProxies,
+    /// Counts the calls refused over the limit (`passlink_rate_limit_refusals_total`).
+    refusals: Counter,
 }
 
 impl PublicCalls {
@@ -30,7 +33,13 @@ impl PublicCalls {
         PublicCalls {
             limiter: PublicRateLimiter::new(settings),
             trusted_proxies,
+            refusals: Counter::default(),
         }
+    }
+
+    /// Counts the calls refused over the limit in `refusals`.
+    pub fn counting_refusals_in(self, refusals: Counter) -> PublicCalls {
+        PublicCalls { refusals, ..self }
     }
 
     /// The address whose budget a request from `peer` with `headers` counts against.
@@ -42,6 +51,7 @@ impl PublicCalls {
     pub fn admit(&self, client: IpAddr) -> Result<()> {
         self.limiter.check(client).map_err(|retry_after| {
             let seconds = retry_after.seconds();
+            self.refusals.inc();
             tracing::info!(client.address = %client, retry_after = seconds, "public call refused: over the limit");
             Error::resource_exhausted(
                 "API-Rl4pb",

@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, header};
 
 use super::body::read_body;
 use super::context::CallContext;
+use super::metrics::{RestRpc, rpc_label};
 use super::protocol::Format;
 use super::routes::{HttpRoute, query_fields};
 use super::rpc::{RequestMessage, TableEntry};
@@ -35,10 +36,21 @@ pub(super) fn router(state: HttpState) -> Result<(Router, HashSet<Method>), Stri
             .map_err(|error| format!("{}: {error}", rpc.method().full_name()))?;
         let path = route.path.clone();
         let rpc = rpc.clone();
-        let handler =
-            move |State(state): State<HttpState>,
-                  Path(values): Path<Vec<(String, String)>>,
-                  request: Request| { serve(state, rpc, route, values, request) };
+        let label = RestRpc(rpc_label(
+            rpc.method().parent_service().full_name(),
+            rpc.method().name(),
+        ));
+        let handler = move |State(state): State<HttpState>,
+                            Path(values): Path<Vec<(String, String)>>,
+                            request: Request| {
+            let label = label.clone();
+            let answer = serve(state, rpc.clone(), route.clone(), values, request);
+            async move {
+                let mut response = answer.await;
+                response.extensions_mut().insert(label);
+                response
+            }
+        };
         router = router.route(&path, on(filter, handler));
     }
     Ok((router.with_state(state), verbs))

@@ -303,6 +303,6 @@ mod tests {
                 "{name} missing from {known:?}"
             );
         }
-        assert_eq!(known.len(), 54, "{known:?}");
+        assert_eq!(known.len(), 59, "{known:?}");
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Settings;
+use super::edge::EdgeArgs;
 use super::limits::LimitsSettings;
 use super::sections::{LogFormat, RetentionSettings, SessionsSettings, SmtpTls};
 
@@ -45,7 +46,8 @@ pub struct ServeArgs {
     /// database [default: DIR/secret.key, created at first start].
     #[arg(long, value_name = "FILE")]
     pub secret_key_file: Option<PathBuf>,
-    /// Public base URL of passlink [default: http://localhost:8080].
+    /// Public base URL of passlink [default: http://localhost:PORT, https:// with TLS, PORT
+    /// the one bound].
     #[arg(long, value_name = "URL")]
     pub external_url: Option<String>,
     /// Log format [default: human].
@@ -89,6 +91,8 @@ pub struct ServeArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub sessions: SessionsArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
 }
 
 /// The email settings `passlink serve` takes as flags or environment variables.
@@ -176,6 +180,7 @@ impl ServeArgs {
         self.limits.apply(&mut settings.limits);
         self.retention.apply(&mut settings.retention);
         self.sessions.apply(&mut settings.sessions);
+        self.edge.apply(&mut settings.tls, &mut settings.metrics);
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod edge;
 mod environment;
 mod flags;
 mod limits;
@@ -19,6 +20,7 @@ mod sections;
 #[cfg(test)]
 mod tests;
 
+pub use edge::{EdgeArgs, MetricsExposure, MetricsSettings, TlsSettings};
 pub use environment::{Environment, known_variables};
 pub use flags::{
     LimitsArgs, MailArgs, RetentionArgs, ServeArgs, SessionsArgs, StorageArgs, with_variable_names,
@@ -46,8 +48,9 @@ pub struct Settings {
     /// When unset, `data_dir/secret.key` is used and created at first start. Processes sharing
     /// one database must share the key (`PASSLINK_SECRET_KEY_FILE`, `--secret-key-file`).
     pub secret_key_file: Option<PathBuf>,
-    /// Where users reach passlink; the default registration link points here.
-    pub external_url: String,
+    /// Where users reach passlink; the default registration link points here. When unset,
+    /// `http://localhost:PORT` (`https://` with TLS) with the port the listener bound.
+    pub external_url: Option<String>,
     /// `human` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `passlink=debug,info`.
@@ -73,6 +76,10 @@ pub struct Settings {
     pub limits: LimitsSettings,
     /// `[sessions]`: sign-in with passkeys.
     pub sessions: SessionsSettings,
+    /// `[tls]`: the certificate the listener serves TLS with.
+    pub tls: TlsSettings,
+    /// `[metrics]`: whether and where `GET /metrics` is served.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -82,7 +89,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             database_url: None,
             secret_key_file: None,
-            external_url: "http://localhost:8080".into(),
+            external_url: None,
             log_format: LogFormat::Human,
             log_level: "info".into(),
             max_request_bytes: 4 * 1024 * 1024,
@@ -95,6 +102,8 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             limits: LimitsSettings::default(),
             sessions: SessionsSettings::default(),
+            tls: TlsSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::api::ApiSettings;
 use crate::api::client_address::TrustedProxies;
 use crate::api::listener::ListenerSettings;
 use crate::api::public_limit::PublicLimitSettings;
+use crate::api::tls::TlsSettings as ListenerTls;
 use crate::domain::webauthn;
 use crate::notify::{
     MailDelivery, MailerSettings, NotifySettings, SmtpAuthentication, SmtpEncryption, SmtpPassword,
@@ -22,6 +23,7 @@ use crate::service::{
 };
 
 use super::Settings;
+use super::edge::MetricsExposure;
 use super::sections::{DEFAULT_REGISTRATION_LIFETIME, DEFAULT_RP_NAME, SmtpTls};
 
 /// The settings resolved into the types each part of passlink takes.
@@ -36,6 +38,12 @@ pub struct RuntimeSettings {
     pub api: ApiSettings,
     /// The listener's bounds.
     pub listener: ListenerSettings,
+    /// The listener's certificate files, when it serves TLS.
+    pub tls: Option<ListenerTls>,
+    /// Where `GET /metrics` is served.
+    pub metrics: MetricsExposure,
+    /// `external_url`, or its default for the port the listener bound.
+    pub external_url: String,
 }
 
 impl Settings {
@@ -45,17 +53,42 @@ impl Settings {
     }
 
     /// Checks every setting (saying which one is wrong) and resolves the settings into the
-    /// types the parts of passlink take.
+    /// types the parts of passlink take, for the port `listen` names.
     pub fn resolve(&self) -> Result<RuntimeSettings, String> {
+        self.resolve_for_port(self.listen.port())
+    }
+
+    /// `external_url` when set; else `http://localhost:PORT` (`https://` with TLS) with the
+    /// port the listener bound (`listen_port`), so that the links passlink makes reach it.
+    pub fn external_url_for_port(&self, listen_port: u16) -> String {
+        match &self.external_url {
+            Some(external_url) => external_url.clone(),
+            None => {
+                let scheme = if self.tls.cert_file.is_some() || self.tls.key_file.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://localhost:{listen_port}")
+            }
+        }
+    }
+
+    /// As `resolve`, with the defaults that follow the listen port (`external_url`, and from
+    /// it the WebAuthn relying party) taken from `listen_port`, the port the listener bound.
+    pub fn resolve_for_port(&self, listen_port: u16) -> Result<RuntimeSettings, String> {
+        let external_url = self.external_url_for_port(listen_port);
         self.check_code()?;
-        self.check_external_url()?;
+        check_external_url(&external_url)?;
         if self.max_request_bytes < 1024 {
             return Err("max_request_bytes must be at least 1024".into());
         }
         if let Some(url) = &self.database_url {
             crate::store::Backend::of_url(url)?;
         }
-        let passkeys = self.relying_party()?;
+        let passkeys = self.relying_party(&external_url)?;
+        let tls = self.tls.resolve()?;
+        let metrics = self.metrics.resolve(self.listen)?;
         let notify = self.notify_settings()?;
         let retention = self.retention_policy()?;
         self.limits.validate()?;
@@ -70,7 +103,7 @@ impl Settings {
                 code_alphabet: self.code.alphabet.chars().collect(),
                 code_length: self.code.length,
                 code_lifetime: self.code.lifetime,
-                external_url: self.external_url.clone(),
+                external_url: external_url.clone(),
                 passkeys,
                 email_unavailable: self.email_unavailable(),
                 id_node: None,
@@ -80,6 +113,9 @@ impl Settings {
             notify,
             api: self.api_settings()?,
             listener: self.listener_settings(),
+            tls,
+            metrics,
+            external_url,
         })
     }
 
@@ -126,25 +162,10 @@ impl Settings {
         Ok(())
     }
 
-    /// `external_url`, parsed: an http(s) URL with a host.
-    fn check_external_url(&self) -> Result<url::Url, String> {
-        let external = url::Url::parse(&self.external_url).map_err(|error| {
-            format!("external_url {:?} is not a URL: {error}", self.external_url)
-        })?;
-        if !matches!(external.scheme(), "http" | "https") || external.host().is_none() {
-            return Err(format!(
-                "external_url {:?} must be an http(s) URL with a host",
-                self.external_url
-            ));
-        }
-        Ok(external)
-    }
-
-    /// The WebAuthn relying party: defaults filled in from `external_url`, then checked.
-    pub(super) fn relying_party(&self) -> Result<PasskeySettings, String> {
-        let external = url::Url::parse(&self.external_url).map_err(|error| {
-            format!("external_url {:?} is not a URL: {error}", self.external_url)
-        })?;
+    /// The WebAuthn relying party: defaults filled in from `external_url` (the one in force),
+    /// then checked.
+    pub(super) fn relying_party(&self, external_url: &str) -> Result<PasskeySettings, String> {
+        let external = check_external_url(external_url)?;
         let rp_id = match &self.webauthn.rp_id {
             Some(rp_id) => rp_id.trim().to_ascii_lowercase(),
             None => external.host_str().unwrap_or_default().to_ascii_lowercase(),
@@ -359,4 +380,16 @@ impl Settings {
             shutdown_grace: self.shutdown_grace,
         }
     }
+}
+
+/// `external_url`, parsed: an http(s) URL with a host.
+fn check_external_url(external_url: &str) -> Result<url::Url, String> {
+    let external = url::Url::parse(external_url)
+        .map_err(|error| format!("external_url {external_url:?} is not a URL: {error}"))?;
+    if !matches!(external.scheme(), "http" | "https") || external.host().is_none() {
+        return Err(format!(
+            "external_url {external_url:?} must be an http(s) URL with a host"
+        ));
+    }
+    Ok(external)
 }

@@ -24,31 +24,45 @@ fn file_keys_override_defaults_and_unknown_keys_are_rejected() {
 #[test]
 fn webauthn_defaults_come_from_the_external_url_and_ip_addresses_are_refused() {
     let mut settings = Settings {
-        external_url: "https://login.example.com:8443/base".into(),
+        external_url: Some("https://login.example.com:8443/base".into()),
         ..Settings::default()
     };
-    let resolved = settings.relying_party().unwrap();
+    let resolved = settings
+        .relying_party(&settings.external_url_for_port(8080))
+        .unwrap();
     assert_eq!(resolved.rp_id, "login.example.com");
     assert_eq!(resolved.allowed_origins, ["https://login.example.com:8443"]);
     assert_eq!(resolved.registration_lifetime, Duration::from_secs(300));
     settings.webauthn.rp_id = Some("example.com".into());
-    assert_eq!(settings.relying_party().unwrap().rp_id, "example.com");
+    assert_eq!(
+        settings
+            .relying_party(&settings.external_url_for_port(8080))
+            .unwrap()
+            .rp_id,
+        "example.com"
+    );
     settings.webauthn.rp_id = Some("other.org".into());
     assert!(settings.validate().unwrap_err().contains("allowed origin"));
-    settings.external_url = "http://127.0.0.1:8080".into();
+    settings.external_url = Some("http://127.0.0.1:8080".into());
     settings.webauthn.rp_id = None;
     assert!(settings.validate().unwrap_err().contains("IP address"));
     settings.webauthn.rp_id = Some("localhost".into());
     settings.webauthn.allowed_origins = vec!["http://localhost:8080/".into()];
     assert_eq!(
-        settings.relying_party().unwrap().allowed_origins,
+        settings
+            .relying_party(&settings.external_url_for_port(8080))
+            .unwrap()
+            .allowed_origins,
         ["http://localhost:8080"]
     );
     let parsed: Settings =
         toml::from_str("[webauthn]\nrp_id = \"localhost\"\nregistration_lifetime = \"2m\"\n")
             .unwrap();
     assert_eq!(
-        parsed.relying_party().unwrap().registration_lifetime,
+        parsed
+            .relying_party(&parsed.external_url_for_port(8080))
+            .unwrap()
+            .registration_lifetime,
         Duration::from_secs(120)
     );
 }
@@ -183,4 +197,78 @@ fn retention_resolves_into_the_sweeps_rules_and_bad_values_are_refused() {
             .unwrap_err()
             .contains("retention.batch_size")
     );
+}
+
+#[test]
+fn an_unset_external_url_follows_the_bound_port_and_tls_and_a_set_one_wins() {
+    let mut settings: Settings = toml::from_str("listen = \"127.0.0.1:9000\"\n").unwrap();
+    let resolved = settings.resolve().unwrap();
+    assert_eq!(resolved.external_url, "http://localhost:9000");
+    assert_eq!(resolved.service.external_url, "http://localhost:9000");
+    assert_eq!(
+        resolved.service.passkeys.allowed_origins,
+        ["http://localhost:9000"]
+    );
+    assert_eq!(resolved.service.passkeys.rp_id, "localhost");
+    let bound = settings.resolve_for_port(41234).unwrap();
+    assert_eq!(bound.external_url, "http://localhost:41234");
+    assert_eq!(
+        bound.service.passkeys.allowed_origins,
+        ["http://localhost:41234"]
+    );
+    settings.tls.cert_file = Some("cert.pem".into());
+    settings.tls.key_file = Some("key.pem".into());
+    let with_tls = settings.resolve_for_port(8443).unwrap();
+    assert_eq!(with_tls.external_url, "https://localhost:8443");
+    assert_eq!(
+        with_tls.service.passkeys.allowed_origins,
+        ["https://localhost:8443"]
+    );
+    settings.external_url = Some("https://login.example.com".into());
+    let explicit = settings.resolve_for_port(8443).unwrap();
+    assert_eq!(explicit.external_url, "https://login.example.com");
+    assert_eq!(
+        explicit.service.passkeys.allowed_origins,
+        ["https://login.example.com"]
+    );
+}
+
+#[test]
+fn tls_needs_both_files_and_metrics_listen_needs_metrics_on() {
+    let mut settings = Settings::default();
+    assert!(settings.resolve().unwrap().tls.is_none());
+    settings.tls.cert_file = Some("cert.pem".into());
+    let error = settings.validate().unwrap_err();
+    assert!(error.contains("tls.key_file is not"), "{error}");
+    settings.tls = Default::default();
+    settings.tls.key_file = Some("key.pem".into());
+    let error = settings.validate().unwrap_err();
+    assert!(error.contains("tls.cert_file is not"), "{error}");
+    settings.tls.cert_file = Some("cert.pem".into());
+    let tls = settings.resolve().unwrap().tls.unwrap();
+    assert_eq!(tls.reload_interval, Some(Duration::from_secs(10)));
+    settings.tls.reload_interval = Duration::ZERO;
+    assert_eq!(
+        settings.resolve().unwrap().tls.unwrap().reload_interval,
+        None
+    );
+
+    use super::MetricsExposure;
+    let mut settings = Settings::default();
+    assert_eq!(
+        settings.resolve().unwrap().metrics,
+        MetricsExposure::MainListener
+    );
+    settings.metrics.listen = Some("127.0.0.1:9100".parse().unwrap());
+    assert_eq!(
+        settings.resolve().unwrap().metrics,
+        MetricsExposure::OwnListener("127.0.0.1:9100".parse().unwrap())
+    );
+    settings.metrics.listen = Some(settings.listen);
+    assert!(settings.validate().unwrap_err().contains("must differ"));
+    settings.metrics.listen = None;
+    settings.metrics.enabled = false;
+    assert_eq!(settings.resolve().unwrap().metrics, MetricsExposure::Off);
+    settings.metrics.listen = Some("127.0.0.1:9100".parse().unwrap());
+    assert!(settings.validate().unwrap_err().contains("metrics.enabled"));
 }

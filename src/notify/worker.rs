@@ -22,6 +22,7 @@ use crate::service::ports::{
 use crate::service::{PASSKEY_LINK_MESSAGE_KIND, PasskeyLinkMessage};
 
 use super::mailer::{Email, MailTransport, SendError, panic_text};
+use super::metrics::DeliveryMetrics;
 use super::settings::WorkerSettings;
 use super::templates::{LinkEmailValues, PASSKEY_LINK_SUBJECT, PasskeyLinkTemplates};
 
@@ -37,6 +38,7 @@ pub struct OutboxWorker {
     /// This process's lease owner id: process id plus a random part (pids repeat).
     owner: String,
     wakeup: Arc<Notify>,
+    metrics: DeliveryMetrics,
 }
 
 /// A worker running in the background.
@@ -88,7 +90,13 @@ impl OutboxWorker {
             settings,
             owner,
             wakeup,
+            metrics: DeliveryMetrics::default(),
         }
+    }
+
+    /// Counts this worker's deliveries in `metrics`.
+    pub fn with_metrics(self, metrics: DeliveryMetrics) -> OutboxWorker {
+        OutboxWorker { metrics, ..self }
     }
 
     /// Starts the worker in a background task.
@@ -162,6 +170,7 @@ impl OutboxWorker {
             };
             return Ok(Some(self.record_failure(&message, error).await?));
         }
+        self.metrics.attempts.inc();
         // A panic while delivering one message (a bug anywhere below) fails that message
         // instead of ending the worker, which would leave every later message undelivered.
         let delivered = AssertUnwindSafe(self.deliver(&message))
@@ -317,6 +326,7 @@ impl OutboxWorker {
         let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
         let retry_at = (!error.permanent && attempts < self.settings.max_attempts)
             .then(|| now.plus(self.backoff(attempts)));
+        self.metrics.failed(retry_at.is_none());
         let recorded = self
             .store
             .record_message_failure(

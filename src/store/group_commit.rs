@@ -105,6 +105,8 @@ pub struct WriterSettings {
     /// Opens each batch's transaction (for SQLite `BEGIN IMMEDIATE`, which takes the write
     /// lock at once or waits for it, so no statement of the batch fails on a lock upgrade).
     pub begin: &'static str,
+    /// Where each batch's size and commit time are recorded.
+    pub metrics: super::metrics::GroupCommitMetrics,
 }
 
 /// A handle to the writer; cheap to clone. The writer ends when the last handle is dropped.
@@ -195,6 +197,7 @@ async fn run_writer(settings: WriterSettings, mut receiver: mpsc::Receiver<(Writ
                 micros = started.elapsed().as_micros() as u64,
                 "wrote a batch"
             );
+            settings.metrics.observe(batch.len(), started.elapsed());
             let mut again = Vec::new();
             match outcomes {
                 Ok(outcomes) => {

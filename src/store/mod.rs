@@ -12,6 +12,7 @@ pub mod backup;
 mod changes;
 mod errors;
 mod group_commit;
+pub mod metrics;
 mod orgs;
 mod outbox;
 mod passkeys;
@@ -88,6 +89,8 @@ pub struct SqlStore {
     group_commit: GroupCommitWriter,
     token_owners: Arc<TokenOwnerCache>,
     id_node: u16,
+    /// The group commit's histograms, for the metrics.
+    group_commit_metrics: metrics::GroupCommitMetrics,
 }
 
 /// Run on every SQLite connection. WAL lets readers run beside the one writer; FULL makes
@@ -130,16 +133,19 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await,
         };
         migrated.map_err(|error| format!("cannot migrate the database: {error}"))?;
+        let group_commit_metrics = metrics::GroupCommitMetrics::default();
         let group_commit = GroupCommitWriter::start(match backend {
             Backend::Sqlite => WriterSettings {
                 url: url.to_owned(),
                 setup: Some(SQLITE_SETUP),
                 begin: "BEGIN IMMEDIATE",
+                metrics: group_commit_metrics.clone(),
             },
             Backend::Postgres => WriterSettings {
                 url: url.to_owned(),
                 setup: None,
                 begin: "BEGIN",
+                metrics: group_commit_metrics.clone(),
             },
         })?;
         let id_node = lease_id_node(&pool).await?;
@@ -149,6 +155,7 @@ impl SqlStore {
             group_commit,
             token_owners: Arc::default(),
             id_node,
+            group_commit_metrics,
         })
     }
 

@@ -60,7 +60,18 @@ impl PageDriver {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::start_with_chromium_args(script, args, &[])
+    }
+
+    /// As `start`, with `chromium_args` added to Chromium's command line (by the drivers that
+    /// read `PASSLINK_TEST_CHROMIUM_ARGS`).
+    pub fn start_with_chromium_args<I, S>(script: &str, args: I, chromium_args: &[String]) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut child = tokio::process::Command::new("node")
+            .env("PASSLINK_TEST_CHROMIUM_ARGS", chromium_args.join(" "))
             .arg(web_dir().join("tests").join(script))
             .arg(chromium())
             .args(args)

@@ -20,6 +20,7 @@ pub mod raw_http;
 pub mod requests;
 pub mod scene;
 pub mod sessions;
+pub mod tls;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -95,6 +96,10 @@ fn rand_suffix() -> u32 {
 /// A running passlink with its own database.
 pub struct TestServer {
     pub address: SocketAddr,
+    /// `external_url` in force (the setting, or `http://localhost:PORT` when unset).
+    pub external_url: String,
+    /// The metrics listener's address, when `metrics.listen` is set.
+    pub metrics_address: Option<SocketAddr>,
     pub admin_token: String,
     pub clock: Arc<TestClock>,
     pub services: Arc<Services>,
@@ -117,6 +122,9 @@ impl TestServer {
             data_dir: data_dir.path().to_path_buf(),
             database_url: fresh_postgres_database().await,
             shutdown_grace: Duration::from_secs(5),
+            // Pinned so that `authenticator::ORIGIN` is an allowed origin whatever port the
+            // server binds (unset, the default follows the port); tests of that default unset it.
+            external_url: Some("http://localhost:8080".into()),
             ..Settings::default()
         };
         // Requests that send email need a mail setting; they are queued but not delivered unless
@@ -138,6 +146,8 @@ impl TestServer {
             .to_owned();
         TestServer {
             address: running.address,
+            external_url: running.external_url.clone(),
+            metrics_address: running.metrics_address,
             admin_token,
             clock,
             services: running.services.clone(),
@@ -255,7 +265,7 @@ impl TestServer {
             .port();
         TestServer::start_with(|settings| {
             settings.listen = SocketAddr::from(([127, 0, 0, 1], port));
-            settings.external_url = format!("http://localhost:{port}");
+            settings.external_url = Some(format!("http://localhost:{port}"));
             configure(settings);
         })
         .await
@@ -372,6 +382,21 @@ pub async fn grpc_channel(address: SocketAddr) -> Channel {
         .connect()
         .await
         .expect("connect over gRPC")
+}
+
+/// A gRPC channel to a server serving TLS at `address` with a certificate for `localhost`
+/// signed by `ca` (PEM), over rustls with ALPN h2.
+pub async fn grpc_channel_https(address: SocketAddr, ca: &[u8]) -> Channel {
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+        .domain_name("localhost");
+    Channel::from_shared(format!("https://localhost:{}", address.port()))
+        .unwrap()
+        .tls_config(tls)
+        .expect("a TLS configuration")
+        .connect()
+        .await
+        .expect("connect over gRPC with TLS")
 }
 
 /// A tonic client of the user service at `address`, on a new connection.

@@ -103,6 +103,8 @@ pub struct ApiClient {
     headers: Vec<(String, String)>,
     http: reqwest::Client,
     channel: Option<Channel>,
+    /// The CA certificate (PEM) of an https server; `None` for plain http.
+    https_ca: Option<Vec<u8>>,
 }
 
 /// A reqwest client that never goes through a proxy (HTTP/1.1 only: no `http2` feature).
@@ -112,6 +114,15 @@ pub fn http_client() -> reqwest::Client {
 
 /// A reqwest client like `http_client` that sends `headers` with every request.
 fn http_client_sending(headers: &[(String, String)]) -> reqwest::Client {
+    http_client_trusting(headers, None)
+}
+
+/// A reqwest client like `http_client_sending` that, given a CA certificate (PEM), speaks
+/// https and trusts only that CA.
+pub fn http_client_trusting(
+    headers: &[(String, String)],
+    https_ca: Option<&[u8]>,
+) -> reqwest::Client {
     let headers = headers
         .iter()
         .map(|(name, value)| {
@@ -121,11 +132,15 @@ fn http_client_sending(headers: &[(String, String)]) -> reqwest::Client {
             )
         })
         .collect();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .no_proxy()
-        .default_headers(headers)
-        .build()
-        .unwrap()
+        .default_headers(headers);
+    if let Some(ca) = https_ca {
+        builder = builder
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("a PEM certificate"));
+    }
+    builder.build().unwrap()
 }
 
 impl ApiClient {
@@ -142,6 +157,25 @@ impl ApiClient {
             headers: Vec::new(),
             http: http_client(),
             channel,
+            https_ca: None,
+        }
+    }
+
+    /// A client without credentials of a server serving TLS at `address` with a certificate
+    /// for `localhost` signed by `ca` (PEM).
+    pub async fn new_https(protocol: Protocol, address: SocketAddr, ca: &[u8]) -> ApiClient {
+        let channel = match protocol {
+            Protocol::Grpc => Some(super::grpc_channel_https(address, ca).await),
+            _ => None,
+        };
+        ApiClient {
+            protocol,
+            address,
+            credentials: Credentials::None,
+            headers: Vec::new(),
+            http: http_client_trusting(&[], Some(ca)),
+            channel,
+            https_ca: Some(ca.to_vec()),
         }
     }
 
@@ -151,7 +185,7 @@ impl ApiClient {
         let mut headers = self.headers.clone();
         headers.push((name.to_owned(), value.to_owned()));
         ApiClient {
-            http: http_client_sending(&headers),
+            http: http_client_trusting(&headers, self.https_ca.as_deref()),
             headers,
             ..self.clone()
         }
@@ -178,7 +212,10 @@ impl ApiClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        match self.https_ca {
+            None => format!("http://{}{path}", self.address),
+            Some(_) => format!("https://localhost:{}{path}", self.address.port()),
+        }
     }
 
     fn authorization(&self) -> Option<String> {

@@ -166,7 +166,7 @@ async fn send_link_without_template_and_no_medium_queue_the_default_link(
     let scene = Scene::new(protocol).await;
     let default_link = format!(
         "{}/ui/passkey/register?userID={{{{.UserID}}}}&orgID={{{{.OrgID}}}}&codeID={{{{.CodeID}}}}&code={{{{.Code}}}}",
-        scene.server.settings.external_url.trim_end_matches('/')
+        scene.server.external_url.trim_end_matches('/')
     );
 
     let no_medium = scene

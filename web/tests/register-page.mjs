@@ -54,6 +54,8 @@ const browser = await chromium.launch({
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    // Extra flags from the test (for https: --ignore-certificate-errors-spki-list=…).
+    ...(process.env.PASSLINK_TEST_CHROMIUM_ARGS ?? "").split(" ").filter(Boolean),
   ],
 });
 try {
