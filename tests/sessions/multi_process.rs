@@ -26,6 +26,9 @@ fn start_process(database_url: &str, data_dir: &Path, key_file: Option<&Path>) -
         mail_dir.as_os_str(),
         OsStr::new("--outbox-worker"),
         OsStr::new("false"),
+        // The software authenticator signs for this origin, whatever port the process binds.
+        OsStr::new("--external-url"),
+        OsStr::new(ORIGIN),
     ];
     if let Some(key_file) = key_file {
         arguments.extend([OsStr::new("--secret-key-file"), key_file.as_os_str()]);
