@@ -15,6 +15,8 @@ mod group_commit;
 mod orgs;
 mod outbox;
 mod passkeys;
+#[doc(hidden)]
+pub mod query_plans;
 mod read;
 mod retention;
 mod rows;

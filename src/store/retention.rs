@@ -14,7 +14,7 @@ use super::errors::internal;
 /// statement: the row is written the first time, and later only when the condition holds.
 /// PostgreSQL locks the conflicting row and checks the condition on its latest version, and
 /// SQLite runs one writer at a time, so of two processes asking at once at most one gets it.
-const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($1, $2, $4) \
+pub(super) const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($1, $2, $4) \
      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, held_until = excluded.held_until \
      WHERE leases.held_until <= $3 OR leases.owner = $2";
 
@@ -27,7 +27,7 @@ const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($
 ///
 /// A kind whose rows others reference (sessions: their challenges and metadata) deletes
 /// those first, for the same batch of ids, in the same transaction.
-fn delete_statement(rows: Disposable) -> &'static str {
+pub(super) fn delete_statement(rows: Disposable) -> &'static str {
     match rows {
         // A code is used before it expires, so `used_at < $1` only adds the used ones.
         Disposable::PasskeyCodes => {

@@ -11,11 +11,13 @@ use super::SqlStore;
 use super::errors::{internal, refused_when_unique};
 use super::rows::UserRow;
 
+/// A user by id (the target of most requests).
+pub(super) const GET_USER: &str = "SELECT * FROM users WHERE id = $1";
+
 #[async_trait]
 impl UserStore for SqlStore {
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
-        let sql = "SELECT * FROM users WHERE id = $1";
-        self.find_by_key::<UserRow, UserRow>(sql, user_id, "STORE-Gu1sr")
+        self.find_by_key::<UserRow, UserRow>(GET_USER, user_id, "STORE-Gu1sr")
             .await?
             .map(User::try_from)
             .transpose()
