@@ -81,7 +81,11 @@ async fn every_query_uses_an_index_on_sqlite() {
     let (_directory, mut connection) = sqlite_database().await;
     let mut scanning = Vec::new();
     let queries = planned_queries(Backend::Sqlite);
-    assert!(queries.len() >= 20, "the list lost queries: {}", queries.len());
+    assert!(
+        queries.len() >= 20,
+        "the list lost queries: {}",
+        queries.len()
+    );
     for (name, sql) in queries {
         let plan = sqlite_plan(&mut connection, &sql).await;
         let scans = sqlite_full_scans(&plan);
@@ -140,10 +144,17 @@ async fn every_query_uses_an_index_on_postgres() {
         "SELECT id FROM passkey_codes WHERE failures = $1",
     )
     .await;
-    assert!(unindexed.contains("Seq Scan on passkey_codes"), "{unindexed}");
+    assert!(
+        unindexed.contains("Seq Scan on passkey_codes"),
+        "{unindexed}"
+    );
     let mut scanning = Vec::new();
     let queries = planned_queries(Backend::Postgres);
-    assert!(queries.len() >= 20, "the list lost queries: {}", queries.len());
+    assert!(
+        queries.len() >= 20,
+        "the list lost queries: {}",
+        queries.len()
+    );
     for (index, (name, sql)) in queries.into_iter().enumerate() {
         let plan = postgres_plan(&mut connection, index + 1, &sql).await;
         if plan.contains("Seq Scan") {

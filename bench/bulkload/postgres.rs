@@ -91,10 +91,7 @@ impl Sink for PostgresSink {
                 table.name,
                 table.columns.join(", ")
             );
-            let mut copy = self
-                .connection
-                .copy_in_raw(&statement)
-                .await?;
+            let mut copy = self.connection.copy_in_raw(&statement).await?;
             copy.send(data.into_bytes()).await?;
             copy.finish().await?;
         }

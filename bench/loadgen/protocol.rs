@@ -136,8 +136,8 @@ impl Protocol {
                 self.check_message(message.ok_or("no message in the answer")?)
             }
             Protocol::Connect | Protocol::Rest => {
-                let answer: serde_json::Value = serde_json::from_slice(body)
-                    .map_err(|error| format!("not JSON: {error}"))?;
+                let answer: serde_json::Value =
+                    serde_json::from_slice(body).map_err(|error| format!("not JSON: {error}"))?;
                 match answer.pointer("/code/code").and_then(|code| code.as_str()) {
                     Some(code) if !code.is_empty() => Ok(()),
                     _ => Err("no code in the answer".into()),
@@ -181,7 +181,9 @@ fn grpc_web_frames(mut body: &[u8]) -> Result<(Option<&[u8]>, String), String> {
     while body.len() >= 5 {
         let flags = body[0];
         let length = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-        let payload = body.get(5..5 + length).ok_or("a truncated gRPC-Web frame")?;
+        let payload = body
+            .get(5..5 + length)
+            .ok_or("a truncated gRPC-Web frame")?;
         if flags & 0x80 != 0 {
             trailer = Some(String::from_utf8_lossy(payload).into_owned());
         } else {

@@ -52,12 +52,12 @@ impl PasskeyStore for SqlStore {
         now: Timestamp,
     ) -> Result<Option<PendingPasskeyRegistration>> {
         let row = sqlx::query_as::<_, PasskeyRegistrationRow>(GET_PASSKEY_REGISTRATION)
-        .bind(passkey_id)
-        .bind(user_id)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Pr3sr"))?;
+            .bind(passkey_id)
+            .bind(user_id)
+            .bind(now.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Pr3sr"))?;
         Ok(row.map(PendingPasskeyRegistration::from))
     }
 

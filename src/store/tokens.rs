@@ -34,12 +34,12 @@ impl TokenStore for SqlStore {
             return Ok(Some(owner));
         }
         let owner = sqlx::query_as::<_, TokenOwnerRow>(FIND_TOKEN_OWNER)
-        .bind(token_hash)
-        .bind(now.0)
-        .bind(UserState::Active as i64)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Tk1sr"))?;
+            .bind(token_hash)
+            .bind(now.0)
+            .bind(UserState::Active as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Tk1sr"))?;
         let Some(owner) = owner else {
             return Ok(None);
         };

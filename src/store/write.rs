@@ -391,10 +391,10 @@ pub(super) async fn mark_message_sent<'connection>(
     at: Timestamp,
 ) -> Result<Outcome<()>> {
     let mark = sqlx::query(MARK_MESSAGE_SENT)
-    .bind(&sent.message_id)
-    .bind(&sent.lease_owner)
-    .bind(at.0)
-    .bind(&sent.scrubbed_payload);
+        .bind(&sent.message_id)
+        .bind(&sent.lease_owner)
+        .bind(at.0)
+        .bind(&sent.scrubbed_payload);
     let failed = conflict_or_internal("STORE-Ms1up");
     change_one_row(executor, mark, Rejection::LeaseLost, failed).await
 }
