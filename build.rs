@@ -40,6 +40,8 @@ const SERVED_SERVICES: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    // `sqlx::migrate!` embeds migrations/ at compile time but cannot tell cargo to watch it.
+    println!("cargo:rerun-if-changed=migrations");
     let mut compiler = protox::Compiler::new(["proto"])?;
     compiler
         .include_source_info(true)

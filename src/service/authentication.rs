@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 
 use super::Services;
 
-/// The owner id personal access tokens are hashed with.
-pub(crate) const TOKEN_HASH_OWNER: &str = "personal-access-token";
+/// The owner id personal access tokens are hashed with (`hash_secret(TOKEN_HASH_OWNER, token)`).
+pub const TOKEN_HASH_OWNER: &str = "personal-access-token";
 
 /// The error for a call that needs a bearer token and came without one.
 pub(crate) fn missing_authorization() -> Error {

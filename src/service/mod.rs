@@ -27,6 +27,7 @@ use crate::domain::time::{Clock, Timestamp};
 use crate::domain::user::{User, UserState};
 use crate::error::{Error, Result};
 
+pub use authentication::TOKEN_HASH_OWNER;
 pub use passkey_registration::{
     MAX_CODE_FAILURES, PasskeySettings, PresentedCode, RegisterPasskey, StartedPasskeyRegistration,
     VerifyPasskeyRegistration,

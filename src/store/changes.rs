@@ -10,6 +10,10 @@ use super::SqlStore;
 use super::errors::internal;
 use super::rows::EventRow;
 
+/// A user's events in order.
+pub(super) const LIST_EVENTS: &str = "SELECT sequence, event_type, payload, actor, created_at \
+     FROM events WHERE user_id = $1 ORDER BY sequence";
+
 #[async_trait]
 impl ChangeStore for SqlStore {
     async fn ping(&self) -> Result<()> {
@@ -38,9 +42,7 @@ impl ChangeStore for SqlStore {
     }
 
     async fn list_events(&self, user_id: &str) -> Result<Vec<StoredEvent>> {
-        let sql = "SELECT sequence, event_type, payload, actor, created_at FROM events \
-                   WHERE user_id = $1 ORDER BY sequence";
-        self.list_by_key::<EventRow, _>(sql, user_id, "STORE-El1sr")
+        self.list_by_key::<EventRow, _>(LIST_EVENTS, user_id, "STORE-El1sr")
             .await
     }
 }

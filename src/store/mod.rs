@@ -16,6 +16,8 @@ pub mod metrics;
 mod orgs;
 mod outbox;
 mod passkeys;
+#[doc(hidden)]
+pub mod query_plans;
 mod read;
 mod retention;
 mod rows;

@@ -11,17 +11,21 @@ use super::SqlStore;
 use super::errors::{internal, refused_when_unique};
 use super::rows::OrgRow;
 
+/// An organization by id.
+pub(super) const GET_ORG: &str = "SELECT id, name, domain FROM orgs WHERE id = $1";
+
+/// An organization by domain.
+pub(super) const FIND_ORG_BY_DOMAIN: &str = "SELECT id, name, domain FROM orgs WHERE domain = $1";
+
 #[async_trait]
 impl OrgStore for SqlStore {
     async fn get_org(&self, org_id: &str) -> Result<Option<Org>> {
-        let sql = "SELECT id, name, domain FROM orgs WHERE id = $1";
-        self.find_by_key::<OrgRow, _>(sql, org_id, "STORE-Og1sr")
+        self.find_by_key::<OrgRow, _>(GET_ORG, org_id, "STORE-Og1sr")
             .await
     }
 
     async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Org>> {
-        let sql = "SELECT id, name, domain FROM orgs WHERE domain = $1";
-        self.find_by_key::<OrgRow, _>(sql, domain, "STORE-Od1sr")
+        self.find_by_key::<OrgRow, _>(FIND_ORG_BY_DOMAIN, domain, "STORE-Od1sr")
             .await
     }
 

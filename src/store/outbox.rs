@@ -14,6 +14,22 @@ use super::rows::MessageRow;
 use super::write::{change_one_row, mark_message_sent};
 use super::{Backend, SqlStore};
 
+/// Leases the next due message (PostgreSQL: skipping those other processes are claiming).
+pub(super) const CLAIM_MESSAGE_POSTGRES: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
+     WHERE id = (SELECT id FROM outbox WHERE state = 'pending' \
+     AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+     RETURNING id, user_id, kind, payload, state, attempts, last_error";
+
+/// Leases the next due message (SQLite runs one writer at a time).
+pub(super) const CLAIM_MESSAGE_SQLITE: &str = "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
+     WHERE id = (SELECT id FROM outbox WHERE state = 'pending' \
+     AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+     ORDER BY next_attempt_at, id LIMIT 1) \
+     AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+     RETURNING id, user_id, kind, payload, state, attempts, last_error";
+
 #[async_trait]
 impl OutboxStore for SqlStore {
     async fn list_messages(&self) -> Result<Vec<StoredMessage>> {
@@ -37,22 +53,8 @@ impl OutboxStore for SqlStore {
         // transaction changed meanwhile, so two claimers never both get it; SKIP LOCKED lets
         // them pass each other's candidates. SQLite runs one writer at a time.
         let sql = match self.backend {
-            Backend::Postgres => {
-                "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM outbox WHERE state = 'pending' \
-                   AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
-                   ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
-                 RETURNING id, user_id, kind, payload, state, attempts, last_error"
-            }
-            Backend::Sqlite => {
-                "UPDATE outbox SET lease_owner = $1, lease_until = $3, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM outbox WHERE state = 'pending' \
-                   AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
-                   ORDER BY next_attempt_at, id LIMIT 1) \
-                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
-                 RETURNING id, user_id, kind, payload, state, attempts, last_error"
-            }
+            Backend::Postgres => CLAIM_MESSAGE_POSTGRES,
+            Backend::Sqlite => CLAIM_MESSAGE_SQLITE,
         };
         let row = sqlx::query_as::<_, MessageRow>(sql)
             .bind(owner)

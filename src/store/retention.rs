@@ -14,7 +14,7 @@ use super::errors::internal;
 /// statement: the row is written the first time, and later only when the condition holds.
 /// PostgreSQL locks the conflicting row and checks the condition on its latest version, and
 /// SQLite runs one writer at a time, so of two processes asking at once at most one gets it.
-const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($1, $2, $4) \
+pub(super) const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($1, $2, $4) \
      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, held_until = excluded.held_until \
      WHERE leases.held_until <= $3 OR leases.owner = $2";
 
@@ -27,7 +27,7 @@ const TAKE_LEASE: &str = "INSERT INTO leases (name, owner, held_until) VALUES ($
 ///
 /// A kind whose rows others reference (sessions: their challenges and metadata) deletes
 /// those first, for the same batch of ids, in the same transaction.
-fn delete_statement(rows: Disposable) -> &'static str {
+pub(super) fn delete_statement(rows: Disposable) -> &'static str {
     match rows {
         // A code is used before it expires, so `used_at < $1` only adds the used ones.
         Disposable::PasskeyCodes => {
@@ -37,7 +37,7 @@ fn delete_statement(rows: Disposable) -> &'static str {
         }
         Disposable::PasskeyRegistrations => {
             "DELETE FROM passkey_registrations WHERE id IN (SELECT id FROM passkey_registrations \
-               WHERE expires_at < $1 ORDER BY id LIMIT $2) \
+               WHERE expires_at < $1 LIMIT $2) \
              AND expires_at < $1"
         }
         Disposable::SentMessages => {
@@ -53,12 +53,12 @@ fn delete_statement(rows: Disposable) -> &'static str {
         }
         Disposable::Sessions => {
             "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-               WHERE terminated_at < $1 OR expires_at < $1 ORDER BY id LIMIT $2) \
+               WHERE terminated_at < $1 OR expires_at < $1 LIMIT $2) \
              AND (terminated_at < $1 OR expires_at < $1)"
         }
         Disposable::UncheckedPublicSessions => {
             "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 ORDER BY id LIMIT $2) \
+               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 LIMIT $2) \
              AND public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1"
         }
     }
@@ -70,15 +70,15 @@ fn referencing_statements(rows: Disposable) -> &'static [&'static str] {
     match rows {
         Disposable::Sessions => &[
             "DELETE FROM session_challenges WHERE session_id IN (SELECT id FROM sessions \
-               WHERE terminated_at < $1 OR expires_at < $1 ORDER BY id LIMIT $2)",
+               WHERE terminated_at < $1 OR expires_at < $1 LIMIT $2)",
             "DELETE FROM session_metadata WHERE session_id IN (SELECT id FROM sessions \
-               WHERE terminated_at < $1 OR expires_at < $1 ORDER BY id LIMIT $2)",
+               WHERE terminated_at < $1 OR expires_at < $1 LIMIT $2)",
         ],
         Disposable::UncheckedPublicSessions => &[
             "DELETE FROM session_challenges WHERE session_id IN (SELECT id FROM sessions \
-               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 ORDER BY id LIMIT $2)",
+               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 LIMIT $2)",
             "DELETE FROM session_metadata WHERE session_id IN (SELECT id FROM sessions \
-               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 ORDER BY id LIMIT $2)",
+               WHERE public = 1 AND webauthn_checked_at IS NULL AND expires_at < $1 LIMIT $2)",
         ],
         _ => &[],
     }

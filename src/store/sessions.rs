@@ -21,6 +21,28 @@ use super::errors::internal;
 use super::group_commit::Write;
 use super::session_rows::{ChallengeRow, MetadataRow, SESSION_COLUMNS, SessionRow, SignInKeyRow};
 
+/// A session by id (`$1`).
+pub(super) fn get_session_sql() -> String {
+    format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = $1")
+}
+
+/// The session holding a token hash (`$1`).
+pub(super) fn session_by_token_sql() -> String {
+    format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.token_hash = $1")
+}
+
+pub(super) const SESSION_TOKEN_MATCHES: &str =
+    "SELECT id FROM sessions WHERE id = $1 AND token_hash = $2";
+
+pub(super) const PENDING_CHALLENGES: &str = "SELECT id, rp_id, state FROM session_challenges \
+     WHERE session_id = $1 AND expires_at > $2 AND failures < $3 ORDER BY created_at, id";
+
+pub(super) const RECORD_CHALLENGE_FAILURE: &str = "UPDATE session_challenges \
+     SET failures = failures + 1 WHERE session_id = $1 AND expires_at > $2 AND failures < $3";
+
+pub(super) const SIGN_IN_KEY: &str = "SELECT id, user_id, rp_id, credential_id, public_key, \
+     algorithm, sign_count FROM passkeys WHERE credential_id = $1";
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn commit_session(&self, change: SessionChange) -> Result<Outcome<Committed>> {
@@ -28,8 +50,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn get_session(&self, session_id: &str) -> Result<Option<Session>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = $1");
-        let row = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(get_session_sql()))
             .bind(session_id)
             .fetch_optional(&self.pool)
             .await
@@ -38,8 +59,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.token_hash = $1");
-        let row = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(session_by_token_sql()))
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await
@@ -48,7 +68,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn session_token_matches(&self, session_id: &str, token_hash: &[u8]) -> Result<bool> {
-        let row = sqlx::query("SELECT id FROM sessions WHERE id = $1 AND token_hash = $2")
+        let row = sqlx::query(SESSION_TOKEN_MATCHES)
             .bind(session_id)
             .bind(token_hash)
             .fetch_optional(&self.pool)
@@ -63,17 +83,13 @@ impl SessionStore for SqlStore {
         now: Timestamp,
         failure_limit: i64,
     ) -> Result<Vec<PendingChallenge>> {
-        let rows = sqlx::query_as::<_, ChallengeRow>(
-            "SELECT id, rp_id, state FROM session_challenges \
-             WHERE session_id = $1 AND expires_at > $2 AND failures < $3 \
-             ORDER BY created_at, id",
-        )
-        .bind(session_id)
-        .bind(now.0)
-        .bind(failure_limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-Sc1sr"))?;
+        let rows = sqlx::query_as::<_, ChallengeRow>(PENDING_CHALLENGES)
+            .bind(session_id)
+            .bind(now.0)
+            .bind(failure_limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal("STORE-Sc1sr"))?;
         Ok(rows.into_iter().map(PendingChallenge::from).collect())
     }
 
@@ -83,16 +99,13 @@ impl SessionStore for SqlStore {
         now: Timestamp,
         failure_limit: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE session_challenges SET failures = failures + 1 \
-             WHERE session_id = $1 AND expires_at > $2 AND failures < $3",
-        )
-        .bind(session_id)
-        .bind(now.0)
-        .bind(failure_limit)
-        .execute(&self.pool)
-        .await
-        .map_err(internal("STORE-Sc2up"))?;
+        sqlx::query(RECORD_CHALLENGE_FAILURE)
+            .bind(session_id)
+            .bind(now.0)
+            .bind(failure_limit)
+            .execute(&self.pool)
+            .await
+            .map_err(internal("STORE-Sc2up"))?;
         Ok(())
     }
 
@@ -135,14 +148,11 @@ impl SessionStore for SqlStore {
     }
 
     async fn sign_in_key(&self, credential_id: &[u8]) -> Result<Option<StoredSignInKey>> {
-        let row = sqlx::query_as::<_, SignInKeyRow>(
-            "SELECT id, user_id, rp_id, credential_id, public_key, algorithm, sign_count \
-             FROM passkeys WHERE credential_id = $1",
-        )
-        .bind(credential_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Sk1sr"))?;
+        let row = sqlx::query_as::<_, SignInKeyRow>(SIGN_IN_KEY)
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Sk1sr"))?;
         Ok(row.map(StoredSignInKey::from))
     }
 

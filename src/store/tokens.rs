@@ -14,6 +14,15 @@ use super::errors::internal;
 use super::rows::{RoleGrantRow, TokenOwnerRow};
 use super::write::change_one_row;
 
+/// The active owner of a live token, by the token's hash.
+pub(super) const FIND_TOKEN_OWNER: &str = "SELECT users.id, users.org_id, tokens.expires_at \
+     FROM personal_access_tokens AS tokens JOIN users ON users.id = tokens.user_id \
+     WHERE tokens.token_hash = $1 AND tokens.revoked_at IS NULL \
+     AND (tokens.expires_at IS NULL OR tokens.expires_at > $2) AND users.state = $3";
+
+/// A user's role grants.
+pub(super) const LIST_ROLE_GRANTS: &str = "SELECT role, org_id FROM role_grants WHERE user_id = $1";
+
 #[async_trait]
 impl TokenStore for SqlStore {
     async fn find_token_owner(
@@ -24,24 +33,18 @@ impl TokenStore for SqlStore {
         if let Some(owner) = self.token_owners.get(token_hash, now) {
             return Ok(Some(owner));
         }
-        let owner = sqlx::query_as::<_, TokenOwnerRow>(
-            "SELECT users.id, users.org_id, tokens.expires_at FROM personal_access_tokens AS tokens \
-             JOIN users ON users.id = tokens.user_id \
-             WHERE tokens.token_hash = $1 AND tokens.revoked_at IS NULL \
-             AND (tokens.expires_at IS NULL OR tokens.expires_at > $2) AND users.state = $3",
-        )
-        .bind(token_hash)
-        .bind(now.0)
-        .bind(UserState::Active as i64)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal("STORE-Tk1sr"))?;
+        let owner = sqlx::query_as::<_, TokenOwnerRow>(FIND_TOKEN_OWNER)
+            .bind(token_hash)
+            .bind(now.0)
+            .bind(UserState::Active as i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal("STORE-Tk1sr"))?;
         let Some(owner) = owner else {
             return Ok(None);
         };
-        let sql = "SELECT role, org_id FROM role_grants WHERE user_id = $1";
         let grants = self
-            .list_by_key::<RoleGrantRow, RoleGrantRow>(sql, &owner.id, "STORE-Rg1sr")
+            .list_by_key::<RoleGrantRow, RoleGrantRow>(LIST_ROLE_GRANTS, &owner.id, "STORE-Rg1sr")
             .await?
             .into_iter()
             .map(RoleGrant::try_from)

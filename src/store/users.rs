@@ -11,11 +11,20 @@ use super::SqlStore;
 use super::errors::{internal, refused_when_unique};
 use super::rows::UserRow;
 
+/// A user by id (the target of most requests).
+pub(super) const GET_USER: &str = "SELECT * FROM users WHERE id = $1";
+
+/// Users whose login name is `$1`: the username, or `$2@$3` (username at org domain), all in
+/// lower case; two at most, to tell one from several.
+pub(super) const FIND_USER_BY_LOGIN_NAME: &str = "SELECT u.* FROM users u \
+     JOIN orgs o ON o.id = u.org_id WHERE u.state <> 3 \
+     AND lower(u.username) IN ($1, $2) \
+     AND (lower(u.username) = $1 OR lower(o.domain) = $3) LIMIT 2";
+
 #[async_trait]
 impl UserStore for SqlStore {
     async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
-        let sql = "SELECT * FROM users WHERE id = $1";
-        self.find_by_key::<UserRow, UserRow>(sql, user_id, "STORE-Gu1sr")
+        self.find_by_key::<UserRow, UserRow>(GET_USER, user_id, "STORE-Gu1sr")
             .await?
             .map(User::try_from)
             .transpose()
@@ -24,17 +33,13 @@ impl UserStore for SqlStore {
     async fn find_user_by_login_name(&self, login_name: &str) -> Result<Option<User>> {
         // `username@orgdomain` splits at the last `@`; usernames may hold an `@` themselves.
         let (name, domain) = login_name.rsplit_once('@').unwrap_or((login_name, ""));
-        let rows = sqlx::query_as::<_, UserRow>(
-            "SELECT u.* FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.state <> 3 \
-             AND (lower(u.username) = $1 OR (lower(u.username) = $2 AND lower(o.domain) = $3)) \
-             LIMIT 2",
-        )
-        .bind(login_name)
-        .bind(name)
-        .bind(domain)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal("STORE-Gu3ln"))?;
+        let rows = sqlx::query_as::<_, UserRow>(FIND_USER_BY_LOGIN_NAME)
+            .bind(login_name)
+            .bind(name)
+            .bind(domain)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal("STORE-Gu3ln"))?;
         // Two users with one login name: the name says nobody in particular.
         match <[UserRow; 1]>::try_from(rows) {
             Ok([row]) => User::try_from(row).map(Some),

@@ -62,7 +62,7 @@ async fn apply_effect(
     match effect {
         Effect::InsertUser(_) => Ok(Ok(())),
         Effect::DeleteUser => {
-            let delete = sqlx::query("UPDATE users SET state = $2 WHERE id = $1")
+            let delete = sqlx::query(DELETE_USER)
                 .bind(&change.user_id)
                 .bind(UserState::Deleted as i64);
             execute(connection, delete, "STORE-Dl6us").await.map(Ok)
@@ -122,7 +122,7 @@ async fn apply_effect(
             execute(connection, terminate, "STORE-Se5tm").await.map(Ok)
         }
         Effect::RemovePasskey { passkey_id } => {
-            let remove = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+            let remove = sqlx::query(REMOVE_PASSKEY)
                 .bind(passkey_id)
                 .bind(&change.user_id);
             let failed = conflict_or_internal("STORE-Pk2rm");
@@ -242,23 +242,9 @@ async fn append_event(
     let payload = change.payload.to_string();
     let postgres = connection.backend_name() == "PostgreSQL";
     let sql = if postgres {
-        // One statement instead of two: a round trip to the server saved per change.
-        "WITH bumped AS (UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-         WHERE id = $1 AND state <> $6 RETURNING sequence, org_id), \
-         event AS (INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-         SELECT $1, sequence, $3, $4, $5, $2 FROM bumped) \
-         SELECT sequence, org_id FROM bumped"
+        APPEND_EVENT_POSTGRES
     } else {
-        // Three statements in one call to SQLite's worker thread (numbered parameters are
-        // shared): one hand-over instead of two. `changes()` is the row count of the previous
-        // statement, so nothing is appended or returned when the user is gone; the writer
-        // holds the write lock throughout.
-        "UPDATE users SET sequence = sequence + 1, changed_at = $2 \
-         WHERE id = $1 AND state <> $6; \
-         INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
-         SELECT $1, sequence, $3, $4, $5, $2 FROM users \
-         WHERE id = $1 AND state <> $6 AND changes() = 1; \
-         SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1"
+        APPEND_EVENT_SQLITE
     };
     let append = sqlx::query_as::<_, BumpedRow>(sql)
         .bind(&change.user_id)
@@ -286,6 +272,32 @@ async fn append_event(
         Err(error) => Err(conflict_or_internal("STORE-Sq8vb")(error)),
     }
 }
+
+/// `append_event` on PostgreSQL: one statement instead of two, a round trip to the server
+/// saved per change.
+pub(super) const APPEND_EVENT_POSTGRES: &str = "WITH bumped AS (UPDATE users \
+     SET sequence = sequence + 1, changed_at = $2 \
+     WHERE id = $1 AND state <> $6 RETURNING sequence, org_id), \
+     event AS (INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+     SELECT $1, sequence, $3, $4, $5, $2 FROM bumped) \
+     SELECT sequence, org_id FROM bumped";
+
+/// `append_event` on SQLite: three statements in one call to SQLite's worker thread (numbered
+/// parameters are shared), one hand-over instead of two. `changes()` is the row count of the
+/// previous statement, so nothing is appended or returned when the user is gone; the writer
+/// holds the write lock throughout.
+pub(super) const APPEND_EVENT_SQLITE: &str = "UPDATE users SET sequence = sequence + 1, \
+     changed_at = $2 WHERE id = $1 AND state <> $6; \
+     INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
+     SELECT $1, sequence, $3, $4, $5, $2 FROM users \
+     WHERE id = $1 AND state <> $6 AND changes() = 1; \
+     SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1";
+
+/// Marks a user deleted.
+pub(super) const DELETE_USER: &str = "UPDATE users SET state = $2 WHERE id = $1";
+
+/// Removes one of a user's passkeys.
+pub(super) const REMOVE_PASSKEY: &str = "DELETE FROM passkeys WHERE id = $1 AND user_id = $2";
 
 fn insert_passkey_code<'values>(
     change: &'values Change,
@@ -318,22 +330,22 @@ fn enqueue_message<'values>(
 /// Marks a live code used: the one conditional update that makes a code single-use (of two
 /// concurrent redemptions only one changes the row). Live: unused, under the failure limit
 /// (`$4`), unexpired at the change's time.
-const CONSUME_PASSKEY_CODE: &str = "UPDATE passkey_codes SET used_at = $2 \
+pub(super) const CONSUME_PASSKEY_CODE: &str = "UPDATE passkey_codes SET used_at = $2 \
      WHERE id = $3 AND user_id = $1 AND used_at IS NULL AND failures < $4 AND expires_at > $2";
 
 /// Counts a failure on a live code, conditional like the consumption: racing guesses never
 /// count past the failure limit, and a code that died meanwhile gets no event.
-const COUNT_PASSKEY_CODE_FAILURE: &str = "UPDATE passkey_codes SET failures = failures + 1 \
+pub(super) const COUNT_PASSKEY_CODE_FAILURE: &str = "UPDATE passkey_codes SET failures = failures + 1 \
      WHERE id = $3 AND user_id = $1 AND used_at IS NULL AND failures < $4 AND expires_at > $2";
 
 /// A deleted user's sessions end with it: their tokens die, and reads no longer find them.
-const TERMINATE_USER_SESSIONS: &str = "UPDATE sessions SET terminated_at = $2, token_hash = NULL \
+pub(super) const TERMINATE_USER_SESSIONS: &str = "UPDATE sessions SET terminated_at = $2, token_hash = NULL \
      WHERE user_id = $1 AND terminated_at IS NULL";
 
-const DELETE_USER_SESSION_CHALLENGES: &str = "DELETE FROM session_challenges \
+pub(super) const DELETE_USER_SESSION_CHALLENGES: &str = "DELETE FROM session_challenges \
      WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)";
 
-const DELETE_EXPIRED_REGISTRATIONS: &str =
+pub(super) const DELETE_EXPIRED_REGISTRATIONS: &str =
     "DELETE FROM passkey_registrations WHERE user_id = $1 AND expires_at <= $2";
 
 fn insert_passkey_registration<'values>(
@@ -355,7 +367,7 @@ fn insert_passkey_registration<'values>(
 /// The one conditional delete that makes a registration single-use: of two concurrent
 /// verifications only one removes the row; the other's change, event and passkey included,
 /// is undone.
-const CONSUME_PASSKEY_REGISTRATION: &str =
+pub(super) const CONSUME_PASSKEY_REGISTRATION: &str =
     "DELETE FROM passkey_registrations WHERE id = $3 AND user_id = $1 AND expires_at > $2";
 
 fn insert_passkey<'values>(
@@ -379,6 +391,11 @@ fn insert_passkey<'values>(
     .bind(&passkey.transports)
 }
 
+/// Marks a message sent, and scrubs its payload, if its lease owner still holds it.
+pub(super) const MARK_MESSAGE_SENT: &str = "UPDATE outbox SET state = 'sent', sent_at = $3, \
+     payload = $4, lease_owner = NULL, lease_until = NULL, last_error = NULL \
+     WHERE id = $1 AND lease_owner = $2 AND state = 'pending'";
+
 /// Marks a message sent if `sent.lease_owner` still holds it; `Rejection::LeaseLost`
 /// otherwise. Not a conflict: the group commit retries conflicts, and a lost lease stays lost.
 pub(super) async fn mark_message_sent<'connection>(
@@ -386,15 +403,11 @@ pub(super) async fn mark_message_sent<'connection>(
     sent: &MessageSent,
     at: Timestamp,
 ) -> Result<Outcome<()>> {
-    let mark = sqlx::query(
-        "UPDATE outbox SET state = 'sent', sent_at = $3, payload = $4, lease_owner = NULL, \
-         lease_until = NULL, last_error = NULL \
-         WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
-    )
-    .bind(&sent.message_id)
-    .bind(&sent.lease_owner)
-    .bind(at.0)
-    .bind(&sent.scrubbed_payload);
+    let mark = sqlx::query(MARK_MESSAGE_SENT)
+        .bind(&sent.message_id)
+        .bind(&sent.lease_owner)
+        .bind(at.0)
+        .bind(&sent.scrubbed_payload);
     let failed = conflict_or_internal("STORE-Ms1up");
     change_one_row(executor, mark, Rejection::LeaseLost, failed).await
 }
