@@ -5,8 +5,6 @@
 
 use std::num::NonZeroU32;
 
-use lettre::message::Mailbox;
-
 use crate::api::ApiSettings;
 use crate::api::client_address::TrustedProxies;
 use crate::api::listener::ListenerSettings;
@@ -217,12 +215,8 @@ impl Settings {
 
     /// `[mail]`, `[smtp]` and `[outbox]`, checked, as delivery takes them.
     fn notify_settings(&self) -> Result<NotifySettings, String> {
-        let from: Mailbox = self.mail.from.parse().map_err(|error| {
-            format!(
-                "mail.from {:?} is not \"Name <address>\": {error}",
-                self.mail.from
-            )
-        })?;
+        let from = crate::notify::parse_sender(&self.mail.from)
+            .map_err(|problem| format!("mail.from {problem}"))?;
         let smtp = &self.smtp;
         if smtp.host.as_deref().is_some_and(str::is_empty) {
             return Err("smtp.host must not be empty".into());

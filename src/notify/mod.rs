@@ -11,6 +11,6 @@ pub use mailer::{Email, MailTransport, Mailer, SendError};
 pub use metrics::DeliveryMetrics;
 pub use settings::{
     MailDelivery, MailerSettings, NotifySettings, SmtpAuthentication, SmtpEncryption, SmtpPassword,
-    SmtpServer, WorkerSettings,
+    SmtpServer, WorkerSettings, parse_sender,
 };
 pub use worker::{OutboxWorker, RunningWorker};

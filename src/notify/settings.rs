@@ -35,6 +35,12 @@ pub struct WorkerSettings {
     pub lease: Duration,
 }
 
+/// The sender written in settings as `"Name <address>"`, or why it is not one.
+pub fn parse_sender(text: &str) -> Result<Mailbox, String> {
+    text.parse()
+        .map_err(|error| format!("{text:?} is not \"Name <address>\": {error}"))
+}
+
 /// The sender and the way messages leave.
 #[derive(Clone, Debug)]
 pub struct MailerSettings {
