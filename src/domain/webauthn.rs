@@ -26,7 +26,9 @@ pub enum AuthenticatorAttachment {
 /// The relying party of one registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelyingParty {
+    /// The RP id: the domain credentials are bound to.
     pub id: String,
+    /// The name authenticators show the user.
     pub name: String,
     /// Exact origins (`scheme://host[:port]`, no trailing slash) a credential may come from.
     pub origins: Vec<String>,
@@ -35,6 +37,7 @@ pub struct RelyingParty {
 /// A credential the user already holds, to exclude from a new registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExistingCredential {
+    /// The credential id the authenticator must not register again.
     pub credential_id: Vec<u8>,
     /// Transports as WebAuthn names them (`usb`, `internal`, …).
     pub transports: Vec<String>,
@@ -52,14 +55,21 @@ pub struct StartedRegistration {
 /// A credential that passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCredential {
+    /// The credential id the authenticator chose.
     pub credential_id: Vec<u8>,
     /// The public key, COSE-encoded.
     pub public_key: Vec<u8>,
+    /// The COSE algorithm of the key.
     pub algorithm: i32,
+    /// The authenticator's signature counter at registration.
     pub sign_count: u32,
+    /// The authenticator model's id.
     pub aaguid: [u8; 16],
+    /// Transports as WebAuthn names them.
     pub transports: Vec<String>,
+    /// Whether the credential may be synced to other devices.
     pub backup_eligible: bool,
+    /// Whether the credential is synced already.
     pub backed_up: bool,
 }
 

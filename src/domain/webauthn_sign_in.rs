@@ -15,10 +15,13 @@ use super::webauthn::{ExistingCredential, RelyingParty};
 /// A stored passkey, as a sign-in checks an assertion against it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignInKey {
+    /// The credential id the browser answers with.
     pub credential_id: Vec<u8>,
     /// The public key, COSE-encoded.
     pub public_key: Vec<u8>,
+    /// The COSE algorithm of the key.
     pub algorithm: i32,
+    /// The last signature counter seen, to spot cloned authenticators.
     pub sign_count: u32,
 }
 

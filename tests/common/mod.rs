@@ -2,6 +2,9 @@
 //! database (a SQLite file in a temporary directory, or a fresh PostgreSQL database when
 //! `PASSLINK_TEST_POSTGRES_URL` is set) and a clock the test can move.
 
+// `unreachable_pub` is a lint for the library's API; in a test binary `pub` only shares
+// helpers between its modules.
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
 pub mod assertion;
@@ -103,6 +106,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub clock: Arc<TestClock>,
     pub services: Arc<Services>,
+    /// The store the server runs on: the one place tests read what was stored behind the API.
+    pub store: Arc<dyn Store>,
     pub settings: Settings,
     pub data_dir: tempfile::TempDir,
     running: Option<RunningServer>,
@@ -151,6 +156,7 @@ impl TestServer {
             admin_token,
             clock,
             services: running.services.clone(),
+            store: running.store.clone(),
             settings,
             data_dir,
             running: Some(running),
@@ -169,7 +175,7 @@ impl TestServer {
 
     /// The server's store: the one place tests read what was stored behind the API.
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.services.store()
+        &self.store
     }
 
     /// The user's events, oldest first.
