@@ -43,6 +43,20 @@ pub struct ExistingCredential {
     pub transports: Vec<String>,
 }
 
+/// Credentials as passki takes them, to exclude from a registration or allow in a sign-in.
+pub(super) fn stored_passkeys(credentials: &[ExistingCredential]) -> Vec<passki::StoredPasskey> {
+    credentials
+        .iter()
+        .map(|existing| {
+            let mut stored = passki::StoredPasskey::default();
+            stored.credential_id = existing.credential_id.clone();
+            stored.transports =
+                serde_json::from_value(json!(existing.transports)).unwrap_or_default();
+            stored
+        })
+        .collect()
+}
+
 /// What the browser needs to create a credential, and what the server keeps to check it.
 #[derive(Debug)]
 pub struct StartedRegistration {
@@ -126,7 +140,8 @@ pub fn user_handle(user_id: &str) -> Vec<u8> {
     }
 }
 
-fn passki(relying_party: &RelyingParty) -> passki::Passki {
+/// passki's relying party for `relying_party`.
+pub(super) fn passki(relying_party: &RelyingParty) -> passki::Passki {
     passki::Passki::new(
         &relying_party.id,
         &relying_party.origins,
@@ -145,16 +160,7 @@ pub fn start_registration(
     exclude: &[ExistingCredential],
     timeout_millis: u64,
 ) -> Result<StartedRegistration, String> {
-    let excluded: Vec<passki::StoredPasskey> = exclude
-        .iter()
-        .map(|existing| {
-            let mut stored = passki::StoredPasskey::default();
-            stored.credential_id = existing.credential_id.clone();
-            stored.transports =
-                serde_json::from_value(json!(existing.transports)).unwrap_or_default();
-            stored
-        })
-        .collect();
+    let excluded = stored_passkeys(exclude);
     let mut options = passki::RegistrationOptions::default();
     options.timeout = timeout_millis;
     options.attestation = passki::AttestationConveyancePreference::None;
@@ -252,10 +258,11 @@ pub fn finish_registration(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn relying_party() -> RelyingParty {
+    /// The relying party the unit tests of registration and sign-in run on.
+    pub(in crate::domain) fn relying_party() -> RelyingParty {
         RelyingParty {
             id: "localhost".into(),
             name: "passlink".into(),

@@ -65,6 +65,13 @@ impl ApiClient {
         };
         self.call("DeleteSession", &request).await
     }
+
+    /// SetSession with a WebAuthn check the test expects refused: its failure.
+    pub async fn webauthn_refused(&self, session_id: &str, assertion: &Value) -> Failure {
+        self.set_session(set_webauthn(session_id, assertion))
+            .await
+            .expect_err("the WebAuthn check is refused")
+    }
 }
 
 /// `checks.user` by id.

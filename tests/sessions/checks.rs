@@ -17,7 +17,8 @@ use crate::common::sessions::{
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_check_failed, assert_exact, assert_no_challenge, assert_validation,
+    SignInScene, assert_check_failed, assert_exact, assert_no_challenge, assert_user_not_found,
+    assert_validation,
 };
 
 #[apply(every_protocol)]
@@ -48,9 +49,8 @@ async fn a_check_needs_a_pending_challenge_and_uses_it_up(#[case] protocol: Prot
     // Used up: the same assertion again, on the same session.
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&started.session_id, &assertion)
+        .await;
     assert_no_challenge(&failure);
     // A session that never had a challenge.
     let plain = s
@@ -63,9 +63,8 @@ async fn a_check_needs_a_pending_challenge_and_uses_it_up(#[case] protocol: Prot
         .unwrap();
     let failure = s
         .login
-        .set_session(set_webauthn(&plain.session_id, &assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&plain.session_id, &assertion)
+        .await;
     assert_no_challenge(&failure);
 }
 
@@ -79,12 +78,8 @@ async fn five_failed_checks_kill_a_challenge_four_do_not(#[case] protocol: Proto
         for _ in 0..failures {
             let failure = s
                 .login
-                .set_session(set_webauthn(
-                    &started.session_id,
-                    &with_bad_signature(&genuine),
-                ))
-                .await
-                .unwrap_err();
+                .webauthn_refused(&started.session_id, &with_bad_signature(&genuine))
+                .await;
             assert_check_failed(&failure);
         }
         let answer = s
@@ -123,9 +118,8 @@ async fn a_challenge_expires_after_the_configured_timeout(#[case] protocol: Prot
     s.scene.server.clock.advance(Duration::from_secs(2));
     let failure = s
         .login
-        .set_session(set_webauthn(&late.session_id, &late_assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&late.session_id, &late_assertion)
+        .await;
     assert_no_challenge(&failure);
 }
 
@@ -155,11 +149,7 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
         .await
         .expect("the oldest of three pending challenges");
     for later in &assertions[1..] {
-        let failure = s
-            .login
-            .set_session(set_webauthn(&first.session_id, later))
-            .await
-            .unwrap_err();
+        let failure = s.login.webauthn_refused(&first.session_id, later).await;
         assert_no_challenge(&failure);
     }
 
@@ -175,11 +165,7 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
         options.push(request_options(&answer.challenges));
     }
     let oldest = get_assertion(&mut s.user.authenticator, &options[0]).await;
-    let failure = s
-        .login
-        .set_session(set_webauthn(&second.session_id, &oldest))
-        .await
-        .unwrap_err();
+    let failure = s.login.webauthn_refused(&second.session_id, &oldest).await;
     assert_check_failed(&failure);
     let newest = get_assertion(&mut s.user.authenticator, &options[3]).await;
     s.login
@@ -266,9 +252,8 @@ async fn a_sign_counter_that_does_not_increase_means_a_clone(#[case] protocol: P
     let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &genuine))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&started.session_id, &genuine)
+        .await;
     assert_exact(
         &failure,
         Code::FailedPrecondition,
@@ -288,12 +273,7 @@ async fn a_user_deactivated_after_the_challenge_cannot_check_it(#[case] protocol
         .await;
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_exact(
-        &failure,
-        Code::FailedPrecondition,
-        "User could not be found (COMMAND-Df4b3)",
-    );
+        .webauthn_refused(&started.session_id, &assertion)
+        .await;
+    assert_user_not_found(&failure);
 }

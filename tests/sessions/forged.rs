@@ -159,9 +159,8 @@ async fn credentials_of_another_user_or_removed_ones_fail(#[case] protocol: Prot
     let foreign = get_assertion(&mut other.authenticator, &options).await;
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &foreign))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&started.session_id, &foreign)
+        .await;
     assert_check_failed(&failure);
 
     // A passkey removed after the challenge was issued.
@@ -174,9 +173,8 @@ async fn credentials_of_another_user_or_removed_ones_fail(#[case] protocol: Prot
         .unwrap();
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&started.session_id, &assertion)
+        .await;
     assert_check_failed(&failure);
 }
 

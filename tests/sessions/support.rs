@@ -129,6 +129,15 @@ pub fn assert_check_failed(failure: &Failure) {
     );
 }
 
+/// The refusal of a check whose user is gone or no longer active.
+pub fn assert_user_not_found(failure: &Failure) {
+    assert_exact(
+        failure,
+        Code::FailedPrecondition,
+        "User could not be found (COMMAND-Df4b3)",
+    );
+}
+
 /// The refusal of a check without a usable challenge.
 pub fn assert_no_challenge(failure: &Failure) {
     assert_exact(
