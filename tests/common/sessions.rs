@@ -112,6 +112,14 @@ pub fn passkey_challenge() -> session_pb::RequestChallenges {
     challenge_with(DOMAIN, Uv::Required)
 }
 
+/// CreateSession with only a user check.
+pub fn create_checking(user_id: &str) -> session_pb::CreateSessionRequest {
+    session_pb::CreateSessionRequest {
+        checks: Some(user_checks(user_id)),
+        ..Default::default()
+    }
+}
+
 /// CreateSession with a user check and a passkey challenge.
 pub fn create_for(user_id: &str) -> session_pb::CreateSessionRequest {
     session_pb::CreateSessionRequest {

@@ -12,7 +12,7 @@ use tonic::Code;
 use crate::common::assertion::{Forgery, forge, get_assertion, sign_count, with_bad_signature};
 use crate::common::protocols::Protocol;
 use crate::common::sessions::{
-    request_options, set_challenge, set_checks, set_webauthn, start_sign_in, user_checks,
+    create_checking, request_options, set_challenge, set_checks, set_webauthn, start_sign_in,
 };
 use crate::every_protocol;
 
@@ -55,10 +55,7 @@ async fn a_check_needs_a_pending_challenge_and_uses_it_up(#[case] protocol: Prot
     // A session that never had a challenge.
     let plain = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .unwrap();
     let failure = s

@@ -9,7 +9,9 @@ use tonic::Code;
 
 use crate::common::failure::Failure;
 use crate::common::protocols::Protocol;
-use crate::common::sessions::{DOMAIN, Uv, challenge_with, user_check, user_checks};
+use crate::common::sessions::{
+    DOMAIN, Uv, challenge_with, create_checking, user_check, user_checks,
+};
 use crate::every_protocol;
 
 use super::support::{
@@ -210,10 +212,7 @@ async fn unserved_checks_are_unimplemented_before_any_lookup_or_write(#[case] pr
     let s = SignInScene::new(protocol).await;
     let session = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .unwrap();
     let before = s
