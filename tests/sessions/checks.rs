@@ -17,8 +17,7 @@ use crate::common::sessions::{
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_check_failed, assert_exact, assert_no_challenge, assert_user_not_found,
-    assert_validation,
+    SignInScene, assert_exact, assert_no_challenge, assert_user_not_found, assert_validation,
 };
 
 #[apply(every_protocol)]
@@ -73,11 +72,8 @@ async fn five_failed_checks_kill_a_challenge_four_do_not(#[case] protocol: Proto
         let started = start_sign_in(&s.login, &s.user.user_id).await;
         let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
         for _ in 0..failures {
-            let failure = s
-                .login
-                .webauthn_refused(&started.session_id, &with_bad_signature(&genuine))
+            s.assert_check_fails(&started.session_id, &with_bad_signature(&genuine))
                 .await;
-            assert_check_failed(&failure);
         }
         let answer = s
             .login
@@ -162,8 +158,7 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
         options.push(request_options(&answer.challenges));
     }
     let oldest = get_assertion(&mut s.user.authenticator, &options[0]).await;
-    let failure = s.login.webauthn_refused(&second.session_id, &oldest).await;
-    assert_check_failed(&failure);
+    s.assert_check_fails(&second.session_id, &oldest).await;
     let newest = get_assertion(&mut s.user.authenticator, &options[3]).await;
     s.login
         .set_session(set_webauthn(&second.session_id, &newest))
