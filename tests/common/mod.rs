@@ -10,8 +10,10 @@
 pub mod assertion;
 pub mod authenticator;
 pub mod browser;
+pub mod descriptors;
 pub mod failure;
 pub mod grpc_web;
+pub mod http_clients;
 pub mod json_shape;
 pub mod log_capture;
 pub mod mail;
@@ -24,6 +26,7 @@ pub mod requests;
 pub mod scene;
 pub mod sessions;
 pub mod tls;
+pub mod user_calls;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -6,10 +6,10 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use tonic::Code;
 
+use crate::common::http_clients::http_client;
 use crate::common::log_capture::LogCapture;
 use crate::common::protocols::Protocol;
 use crate::common::sessions::{create_checking, create_discoverable, sign_in};
-use crate::common::wire::http_client;
 use crate::every_protocol;
 
 use super::support::{
