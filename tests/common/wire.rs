@@ -18,9 +18,7 @@ use super::grpc_web::{
 use super::protocols::Protocol;
 
 use super::descriptors::{from_json, method_descriptors, rest_route, rpc_path, to_json};
-use super::http_clients::{
-    JsonAnswer, header_text, http_client, http_client_trusting, json_answer,
-};
+use super::http_clients::{JsonAnswer, header_text, http_client_trusting, json_answer};
 
 /// How a client authenticates.
 #[derive(Clone, Debug)]
@@ -50,15 +48,7 @@ impl ApiClient {
             Protocol::Grpc => Some(super::grpc_channel(address).await),
             _ => None,
         };
-        ApiClient {
-            protocol,
-            address,
-            credentials: Credentials::None,
-            headers: Vec::new(),
-            http: http_client(),
-            channel,
-            https_ca: None,
-        }
+        ApiClient::over(protocol, address, channel, None)
     }
 
     /// A client without credentials of a server serving TLS at `address` with a certificate
@@ -68,14 +58,25 @@ impl ApiClient {
             Protocol::Grpc => Some(super::grpc_channel_https(address, ca).await),
             _ => None,
         };
+        ApiClient::over(protocol, address, channel, Some(ca))
+    }
+
+    /// A client without credentials over `channel` (gRPC) or HTTP, https when `https_ca` is
+    /// given.
+    fn over(
+        protocol: Protocol,
+        address: SocketAddr,
+        channel: Option<Channel>,
+        https_ca: Option<&[u8]>,
+    ) -> ApiClient {
         ApiClient {
             protocol,
             address,
             credentials: Credentials::None,
             headers: Vec::new(),
-            http: http_client_trusting(&[], Some(ca)),
+            http: http_client_trusting(&[], https_ca),
             channel,
-            https_ca: Some(ca.to_vec()),
+            https_ca: https_ca.map(<[u8]>::to_vec),
         }
     }
 
