@@ -21,7 +21,7 @@ use crate::private_files::{
     create_private_dir, prepare_private_sqlite_file, sqlite_file_of, write_private_file,
 };
 use crate::sealing::{XChaCha20Poly1305Sealer, load_secret_key};
-use crate::service::ports::SecretSealer;
+use crate::service::ports::{SecretSealer, Store};
 use crate::service::{RetentionSweeper, ServiceSettings, Services};
 use crate::store::backup::BackupReport;
 use crate::store::{Backend, SqlStore};
@@ -43,7 +43,7 @@ pub async fn open_store(settings: &Settings) -> Result<SqlStore, String> {
 /// The sealer of secrets at rest, under the key of `secret_key_file` or of
 /// `data_dir/secret.key` (created at first start). Call after `open_store`, which creates the
 /// data directory.
-pub fn open_sealer(settings: &Settings) -> Result<Arc<dyn SecretSealer>, String> {
+fn open_sealer(settings: &Settings) -> Result<Arc<dyn SecretSealer>, String> {
     let key = load_secret_key(settings.secret_key_file.as_deref(), &settings.data_dir)?;
     Ok(Arc::new(XChaCha20Poly1305Sealer::new(&key)))
 }
@@ -63,10 +63,11 @@ pub fn services(
     Arc::new(Services::new(Arc::new(store), clock, sealer, settings))
 }
 
-/// Starts the outbox worker when it is enabled and email can be sent (SMTP or a mail
-/// directory is set); it counts its deliveries in `metrics`.
-pub fn start_outbox_worker(
+/// Starts the outbox worker over `store` when it is enabled and email can be sent (SMTP or a
+/// mail directory is set); it counts its deliveries in `metrics`.
+fn start_outbox_worker(
     settings: &NotifySettings,
+    store: Arc<dyn Store>,
     services: &Services,
     metrics: DeliveryMetrics,
 ) -> Result<Option<RunningWorker>, String> {
@@ -81,7 +82,7 @@ pub fn start_outbox_worker(
     let mailer = Mailer::new(mailer)?;
     let templates = PasskeyLinkTemplates::load(settings.templates_dir.as_deref())?;
     let worker = OutboxWorker::new(
-        services.store().clone(),
+        store,
         services.clock().clone(),
         Arc::new(mailer),
         services.sealer().clone(),
@@ -134,6 +135,8 @@ pub struct RunningServer {
     pub external_url: String,
     /// The use cases the server runs, for operator actions in tests.
     pub services: Arc<Services>,
+    /// The store the use cases run on: what tests read behind the API.
+    pub store: Arc<dyn Store>,
     /// Stops the server gracefully.
     pub shutdown: oneshot::Sender<()>,
     /// Ends when the server has stopped.
@@ -188,9 +191,11 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
     let metrics =
         (metrics_exposure != MetricsExposure::Off).then(|| Arc::new(Metrics::new(&store)));
     let services = services(service, store.clone(), sealer, clock);
+    let shared_store: Arc<dyn Store> = Arc::new(store.clone());
     bootstrap(&settings, &services).await?;
     let worker = start_outbox_worker(
         &notify,
+        shared_store.clone(),
         &services,
         metrics
             .as_ref()
@@ -270,6 +275,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<RunningS
         metrics_address,
         external_url,
         services,
+        store: shared_store,
         shutdown,
         finished,
     })

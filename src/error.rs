@@ -8,21 +8,37 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub enum Code {
+    /// The caller canceled the request.
     Canceled = 1,
+    /// An error of unknown kind.
     Unknown = 2,
+    /// The request is malformed or a value is out of bounds.
     InvalidArgument = 3,
+    /// The deadline passed before the work finished.
     DeadlineExceeded = 4,
+    /// What the request names does not exist.
     NotFound = 5,
+    /// What the request would create exists already.
     AlreadyExists = 6,
+    /// The caller may not do this.
     PermissionDenied = 7,
+    /// A limit was reached; trying later may help.
     ResourceExhausted = 8,
+    /// The state does not allow the request now.
     FailedPrecondition = 9,
+    /// A concurrent change won; the request may be retried.
     Aborted = 10,
+    /// A value is past the valid range.
     OutOfRange = 11,
+    /// The method is not served.
     Unimplemented = 12,
+    /// A fault inside passlink.
     Internal = 13,
+    /// passlink cannot serve now; trying later may help.
     Unavailable = 14,
+    /// Data was lost or corrupted.
     DataLoss = 15,
+    /// The request carries no valid credentials.
     Unauthenticated = 16,
 }
 

@@ -261,7 +261,7 @@ async fn a_trickled_body_is_answered_deadline_exceeded_in_the_shape_of_each_prot
 
     let rest = trickle_answer(&server, "/v2/users/human", "application/json").await;
     assert_eq!(rest.status, 408, "{rest:?}");
-    let answer = common::wire::JsonAnswer {
+    let answer = common::http_clients::JsonAnswer {
         status: rest.status,
         content_type: rest.header("content-type").unwrap_or_default().to_owned(),
         body: rest.json(),

@@ -208,48 +208,84 @@ async fn the_registration_page_registers_a_passkey_in_chromium_and_refuses_a_use
     server.stop().await;
 }
 
+/// The headers every answer of the pages carries.
+fn assert_page_headers(response: &reqwest::Response, content_type: &str) {
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], content_type);
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+}
+
+/// Whether `html` has an attribute such as ` onclick=` (which the CSP would block).
+fn has_event_handler_attribute(html: &str) -> bool {
+    html.match_indices(" on").any(|(start, _)| {
+        let rest = &html[start + 3..];
+        let name_length = rest
+            .bytes()
+            .take_while(|byte| byte.is_ascii_lowercase())
+            .count();
+        name_length > 0 && rest[name_length..].starts_with('=')
+    })
+}
+
 #[tokio::test]
-async fn the_registration_page_and_its_script_are_served_from_the_binary() {
+async fn every_page_and_its_script_are_served_from_the_binary() {
     let server = TestServer::start().await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = http
-        .get(server.url("/ui/passkey/register?userID=1&orgID=2&codeID=3&code=x"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let headers = page.headers().clone();
-    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    // The page (as a link opens it), its directory, and the script it loads from there.
+    let pages = [
+        (
+            "/ui/passkey/register?userID=1&orgID=2&codeID=3&code=x",
+            "/ui/passkey/",
+            "register.js",
+        ),
+        ("/ui/login", "/ui/", "login.js"),
+        ("/ui/account", "/ui/", "account.js"),
+    ];
+    let mut policies = Vec::new();
+    for (path, directory, script) in pages {
+        let page = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert_page_headers(&page, "text/html; charset=utf-8");
+        let csp = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'self'; connect-src 'self';"),
+            "{path}: {csp}"
+        );
+        policies.push(csp.to_owned());
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains(&format!(r#"<script type="module" src="{script}">"#)),
+            "{path} loads {script}"
+        );
+        assert!(
+            !html.contains("<script>") && !has_event_handler_attribute(&html),
+            "{path} has no inline script or event handler attribute"
+        );
+        let script_path = format!("{directory}{script}");
+        let answer = http.get(server.url(&script_path)).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{script_path}");
+        assert_page_headers(&answer, "text/javascript; charset=utf-8");
+        let bundle = answer.bytes().await.unwrap();
+        assert_eq!(
+            bundle.as_ref(),
+            std::fs::read(browser::web_dir().join("dist").join(script)).unwrap(),
+            "{script_path} is the committed bundle"
+        );
+    }
     assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("script-src 'self'")
+        policies.windows(2).all(|pair| pair[0] == pair[1]),
+        "every page has the registration page's CSP: {policies:?}"
     );
-    let html = page.text().await.unwrap();
-    assert!(html.contains(r#"<script type="module" src="register.js">"#));
-    let script = http
-        .get(server.url("/ui/passkey/register.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(script.status(), 200);
-    assert_eq!(
-        script.headers()["content-type"],
-        "text/javascript; charset=utf-8"
-    );
-    let bundle = script.bytes().await.unwrap();
-    assert_eq!(
-        bundle.as_ref(),
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist/register.js")).unwrap()
-    );
-    let redirect = http.get(server.url("/ui")).send().await.unwrap();
-    assert_eq!(redirect.status(), 308);
-    assert_eq!(redirect.headers()["location"], "/ui/");
+    for (path, status, location) in [("/ui", 308, "/ui/"), ("/ui/", 307, "/ui/login")] {
+        let redirect = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(redirect.status(), status, "{path}");
+        assert_eq!(redirect.headers()["location"], location, "{path}");
+    }
     let missing = http
         .get(server.url("/ui/passkey/nothing"))
         .send()

@@ -312,7 +312,7 @@ async fn a_login_client_granted_on_the_command_line_creates_sessions() {
     );
     let token = passlink(&server, &["token", "create", "--user", &user_id]);
     let create = || async {
-        common::wire::http_client()
+        common::http_clients::http_client()
             .post(server.url("/v2/sessions"))
             .bearer_auth(&token)
             .body("{}")

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use common::failure::ERROR_DETAIL_TYPE;
+use common::http_clients::http_client;
 use common::json_shape::{assert_return_code_answer, keys};
 use common::protocols::Protocol;
 use common::raw_http::chunked_request;
 use common::requests::return_code;
 use common::scene::{Scene, assert_well_formed_code};
-use common::wire::http_client;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;

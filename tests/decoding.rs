@@ -6,14 +6,15 @@
 mod common;
 
 use common::TestServer;
+use common::descriptors::SERVICE;
 use common::failure::{Failure, error_detail_of_rpc_status, json_failure};
 use common::grpc_web::{
     decode_base64_lenient, decode_grpc_web_text, parse_grpc_web_frames, percent_decode,
 };
+use common::http_clients::{http_client, json_answer};
 use common::log_capture::LogCapture;
 use common::protocols::Protocol;
 use common::raw_grpc::RawGrpcConnection;
-use common::wire::{SERVICE, http_client, json_answer};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 use tonic::Code;

@@ -430,17 +430,24 @@ async fn message_that_keeps_failing_ends_dead_is_listed_and_retry_requeues_it() 
     server.stop().await;
 }
 
-#[tokio::test]
-async fn mail_dir_receives_each_message_as_an_eml_file() {
-    let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
+/// Queues a registration link for a new user and waits for its `.eml` file in the mail
+/// directory: the user's id and the file.
+async fn eml_of_a_queued_link(server: &TestServer) -> (String, String) {
     let mail_dir = server.settings.mail.dir.clone().unwrap();
-    let user_id = common::add_human(&server, &server.admin_token, "Ada").await;
-    let message_id = queue_link(&server, &user_id).await.id;
+    let user_id = common::add_human(server, &server.admin_token, "Ada").await;
+    let message_id = queue_link(server, &user_id).await.id;
     let path = mail_dir.join(format!("{message_id}.eml"));
     let eml = eventually("the .eml file", Duration::from_secs(10), async || {
         std::fs::read_to_string(&path).ok()
     })
     .await;
+    (user_id, eml)
+}
+
+#[tokio::test]
+async fn mail_dir_receives_each_message_as_an_eml_file() {
+    let server = TestServer::start_with(|settings| settings.outbox.worker = true).await;
+    let (_, eml) = eml_of_a_queued_link(&server).await;
     assert!(eml.contains("Subject: Add Passkey Login"), "{eml}");
     assert!(eml.contains("multipart/alternative"), "{eml}");
     assert!(eml.contains("text/html"), "{eml}");
@@ -457,14 +464,7 @@ async fn with_external_url_unset_the_emailed_link_points_at_the_bound_port() {
     let port = server.address.port();
     assert_ne!(port, 8080);
     assert_eq!(server.external_url, format!("http://localhost:{port}"));
-    let mail_dir = server.settings.mail.dir.clone().unwrap();
-    let user_id = common::add_human(&server, &server.admin_token, "Ada").await;
-    let message_id = queue_link(&server, &user_id).await.id;
-    let path = mail_dir.join(format!("{message_id}.eml"));
-    let eml = eventually("the .eml file", Duration::from_secs(10), async || {
-        std::fs::read_to_string(&path).ok()
-    })
-    .await;
+    let (user_id, eml) = eml_of_a_queued_link(&server).await;
     // Quoted-printable: soft line breaks out, `=3D` back to `=`.
     let text = eml
         .replace("=\r\n", "")

@@ -57,7 +57,7 @@ async fn health_service_reports_the_user_service_serving() {
         assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?}");
     }
     for path in ["/healthz", "/readyz"] {
-        let answer = common::wire::http_client()
+        let answer = common::http_clients::http_client()
             .get(server.url(path))
             .send()
             .await

@@ -7,10 +7,11 @@ mod common;
 
 use common::failure::error_detail_of_rpc_status;
 use common::grpc_web::{decode_base64_lenient, percent_decode};
+use common::http_clients::http_client;
 use common::protocols::Protocol;
 use common::requests::return_code;
 use common::scene::{Scene, assert_well_formed_code};
-use common::wire::{ApiClient, http_client};
+use common::wire::ApiClient;
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
 

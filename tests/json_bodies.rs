@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::failure::json_failure;
+use common::http_clients::JsonAnswer;
 use common::json_shape::{assert_details, assert_return_code_answer, keys};
 use common::protocols::Protocol;
 use common::scene::Scene;
-use common::wire::JsonAnswer;
 use common::{TestServer, unique_email, uuid_like};
 use rstest::rstest;
 use rstest_reuse::{apply, template};

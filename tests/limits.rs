@@ -6,11 +6,11 @@ mod common;
 
 use common::failure::{connect_failure, json_failure};
 use common::grpc_web::grpc_web_frame;
+use common::http_clients::{http_client, json_answer};
 use common::protocols::Protocol;
 use common::raw_http::ChunkedRequest;
 use common::requests::{human, return_code};
 use common::scene::Scene;
-use common::wire::{http_client, json_answer};
 use common::{TestServer, add_human, unique_email};
 use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;

@@ -7,9 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::http_clients::http_client;
 use common::protocols::Protocol;
 use common::requests::{human, register_with_code, return_code, send_link};
-use common::wire::http_client;
 use common::{TestServer, unique_email};
 
 /// One scrape, parsed.

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{PasslinkProcess, passlink_command, postgres_database};
+use common::process::{PasslinkProcess, passlink_command, postgres_database, sqlite_file_url};
 use common::requests::{human, return_code, send_link};
 use common::{authorized, uuid_like};
 use passlink::pb::zitadel::user::v2 as user_pb;
@@ -157,10 +157,7 @@ async fn two_processes_keep_every_users_events_gap_free_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_sqlite_file_keep_every_users_events_gap_free() {
     let data_root = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        data_root.path().join("shared.db").display()
-    );
+    let database_url = sqlite_file_url(data_root.path(), "shared.db");
     two_processes_keep_events_gap_free(&database_url, data_root.path()).await;
 }
 
@@ -243,10 +240,7 @@ async fn acknowledged_links_survive_kill_9(database_url: &str, data_dir: &Path) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_links_survive_kill_9_on_sqlite() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.path().join("passlink.db").display()
-    );
+    let database_url = sqlite_file_url(data_dir.path(), "passlink.db");
     acknowledged_links_survive_kill_9(&database_url, data_dir.path()).await;
 }
 
@@ -337,10 +331,7 @@ async fn revocation_by_another_process_takes_effect_within_the_cache_ttl(
 #[tokio::test]
 async fn a_token_revoked_by_another_process_stops_working_within_a_second_on_sqlite() {
     let data_dir = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.path().join("passlink.db").display()
-    );
+    let database_url = sqlite_file_url(data_dir.path(), "passlink.db");
     revocation_by_another_process_takes_effect_within_the_cache_ttl(&database_url, data_dir.path())
         .await;
 }

@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::failure::{ERROR_DETAIL_TYPE_URL, json_failure};
+use common::http_clients::{http_client, json_answer};
 use common::json_shape::{assert_details, assert_return_code_answer, assert_rfc3339_utc, keys};
 use common::protocols::Protocol;
 use common::scene::Scene;
-use common::wire::{http_client, json_answer};
 use serde_json::json;
 
 async fn post_json(url: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {

@@ -10,13 +10,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::http_clients::http_client_trusting;
 use common::log_capture::LogCapture;
 use common::protocols::Protocol;
 use common::requests::human;
 use common::tls::{
     TestCa, served_certificate, start_with_tls, wait_for_certificate, write_replacing,
 };
-use common::wire::{ApiClient, http_client_trusting};
+use common::wire::ApiClient;
 use common::{TestClock, unique_email};
 use passlink::app;
 use passlink::config::Settings;
@@ -70,7 +71,7 @@ async fn every_protocol_and_the_page_answer_over_https_on_one_port() {
     assert_eq!(probe.text().await.unwrap(), "ok");
 
     // No plain HTTP on the TLS port, and no connection for a client that does not trust the CA.
-    let plain = common::wire::http_client()
+    let plain = common::http_clients::http_client()
         .get(format!("http://localhost:{port}/healthz"))
         .send()
         .await;

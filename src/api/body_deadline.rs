@@ -24,7 +24,7 @@ use super::errors;
 use super::protocol::Protocol;
 
 /// The error a request body gives when its deadline passes.
-pub fn body_too_slow(timeout: Duration) -> Error {
+pub(crate) fn body_too_slow(timeout: Duration) -> Error {
     Error::deadline_exceeded(
         "API-Bd7tm",
         format!(
@@ -36,7 +36,7 @@ pub fn body_too_slow(timeout: Duration) -> Error {
 
 /// Gives the request's body `timeout` to arrive; when it does not, answers DeadlineExceeded
 /// in the request's protocol, whatever the handler made of the failed read.
-pub async fn body_deadline(timeout: Duration, request: Request, next: Next) -> Response {
+pub(crate) async fn body_deadline(timeout: Duration, request: Request, next: Next) -> Response {
     if request.body().is_end_stream() {
         return next.run(request).await;
     }

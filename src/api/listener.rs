@@ -17,8 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes, HttpBody};
-use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -30,6 +28,8 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpConnectInfo;
 use tower::ServiceExt;
+
+use super::body::GuardedBody;
 
 /// Largest request head: an HTTP/1.1 request line and headers (hyper's read buffer), and an
 /// HTTP/2 header list (`SETTINGS_MAX_HEADER_LIST_SIZE`). hyper answers 431 above it.
@@ -245,10 +245,8 @@ async fn serve_connection<Io>(
         let answer = router.clone().oneshot(request);
         async move {
             let response = answer.await?;
-            Ok::<_, Infallible>(response.map(|body| TrackedBody {
-                body,
-                _request_in_flight: request_in_flight,
-            }))
+            // The request stays counted in flight until its response is sent.
+            Ok::<_, Infallible>(response.map(|body| GuardedBody::new(body, request_in_flight)))
         }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service);
@@ -348,32 +346,6 @@ impl RequestInFlight {
 impl Drop for RequestInFlight {
     fn drop(&mut self) {
         self.0.send_modify(|count| *count -= 1);
-    }
-}
-
-/// A response body that keeps its request counted in flight until hyper is done with it.
-struct TrackedBody {
-    body: Body,
-    _request_in_flight: RequestInFlight,
-}
-
-impl HttpBody for TrackedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        context: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        std::pin::Pin::new(&mut self.body).poll_frame(context)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 

@@ -29,6 +29,7 @@ use http_body::{Frame, SizeHint};
 use crate::error::Code;
 use crate::metrics::{Metrics, RequestLabels, RpcLabels};
 
+use super::body::GuardedBody;
 use super::protocol::Protocol;
 use super::rpc::RpcTable;
 
@@ -256,38 +257,8 @@ pub async fn record(
     } else {
         Some(http_code_label(response.status()))
     };
-    response.map(|body| {
-        Body::new(RecordedBody {
-            body,
-            _recording: recording,
-        })
-    })
-}
-
-/// An answer's body that records its request when hyper is done with it.
-struct RecordedBody {
-    body: Body,
-    _recording: Recording,
-}
-
-impl HttpBody for RecordedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(context)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
+    // The request is recorded when its answer's body is done.
+    response.map(|body| Body::new(GuardedBody::new(body, recording)))
 }
 
 /// On the gRPC routes, inside the gRPC-Web layer: leaves the call's `grpc-status` (from a

@@ -202,7 +202,7 @@ fn cors(rest_methods: &HashSet<Method>) -> CorsLayer {
 }
 
 async fn ready(State(state): State<HttpState>) -> Response {
-    match state.services.store().ping().await {
+    match state.services.ready().await {
         Ok(()) => "ready".into_response(),
         Err(error) => errors::rest_error(&error),
     }

@@ -37,6 +37,7 @@ pub struct StorageArgs {
 /// The settings `passlink serve` takes as flags or environment variables.
 #[derive(Args, Clone, Debug, Default)]
 pub struct ServeArgs {
+    /// Where the data lives: the data directory and the database.
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Listen address [default: 127.0.0.1:8080].
@@ -83,14 +84,19 @@ pub struct ServeArgs {
     /// How long a started passkey registration can be finished [default: 5m].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub webauthn_registration_lifetime: Option<Duration>,
+    /// Email delivery: SMTP, the mail directory, the outbox worker and templates.
     #[command(flatten)]
     pub mail: MailArgs,
+    /// Limits on public calls, connections and trusted proxies.
     #[command(flatten)]
     pub limits: LimitsArgs,
+    /// What the retention sweep deletes, and when.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Sign-in with sessions.
     #[command(flatten)]
     pub sessions: SessionsArgs,
+    /// TLS and metrics on the listener.
     #[command(flatten)]
     pub edge: EdgeArgs,
 }
@@ -335,7 +341,7 @@ impl SessionsArgs {
 
 /// The environment variable standing for the flag `--long`: `PASSLINK_` and the flag's name in
 /// capitals with `_` for `-` (`--smtp-host` is `PASSLINK_SMTP_HOST`).
-pub fn variable_name(long: &str) -> String {
+pub(crate) fn variable_name(long: &str) -> String {
     format!("PASSLINK_{}", long.replace('-', "_").to_ascii_uppercase())
 }
 

@@ -60,7 +60,9 @@ pub struct Settings {
     /// How long shutdown waits for requests in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// `[code]`: registration codes.
     pub code: CodeSettings,
+    /// `[webauthn]`: the relying party.
     pub webauthn: WebauthnSettings,
     /// `[smtp]`: the SMTP server email goes through.
     pub smtp: SmtpSettings,

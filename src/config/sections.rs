@@ -47,11 +47,11 @@ impl Default for CodeSettings {
 }
 
 /// The name authenticators show when `webauthn.rp_name` is unset.
-pub const DEFAULT_RP_NAME: &str = "passlink";
+pub(crate) const DEFAULT_RP_NAME: &str = "passlink";
 
 /// How long a started registration can be finished when `webauthn.registration_lifetime` is
 /// unset.
-pub const DEFAULT_REGISTRATION_LIFETIME: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_REGISTRATION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// WebAuthn relying party (`[webauthn]` in the TOML file).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

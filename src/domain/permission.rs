@@ -6,11 +6,14 @@ use std::str::FromStr;
 /// A role a user can be granted, on the whole instance or on one organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// Owns the whole instance: every permission everywhere.
     IamOwner,
     /// A login backend's role: creates, checks, reads and deletes sessions on the whole
     /// instance, and reads users (SESSIONS.md §11.9).
     IamLoginClient,
+    /// Manages one organization and its users.
     OrgOwner,
+    /// Manages the users of one organization.
     OrgUserManager,
 }
 
@@ -92,10 +95,15 @@ impl FromStr for Role {
 /// A permission an RPC checks against the target user's organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Permission {
+    /// Reading a user (`user.read`).
     UserRead,
+    /// Creating and changing users (`user.write`).
     UserWrite,
+    /// Deleting users (`user.delete`).
     UserDelete,
+    /// Registering passkeys for a user (`user.passkey.write`).
     UserPasskeyWrite,
+    /// Changing a user's credentials (`user.credential.write`).
     UserCredentialWrite,
     /// Reading sessions (`session.read`).
     SessionRead,
@@ -120,15 +128,20 @@ impl Permission {
 /// A role held by a user; `org_id` is `None` for instance-wide roles.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleGrant {
+    /// The role granted.
     pub role: Role,
+    /// The organization it is granted on.
     pub org_id: Option<String>,
 }
 
 /// The authenticated user behind a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
+    /// The caller's user id.
     pub user_id: String,
+    /// The organization the caller belongs to.
     pub org_id: String,
+    /// Every role the caller holds.
     pub grants: Vec<RoleGrant>,
     /// The organization named by the `x-zitadel-orgid` header, if any.
     pub org_hint: Option<String>,

@@ -22,12 +22,16 @@ pub const MAX_USER_AGENT_HEADER_BYTES: usize = 64 * 1024;
 /// The user agent a session was created from, as the client described it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserAgent {
+    /// The client's fingerprint of the agent (a device or browser id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint_id: Option<String>,
+    /// The agent's IP address as the client gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// A free description, such as the browser's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// HTTP headers the client chose to record, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub header: BTreeMap<String, Vec<String>>,
 }
@@ -45,33 +49,47 @@ impl UserAgent {
 /// The user a session checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckedUser {
+    /// The user's id.
     pub id: String,
+    /// The user's organization.
     pub org_id: String,
+    /// When the user was checked.
     pub checked_at: Timestamp,
 }
 
 /// The last successful WebAuthn check of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WebAuthnFactor {
+    /// When the check succeeded.
     pub checked_at: Timestamp,
+    /// Whether the authenticator verified the user (PIN, biometrics).
     pub user_verified: bool,
 }
 
 /// A session as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
+    /// The session id.
     pub id: String,
     /// The change counter: the sequence of the last Create or Set.
     pub sequence: u64,
     /// The user id of whoever created it; empty for a public sign-in.
     pub creator_id: String,
+    /// The user checked, once a check named one.
     pub user: Option<CheckedUser>,
+    /// The last WebAuthn check, once one succeeded.
     pub web_authn: Option<WebAuthnFactor>,
+    /// Metadata set on the session, by key.
     pub metadata: BTreeMap<String, Vec<u8>>,
+    /// The user agent the session was created from.
     pub user_agent: UserAgent,
+    /// When the session stops being valid; `None`: never.
     pub expires_at: Option<Timestamp>,
+    /// When the session was terminated, if it was.
     pub terminated_at: Option<Timestamp>,
+    /// When the session was created.
     pub created_at: Timestamp,
+    /// When the session last changed.
     pub changed_at: Timestamp,
 }
 

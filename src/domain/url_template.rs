@@ -43,14 +43,19 @@ enum Part {
 /// Why a template does not parse.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
+    /// An action opened at this byte offset is never closed.
     #[error("an action opened at byte {0} is never closed")]
     Unclosed(usize),
+    /// An action names a field links do not have.
     #[error("the action {{{{{0}}}}} names no known field")]
     UnknownField(String),
+    /// The rendered link is not an absolute URL.
     #[error("the link is not an absolute URL: {0}")]
     NotAbsolute(String),
+    /// The scheme is built by an action instead of written out.
     #[error("the link's scheme must be literal text before the first action")]
     SchemeNotLiteral,
+    /// The scheme is not one links may use.
     #[error("the link's scheme {0:?} is not allowed")]
     RefusedScheme(String),
 }
@@ -58,9 +63,13 @@ pub enum TemplateError {
 /// The values a registration link is rendered with.
 #[derive(Clone, Copy, Debug)]
 pub struct LinkValues<'a> {
+    /// `{{.UserID}}`: the user the code is for.
     pub user_id: &'a str,
+    /// `{{.OrgID}}`: the user's organization.
     pub org_id: &'a str,
+    /// `{{.CodeID}}`: the code's id.
     pub code_id: &'a str,
+    /// `{{.Code}}`: the code itself.
     pub code: &'a str,
 }
 

@@ -26,7 +26,9 @@ pub enum AuthenticatorAttachment {
 /// The relying party of one registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelyingParty {
+    /// The RP id: the domain credentials are bound to.
     pub id: String,
+    /// The name authenticators show the user.
     pub name: String,
     /// Exact origins (`scheme://host[:port]`, no trailing slash) a credential may come from.
     pub origins: Vec<String>,
@@ -35,9 +37,24 @@ pub struct RelyingParty {
 /// A credential the user already holds, to exclude from a new registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExistingCredential {
+    /// The credential id the authenticator must not register again.
     pub credential_id: Vec<u8>,
     /// Transports as WebAuthn names them (`usb`, `internal`, …).
     pub transports: Vec<String>,
+}
+
+/// Credentials as passki takes them, to exclude from a registration or allow in a sign-in.
+pub(super) fn stored_passkeys(credentials: &[ExistingCredential]) -> Vec<passki::StoredPasskey> {
+    credentials
+        .iter()
+        .map(|existing| {
+            let mut stored = passki::StoredPasskey::default();
+            stored.credential_id = existing.credential_id.clone();
+            stored.transports =
+                serde_json::from_value(json!(existing.transports)).unwrap_or_default();
+            stored
+        })
+        .collect()
 }
 
 /// What the browser needs to create a credential, and what the server keeps to check it.
@@ -52,14 +69,21 @@ pub struct StartedRegistration {
 /// A credential that passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCredential {
+    /// The credential id the authenticator chose.
     pub credential_id: Vec<u8>,
     /// The public key, COSE-encoded.
     pub public_key: Vec<u8>,
+    /// The COSE algorithm of the key.
     pub algorithm: i32,
+    /// The authenticator's signature counter at registration.
     pub sign_count: u32,
+    /// The authenticator model's id.
     pub aaguid: [u8; 16],
+    /// Transports as WebAuthn names them.
     pub transports: Vec<String>,
+    /// Whether the credential may be synced to other devices.
     pub backup_eligible: bool,
+    /// Whether the credential is synced already.
     pub backed_up: bool,
 }
 
@@ -116,7 +140,8 @@ pub fn user_handle(user_id: &str) -> Vec<u8> {
     }
 }
 
-fn passki(relying_party: &RelyingParty) -> passki::Passki {
+/// passki's relying party for `relying_party`.
+pub(super) fn passki(relying_party: &RelyingParty) -> passki::Passki {
     passki::Passki::new(
         &relying_party.id,
         &relying_party.origins,
@@ -135,16 +160,7 @@ pub fn start_registration(
     exclude: &[ExistingCredential],
     timeout_millis: u64,
 ) -> Result<StartedRegistration, String> {
-    let excluded: Vec<passki::StoredPasskey> = exclude
-        .iter()
-        .map(|existing| {
-            let mut stored = passki::StoredPasskey::default();
-            stored.credential_id = existing.credential_id.clone();
-            stored.transports =
-                serde_json::from_value(json!(existing.transports)).unwrap_or_default();
-            stored
-        })
-        .collect();
+    let excluded = stored_passkeys(exclude);
     let mut options = passki::RegistrationOptions::default();
     options.timeout = timeout_millis;
     options.attestation = passki::AttestationConveyancePreference::None;
@@ -242,10 +258,11 @@ pub fn finish_registration(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn relying_party() -> RelyingParty {
+    /// The relying party the unit tests of registration and sign-in run on.
+    pub(in crate::domain) fn relying_party() -> RelyingParty {
         RelyingParty {
             id: "localhost".into(),
             name: "passlink".into(),

@@ -10,15 +10,18 @@
 
 use serde_json::{Value, json};
 
-use super::webauthn::{ExistingCredential, RelyingParty};
+use super::webauthn::{ExistingCredential, RelyingParty, passki, stored_passkeys};
 
 /// A stored passkey, as a sign-in checks an assertion against it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignInKey {
+    /// The credential id the browser answers with.
     pub credential_id: Vec<u8>,
     /// The public key, COSE-encoded.
     pub public_key: Vec<u8>,
+    /// The COSE algorithm of the key.
     pub algorithm: i32,
+    /// The last signature counter seen, to spot cloned authenticators.
     pub sign_count: u32,
 }
 
@@ -66,16 +69,7 @@ pub fn start_sign_in(
     allowed: &[ExistingCredential],
     timeout_millis: u64,
 ) -> Result<StartedSignIn, String> {
-    let passkeys: Vec<passki::StoredPasskey> = allowed
-        .iter()
-        .map(|existing| {
-            let mut stored = passki::StoredPasskey::default();
-            stored.credential_id = existing.credential_id.clone();
-            stored.transports =
-                serde_json::from_value(json!(existing.transports)).unwrap_or_default();
-            stored
-        })
-        .collect();
+    let passkeys = stored_passkeys(allowed);
     let mut options = passki::AuthenticationOptions::default();
     options.timeout = timeout_millis;
     options.user_verification = passki::UserVerificationRequirement::Required;
@@ -198,25 +192,10 @@ pub fn finish_sign_in(
     }
 }
 
-fn passki(relying_party: &RelyingParty) -> passki::Passki {
-    passki::Passki::new(
-        &relying_party.id,
-        &relying_party.origins,
-        &relying_party.name,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn relying_party() -> RelyingParty {
-        RelyingParty {
-            id: "localhost".into(),
-            name: "passlink".into(),
-            origins: vec!["http://localhost:8080".into()],
-        }
-    }
+    use crate::domain::webauthn::tests::relying_party;
 
     #[test]
     fn a_discoverable_challenge_allows_no_credential_and_requires_verification() {

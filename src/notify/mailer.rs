@@ -16,17 +16,24 @@ use super::settings::{MailDelivery, MailerSettings, SmtpEncryption, SmtpPassword
 pub struct Email {
     /// The outbox id; it makes the Message-ID, so that every retry carries the same one.
     pub id: String,
+    /// The recipient's name for the To header.
     pub to_name: String,
+    /// The recipient's address.
     pub to_address: String,
+    /// The Subject header.
     pub subject: String,
+    /// The plain text part.
     pub text: String,
+    /// The HTML part.
     pub html: String,
 }
 
 /// Why a message could not be sent, and whether trying again can help.
 #[derive(Debug)]
 pub struct SendError {
+    /// What went wrong, for the outbox's last error.
     pub message: String,
+    /// Whether retrying cannot help (the message is then dead).
     pub permanent: bool,
 }
 
@@ -41,11 +48,18 @@ pub trait MailTransport: Send + Sync + 'static {
 pub enum Mailer {
     /// An SMTP server through a pooled connection.
     Smtp {
+        /// The pooled SMTP transport.
         transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// The From mailbox.
         from: Mailbox,
     },
     /// `<id>.eml` files in a directory.
-    Directory { directory: PathBuf, from: Mailbox },
+    Directory {
+        /// The directory the files are written to.
+        directory: PathBuf,
+        /// The From mailbox.
+        from: Mailbox,
+    },
 }
 
 impl Mailer {

@@ -77,9 +77,13 @@ pub struct ServiceSettings {
 /// What a change reports to the client, as `zitadel.object.v2.Details`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeDetails {
+    /// The target's event sequence after the change.
     pub sequence: u64,
+    /// When the change was made.
     pub change_date: Timestamp,
+    /// The organization owning the target.
     pub resource_owner: String,
+    /// When the target was created, for answers that report it.
     pub creation_date: Option<Timestamp>,
 }
 
@@ -156,9 +160,9 @@ impl Services {
         &self.clock
     }
 
-    /// The store, for health checks.
-    pub fn store(&self) -> &Arc<dyn ports::Store> {
-        &self.store
+    /// Whether the store answers: the readiness probe's question.
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await
     }
 
     /// The sealer of secrets at rest; the outbox worker opens sealed codes with it.

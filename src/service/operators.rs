@@ -22,15 +22,20 @@ pub const SYSTEM_ACTOR: &str = "system";
 /// What the first start creates.
 #[derive(Debug)]
 pub struct Bootstrapped {
+    /// The default organization.
     pub org: Org,
+    /// The IAM_OWNER machine user.
     pub admin_user_id: String,
+    /// The admin's personal access token, shown once.
     pub admin_token: Secret,
 }
 
 /// A token just created; the secret is shown once and never stored.
 #[derive(Debug)]
 pub struct CreatedToken {
+    /// The token's id, for revoking it.
     pub token_id: String,
+    /// The token itself, shown once.
     pub token: Secret,
 }
 

@@ -41,6 +41,7 @@ pub(super) fn passkey_already_registered() -> Error {
 pub struct PasskeySettings {
     /// The RP id used when a request names no domain.
     pub rp_id: String,
+    /// The relying party name authenticators show.
     pub rp_name: String,
     /// Exact origins credentials may come from.
     pub allowed_origins: Vec<String>,
@@ -51,15 +52,20 @@ pub struct PasskeySettings {
 /// A registration code as presented by the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresentedCode {
+    /// The code's id.
     pub id: String,
+    /// The code itself.
     pub code: crate::domain::secret::Secret,
 }
 
 /// What RegisterPasskey asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisterPasskey {
+    /// The user the passkey is for.
     pub user_id: String,
+    /// The registration code, for a caller without a token.
     pub code: Option<PresentedCode>,
+    /// The kind of authenticator asked for, if any.
     pub authenticator: Option<AuthenticatorAttachment>,
     /// The RP id to use; the configured one when `None`.
     pub domain: Option<String>,
@@ -68,18 +74,24 @@ pub struct RegisterPasskey {
 /// A started registration: its id and the options for `navigator.credentials.create`.
 #[derive(Debug)]
 pub struct StartedPasskeyRegistration {
+    /// What the change reports.
     pub details: ChangeDetails,
+    /// The id the passkey will have, for VerifyPasskeyRegistration.
     pub passkey_id: String,
+    /// `{"publicKey": {...}}` for `navigator.credentials.create`.
     pub options: Value,
 }
 
 /// What VerifyPasskeyRegistration asks for.
 #[derive(Debug)]
 pub struct VerifyPasskeyRegistration {
+    /// The user the passkey is for.
     pub user_id: String,
+    /// The id RegisterPasskey returned.
     pub passkey_id: String,
     /// The browser's `PublicKeyCredential` as JSON.
     pub credential: Value,
+    /// The name the passkey is listed by.
     pub passkey_name: String,
 }
 

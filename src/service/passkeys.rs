@@ -13,15 +13,20 @@ use super::{ChangeDetails, Services};
 /// A READY passkey as ListPasskeys shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasskeyListing {
+    /// The passkey id.
     pub id: String,
+    /// The name given at verification.
     pub name: String,
 }
 
 /// The passkeys of a user and what the list reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasskeyList {
+    /// The user's READY passkeys.
     pub passkeys: Vec<PasskeyListing>,
+    /// The user's event sequence the list reflects.
     pub processed_sequence: u64,
+    /// When the list was read.
     pub timestamp: Timestamp,
 }
 

@@ -18,13 +18,18 @@ pub enum LinkMedium {
     /// The answer carries the code; nothing is sent.
     ReturnCode,
     /// An email carries a link built from the template, or from passlink's own page.
-    SendLink { url_template: Option<String> },
+    SendLink {
+        /// The link template; passlink's own registration page when `None`.
+        url_template: Option<String>,
+    },
 }
 
 /// A newly issued registration code.
 #[derive(Debug)]
 pub struct IssuedCode {
+    /// The code's id, which the link carries next to it.
     pub id: String,
+    /// The code itself, shown once.
     pub code: Secret,
 }
 
@@ -34,14 +39,20 @@ pub const PASSKEY_LINK_MESSAGE_KIND: &str = "passkey_registration_link";
 /// What the notifier needs to render a registration link email at send time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasskeyLinkMessage {
+    /// The user the link is for.
     pub user_id: String,
+    /// The user's organization.
     pub org_id: String,
+    /// The id of the code the link carries.
     pub code_id: String,
     /// The code, sealed by the `SecretSealer` with `code_id` as its context (the store never
     /// holds it in plain text); blanked once the message is sent.
     pub sealed_code: String,
+    /// The link template, rendered at send time.
     pub url_template: String,
+    /// The address the email goes to.
     pub email: String,
+    /// The name the email greets.
     pub greeting_name: String,
     /// When the code expires, in microseconds since the Unix epoch.
     pub expires_at: i64,

@@ -22,7 +22,9 @@ pub const MAX_LISTED_SESSIONS: u64 = 1000;
 /// A session as answered, with the user it checked (for its login and display names).
 #[derive(Clone, Debug)]
 pub struct SessionView {
+    /// The session.
     pub session: Session,
+    /// The user the session checked, if it checked one and the user still exists.
     pub user: Option<User>,
 }
 
@@ -40,18 +42,26 @@ pub enum ListFilter {
 /// What ListSessions asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListSessions {
+    /// The conditions, all of which must hold.
     pub filters: Vec<ListFilter>,
+    /// Order by creation date instead of by id.
     pub by_creation_date: bool,
+    /// Oldest (or lowest id) first when set.
     pub ascending: bool,
+    /// How many matching sessions to skip.
     pub offset: u64,
+    /// How many sessions to return at most; 0 means `MAX_LISTED_SESSIONS`.
     pub limit: u64,
 }
 
 /// A page of ListSessions.
 #[derive(Clone, Debug)]
 pub struct SessionList {
+    /// How many sessions match, before offset and limit.
     pub total: u64,
+    /// The sessions of this page.
     pub sessions: Vec<SessionView>,
+    /// When the list was read.
     pub at: crate::domain::time::Timestamp,
 }
 

@@ -46,6 +46,7 @@ pub struct SessionSettings {
 /// How a check names its user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserCheck {
+    /// A user id.
     Id(String),
     /// A login name, matched case-insensitively.
     LoginName(String),
@@ -54,8 +55,11 @@ pub enum UserCheck {
 /// The user verification a challenge asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserVerification {
+    /// The authenticator must verify the user.
     Required,
+    /// The authenticator should verify the user if it can.
     Preferred,
+    /// The authenticator should not verify the user.
     Discouraged,
 }
 
@@ -64,12 +68,14 @@ pub enum UserVerification {
 pub struct ChallengeRequest {
     /// The RP id the passkey was registered for.
     pub domain: String,
+    /// Whether the authenticator must verify the user.
     pub user_verification: UserVerification,
 }
 
 /// The checks and requests of a CreateSession or SetSession, validated.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionRequest {
+    /// The user to check, if the request names one.
     pub user: Option<UserCheck>,
     /// The browser's `PublicKeyCredential` of a `get()`, as JSON.
     pub web_authn: Option<Value>,
@@ -77,32 +83,41 @@ pub struct SessionRequest {
     pub metadata: Vec<(String, Vec<u8>)>,
     /// Whether `challenges` was set at all: the answer then carries `challenges`, even empty.
     pub challenges_requested: bool,
+    /// The WebAuthn challenge to start, if one was requested.
     pub challenge: Option<ChallengeRequest>,
+    /// How long the session stays valid from now, if the request sets it.
     pub lifetime: Option<Duration>,
 }
 
 /// What CreateSession asks for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CreateSession {
+    /// The checks and requests.
     pub request: SessionRequest,
+    /// The user agent the client described.
     pub user_agent: UserAgent,
 }
 
 /// What SetSession asks for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SetSession {
+    /// The session to change.
     pub session_id: String,
     /// The session's current token, which proves possession for a public SetSession (ignored
     /// with a bearer token holding `session.write`).
     pub session_token: Option<String>,
+    /// The checks and requests.
     pub request: SessionRequest,
 }
 
 /// The answer of CreateSession and SetSession.
 #[derive(Debug)]
 pub struct SessionWritten {
+    /// What the change reports.
     pub details: ChangeDetails,
+    /// The session id.
     pub session_id: String,
+    /// The session's new token; the previous one no longer works.
     pub session_token: String,
     /// `Some` when challenges were requested: the WebAuthn request options, if one was.
     pub challenges: Option<Option<Value>>,

@@ -16,7 +16,9 @@ use super::{ChangeDetails, PERMISSION_DENIED, Services};
 pub enum OrgSelector {
     /// The `x-zitadel-orgid` header, else the caller's own organization.
     Unspecified,
+    /// An organization id.
     Id(String),
+    /// An organization's primary domain.
     Domain(String),
 }
 
@@ -31,36 +33,53 @@ pub enum Verification {
     ReturnCode,
 }
 
+/// The email address of a new user, and how it is verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmailInput {
+    /// The address.
     pub address: String,
+    /// How the address is verified.
     pub verification: Verification,
 }
 
+/// The phone number of a new user, and how it is verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PhoneInput {
+    /// The number.
     pub number: String,
+    /// How the number is verified.
     pub verification: Verification,
 }
 
 /// A validated AddHumanUser request.
 #[derive(Clone, Debug)]
 pub struct AddHumanUser {
+    /// The id to create the user with; a generated one when `None`.
     pub user_id: Option<String>,
+    /// The login name; the email address when `None`.
     pub username: Option<String>,
+    /// The organization the user goes to.
     pub org: OrgSelector,
+    /// The person's names and preferences.
     pub profile: Profile,
+    /// The email address.
     pub email: EmailInput,
+    /// The phone number, if given.
     pub phone: Option<PhoneInput>,
+    /// Metadata to store with the user, by key.
     pub metadata: Vec<(String, Vec<u8>)>,
 }
 
 /// The answer to AddHumanUser.
 #[derive(Debug)]
 pub struct AddedHumanUser {
+    /// The new user's id.
     pub user_id: String,
+    /// What the change reports.
     pub details: ChangeDetails,
+    /// The email verification code, when the request asked for it back.
     pub email_code: Option<Secret>,
+    /// The phone verification code, when the request asked for it back.
     pub phone_code: Option<Secret>,
 }
 

@@ -97,21 +97,21 @@ async fn apply_write(connection: &mut AnyConnection, write: &Write) -> Result<Ou
 }
 
 /// How one connection is opened and each batch begun.
-pub struct WriterSettings {
+pub(crate) struct WriterSettings {
     /// The database URL.
-    pub url: String,
+    pub(crate) url: String,
     /// Statements run once on the new connection (SQLite's PRAGMAs), if any.
-    pub setup: Option<&'static str>,
+    pub(crate) setup: Option<&'static str>,
     /// Opens each batch's transaction (for SQLite `BEGIN IMMEDIATE`, which takes the write
     /// lock at once or waits for it, so no statement of the batch fails on a lock upgrade).
-    pub begin: &'static str,
+    pub(crate) begin: &'static str,
     /// Where each batch's size and commit time are recorded.
-    pub metrics: super::metrics::GroupCommitMetrics,
+    pub(crate) metrics: super::metrics::GroupCommitMetrics,
 }
 
 /// A handle to the writer; cheap to clone. The writer ends when the last handle is dropped.
 #[derive(Clone)]
-pub struct GroupCommitWriter {
+pub(crate) struct GroupCommitWriter {
     queue: mpsc::Sender<(Write, Reply)>,
 }
 
@@ -119,7 +119,7 @@ impl GroupCommitWriter {
     /// Starts the writer on a thread of its own, with its own connection. A thread of its own
     /// matters on a busy machine: the writer awaits one statement after another, and as a task
     /// on the shared runtime each of those wake-ups would queue behind the request tasks.
-    pub fn start(settings: WriterSettings) -> Result<GroupCommitWriter, String> {
+    pub(crate) fn start(settings: WriterSettings) -> Result<GroupCommitWriter, String> {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -133,7 +133,7 @@ impl GroupCommitWriter {
     }
 
     /// Commits a change with the next batch and answers once that batch is durable.
-    pub async fn commit(&self, change: Change) -> Result<Outcome<Committed>> {
+    pub(crate) async fn commit(&self, change: Change) -> Result<Outcome<Committed>> {
         self.write(Write::User(change)).await
     }
 
@@ -148,7 +148,7 @@ impl GroupCommitWriter {
 
     /// Queues a change for the next batch and returns at once; a failure is only logged. The
     /// writer keeps each user's changes in the order they were queued or committed.
-    pub async fn queue(&self, change: Change) -> Result<()> {
+    pub(crate) async fn queue(&self, change: Change) -> Result<()> {
         self.submit(Write::User(change), Reply::Logged).await
     }
 

@@ -46,7 +46,9 @@ pub use token_cache::TOKEN_CACHE_TTL;
 /// Which database a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// A SQLite file.
     Sqlite,
+    /// A PostgreSQL server.
     Postgres,
 }
 

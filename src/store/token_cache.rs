@@ -28,7 +28,7 @@ struct Entry {
 
 /// Token hash → owner, with a time to live.
 #[derive(Default)]
-pub struct TokenOwnerCache {
+pub(crate) struct TokenOwnerCache {
     entries: Mutex<HashMap<Vec<u8>, Entry>>,
 }
 
@@ -40,7 +40,7 @@ impl TokenOwnerCache {
     }
 
     /// The cached owner of a token, if fresh and the token has not expired by `now`.
-    pub fn get(&self, token_hash: &[u8], now: Timestamp) -> Option<TokenOwner> {
+    pub(crate) fn get(&self, token_hash: &[u8], now: Timestamp) -> Option<TokenOwner> {
         let entries = self.entries();
         let entry = entries.get(token_hash)?;
         let fresh = entry.cached_at.elapsed() < TOKEN_CACHE_TTL;
@@ -51,7 +51,7 @@ impl TokenOwnerCache {
     }
 
     /// Remembers the owner of a valid token.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         token_hash: &[u8],
         owner: TokenOwner,
@@ -72,7 +72,7 @@ impl TokenOwnerCache {
     }
 
     /// Forgets every token of a user (after a change to that user or its roles).
-    pub fn forget_user(&self, user_id: &str) {
+    pub(crate) fn forget_user(&self, user_id: &str) {
         let mut entries = self.entries();
         if !entries.is_empty() {
             entries.retain(|_, entry| entry.owner.user_id != user_id);
@@ -80,7 +80,7 @@ impl TokenOwnerCache {
     }
 
     /// Forgets everything (after a revocation, whose token hash this side does not know).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.entries().clear();
     }
 }

@@ -7,8 +7,8 @@ use passlink::pb::zitadel::v1::ErrorDetail;
 use prost::Message;
 
 use super::grpc_web::decode_base64_lenient;
+use super::http_clients::JsonAnswer;
 use super::protocols::Protocol;
-use super::wire::JsonAnswer;
 
 /// The type URL and Connect type name of passlink's error detail.
 pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/zitadel.v1.ErrorDetail";

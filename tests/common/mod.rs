@@ -2,13 +2,18 @@
 //! database (a SQLite file in a temporary directory, or a fresh PostgreSQL database when
 //! `PASSLINK_TEST_POSTGRES_URL` is set) and a clock the test can move.
 
+// `unreachable_pub` is a lint for the library's API; in a test binary `pub` only shares
+// helpers between its modules.
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
 pub mod assertion;
 pub mod authenticator;
 pub mod browser;
+pub mod descriptors;
 pub mod failure;
 pub mod grpc_web;
+pub mod http_clients;
 pub mod json_shape;
 pub mod log_capture;
 pub mod mail;
@@ -21,6 +26,7 @@ pub mod requests;
 pub mod scene;
 pub mod sessions;
 pub mod tls;
+pub mod user_calls;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -103,6 +109,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub clock: Arc<TestClock>,
     pub services: Arc<Services>,
+    /// The store the server runs on: the one place tests read what was stored behind the API.
+    pub store: Arc<dyn Store>,
     pub settings: Settings,
     pub data_dir: tempfile::TempDir,
     running: Option<RunningServer>,
@@ -151,6 +159,7 @@ impl TestServer {
             admin_token,
             clock,
             services: running.services.clone(),
+            store: running.store.clone(),
             settings,
             data_dir,
             running: Some(running),
@@ -169,7 +178,7 @@ impl TestServer {
 
     /// The server's store: the one place tests read what was stored behind the API.
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.services.store()
+        &self.store
     }
 
     /// The user's events, oldest first.

@@ -183,12 +183,14 @@ impl Drop for ProcessDatabase {
 pub async fn fresh_database(directory: &Path) -> ProcessDatabase {
     let url = match super::fresh_postgres_database().await {
         Some(url) => url,
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            directory.join("shared.db").display()
-        ),
+        None => sqlite_file_url(directory, "shared.db"),
     };
     ProcessDatabase { url }
+}
+
+/// The URL of the SQLite file `name` in `directory`, created at first use.
+pub fn sqlite_file_url(directory: &Path, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", directory.join(name).display())
 }
 
 /// A fresh PostgreSQL database for child processes; fails the test when

@@ -65,6 +65,13 @@ impl ApiClient {
         };
         self.call("DeleteSession", &request).await
     }
+
+    /// SetSession with a WebAuthn check the test expects refused: its failure.
+    pub async fn webauthn_refused(&self, session_id: &str, assertion: &Value) -> Failure {
+        self.set_session(set_webauthn(session_id, assertion))
+            .await
+            .expect_err("the WebAuthn check is refused")
+    }
 }
 
 /// `checks.user` by id.
@@ -103,6 +110,14 @@ pub fn challenge_with(domain: &str, uv: Uv) -> session_pb::RequestChallenges {
 /// Challenges with one passkey challenge (`REQUIRED`) for the default domain.
 pub fn passkey_challenge() -> session_pb::RequestChallenges {
     challenge_with(DOMAIN, Uv::Required)
+}
+
+/// CreateSession with only a user check.
+pub fn create_checking(user_id: &str) -> session_pb::CreateSessionRequest {
+    session_pb::CreateSessionRequest {
+        checks: Some(user_checks(user_id)),
+        ..Default::default()
+    }
 }
 
 /// CreateSession with a user check and a passkey challenge.

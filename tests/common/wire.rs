@@ -5,12 +5,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::LazyLock;
 
 use base64::Engine;
-use passlink::pb::zitadel::user::v2 as user_pb;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
 use tonic::transport::Channel;
 
 use super::failure::{Failure, connect_failure, error_detail_of_rpc_status, rest_failure};
@@ -20,71 +17,8 @@ use super::grpc_web::{
 };
 use super::protocols::Protocol;
 
-/// The user service, which every protocol serves.
-pub const SERVICE: &str = "zitadel.user.v2.UserService";
-
-/// The session service, which every protocol serves.
-pub const SESSION_SERVICE: &str = "zitadel.session.v2.SessionService";
-
-/// The service that has `method` (user and session methods have distinct names).
-pub fn service_of(method: &str) -> &'static str {
-    let has = |service: &str| {
-        POOL.get_service_by_name(service)
-            .is_some_and(|found| found.methods().any(|candidate| candidate.name() == method))
-    };
-    if has(SESSION_SERVICE) {
-        SESSION_SERVICE
-    } else {
-        SERVICE
-    }
-}
-
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(passlink::pb::FILE_DESCRIPTOR_SET).expect("the descriptor set")
-});
-
-/// The request and response descriptors of a method of the user or session service.
-pub fn method_descriptors(method: &str) -> (MessageDescriptor, MessageDescriptor) {
-    let service = POOL
-        .get_service_by_name(service_of(method))
-        .expect("the service");
-    let method = service
-        .methods()
-        .find(|candidate| candidate.name() == method)
-        .unwrap_or_else(|| panic!("no method {method}"));
-    (method.input(), method.output())
-}
-
-/// A message as canonical proto3 JSON, as a client library would write it.
-pub fn to_json<M: Message>(descriptor: MessageDescriptor, message: &M) -> serde_json::Value {
-    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).unwrap();
-    serde_json::to_value(&dynamic).unwrap()
-}
-
-/// Reads a JSON answer strictly: a field the schema does not know fails the test.
-pub fn from_json<M: Message + Default>(descriptor: MessageDescriptor, body: &[u8]) -> M {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let dynamic = DynamicMessage::deserialize_with_options(
-        descriptor,
-        &mut deserializer,
-        &DeserializeOptions::new().deny_unknown_fields(true),
-    )
-    .unwrap_or_else(|error| {
-        panic!(
-            "the answer {} is not canonical JSON: {error}",
-            String::from_utf8_lossy(body)
-        )
-    });
-    M::decode(dynamic.encode_to_vec().as_slice()).unwrap()
-}
-
-/// An answer to a JSON request, as it came over the wire.
-#[derive(Debug)]
-pub struct JsonAnswer {
-    pub status: u16,
-    pub content_type: String,
-    pub body: serde_json::Value,
-}
+use super::descriptors::{from_json, method_descriptors, rest_route, rpc_path, to_json};
+use super::http_clients::{JsonAnswer, header_text, http_client_trusting, json_answer};
 
 /// How a client authenticates.
 #[derive(Clone, Debug)]
@@ -107,42 +41,6 @@ pub struct ApiClient {
     https_ca: Option<Vec<u8>>,
 }
 
-/// A reqwest client that never goes through a proxy (HTTP/1.1 only: no `http2` feature).
-pub fn http_client() -> reqwest::Client {
-    http_client_sending(&[])
-}
-
-/// A reqwest client like `http_client` that sends `headers` with every request.
-fn http_client_sending(headers: &[(String, String)]) -> reqwest::Client {
-    http_client_trusting(headers, None)
-}
-
-/// A reqwest client like `http_client_sending` that, given a CA certificate (PEM), speaks
-/// https and trusts only that CA.
-pub fn http_client_trusting(
-    headers: &[(String, String)],
-    https_ca: Option<&[u8]>,
-) -> reqwest::Client {
-    let headers = headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                reqwest::header::HeaderName::try_from(name.as_str()).expect("a header name"),
-                reqwest::header::HeaderValue::try_from(value.as_str()).expect("a header value"),
-            )
-        })
-        .collect();
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .default_headers(headers);
-    if let Some(ca) = https_ca {
-        builder = builder
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("a PEM certificate"));
-    }
-    builder.build().unwrap()
-}
-
 impl ApiClient {
     /// A client without credentials.
     pub async fn new(protocol: Protocol, address: SocketAddr) -> ApiClient {
@@ -150,15 +48,7 @@ impl ApiClient {
             Protocol::Grpc => Some(super::grpc_channel(address).await),
             _ => None,
         };
-        ApiClient {
-            protocol,
-            address,
-            credentials: Credentials::None,
-            headers: Vec::new(),
-            http: http_client(),
-            channel,
-            https_ca: None,
-        }
+        ApiClient::over(protocol, address, channel, None)
     }
 
     /// A client without credentials of a server serving TLS at `address` with a certificate
@@ -168,14 +58,25 @@ impl ApiClient {
             Protocol::Grpc => Some(super::grpc_channel_https(address, ca).await),
             _ => None,
         };
+        ApiClient::over(protocol, address, channel, Some(ca))
+    }
+
+    /// A client without credentials over `channel` (gRPC) or HTTP, https when `https_ca` is
+    /// given.
+    fn over(
+        protocol: Protocol,
+        address: SocketAddr,
+        channel: Option<Channel>,
+        https_ca: Option<&[u8]>,
+    ) -> ApiClient {
         ApiClient {
             protocol,
             address,
             credentials: Credentials::None,
             headers: Vec::new(),
-            http: http_client_trusting(&[], Some(ca)),
+            http: http_client_trusting(&[], https_ca),
             channel,
-            https_ca: Some(ca.to_vec()),
+            https_ca: https_ca.map(<[u8]>::to_vec),
         }
     }
 
@@ -225,71 +126,12 @@ impl ApiClient {
         }
     }
 
-    pub async fn add_human_user(
-        &self,
-        request: user_pb::AddHumanUserRequest,
-    ) -> Result<user_pb::AddHumanUserResponse, Failure> {
-        self.call("AddHumanUser", &request).await
-    }
-
-    pub async fn get_user_by_id(
-        &self,
-        user_id: &str,
-    ) -> Result<user_pb::GetUserByIdResponse, Failure> {
-        let request = user_pb::GetUserByIdRequest {
-            user_id: user_id.into(),
-        };
-        self.call("GetUserByID", &request).await
-    }
-
-    pub async fn delete_user(&self, user_id: &str) -> Result<user_pb::DeleteUserResponse, Failure> {
-        let request = user_pb::DeleteUserRequest {
-            user_id: user_id.into(),
-        };
-        self.call("DeleteUser", &request).await
-    }
-
-    pub async fn create_passkey_registration_link(
-        &self,
-        request: user_pb::CreatePasskeyRegistrationLinkRequest,
-    ) -> Result<user_pb::CreatePasskeyRegistrationLinkResponse, Failure> {
-        self.call("CreatePasskeyRegistrationLink", &request).await
-    }
-
-    pub async fn register_passkey(
-        &self,
-        request: user_pb::RegisterPasskeyRequest,
-    ) -> Result<user_pb::RegisterPasskeyResponse, Failure> {
-        self.call("RegisterPasskey", &request).await
-    }
-
-    pub async fn verify_passkey_registration(
-        &self,
-        request: user_pb::VerifyPasskeyRegistrationRequest,
-    ) -> Result<user_pb::VerifyPasskeyRegistrationResponse, Failure> {
-        self.call("VerifyPasskeyRegistration", &request).await
-    }
-
-    pub async fn list_passkeys(
-        &self,
-        user_id: &str,
-    ) -> Result<user_pb::ListPasskeysResponse, Failure> {
-        let request = user_pb::ListPasskeysRequest {
-            user_id: user_id.into(),
-        };
-        self.call("ListPasskeys", &request).await
-    }
-
-    pub async fn remove_passkey(
-        &self,
-        user_id: &str,
-        passkey_id: &str,
-    ) -> Result<user_pb::RemovePasskeyResponse, Failure> {
-        let request = user_pb::RemovePasskeyRequest {
-            user_id: user_id.into(),
-            passkey_id: passkey_id.into(),
-        };
-        self.call("RemovePasskey", &request).await
+    /// `request` with this client's `authorization` header, if it has credentials.
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.authorization() {
+            Some(authorization) => request.header("authorization", authorization),
+            None => request,
+        }
     }
 
     /// Calls `method` of the user service over this client's protocol.
@@ -328,8 +170,7 @@ impl ApiClient {
                 .metadata_mut()
                 .insert(name, value.parse().expect("a metadata value"));
         }
-        let path =
-            http::uri::PathAndQuery::try_from(format!("/{}/{method}", service_of(method))).unwrap();
+        let path = http::uri::PathAndQuery::try_from(rpc_path(method)).unwrap();
         grpc.unary(
             wrapped,
             path,
@@ -368,14 +209,12 @@ impl ApiClient {
         };
         let mut request = self
             .http
-            .post(self.url(&format!("/{}/{method}", service_of(method))))
+            .post(self.url(&rpc_path(method)))
             .header("content-type", content_type)
             .header("accept", content_type)
             .header("x-grpc-web", "1")
             .body(body);
-        if let Some(authorization) = self.authorization() {
-            request = request.header("authorization", authorization);
-        }
+        request = self.authorized(request);
         let answer = request.send().await.expect("a gRPC-Web answer");
         assert_eq!(answer.version(), reqwest::Version::HTTP_11);
         let status = answer.status().as_u16();
@@ -455,13 +294,11 @@ impl ApiClient {
         };
         let mut http_request = self
             .http
-            .post(self.url(&format!("/{}/{method}", service_of(method))))
+            .post(self.url(&rpc_path(method)))
             .header("content-type", content_type)
             .header("connect-protocol-version", "1")
             .body(body);
-        if let Some(authorization) = self.authorization() {
-            http_request = http_request.header("authorization", authorization);
-        }
+        http_request = self.authorized(http_request);
         let answer = http_request.send().await.expect("a Connect answer");
         let status = answer.status().as_u16();
         let answer_type = header_text(answer.headers(), "content-type");
@@ -506,12 +343,10 @@ impl ApiClient {
             Protocol::ConnectJson => {
                 let mut request = self
                     .http
-                    .post(self.url(&format!("/{}/{method}", service_of(method))))
+                    .post(self.url(&rpc_path(method)))
                     .header("content-type", "application/json")
                     .body(body.to_string());
-                if let Some(authorization) = self.authorization() {
-                    request = request.header("authorization", authorization);
-                }
+                request = self.authorized(request);
                 json_answer(request.send().await.expect("a Connect answer")).await
             }
             other => panic!("{other:?} does not carry JSON"),
@@ -555,25 +390,9 @@ impl ApiClient {
             }
             self.http.request(route.verb.clone(), url)
         };
-        if let Some(authorization) = self.authorization() {
-            request = request.header("authorization", authorization);
-        }
+        request = self.authorized(request);
         json_answer(request.send().await.expect("a REST answer")).await
     }
-}
-
-/// The REST route of a method of the user or session service, from its `google.api.http`
-/// annotation.
-pub fn rest_route(method: &str) -> passlink::api::routes::HttpRoute {
-    let descriptor = POOL
-        .get_service_by_name(service_of(method))
-        .and_then(|service| {
-            service
-                .methods()
-                .find(|candidate| candidate.name() == method)
-        })
-        .unwrap_or_else(|| panic!("no method {method}"));
-    passlink::api::routes::HttpRoute::of(&descriptor).unwrap_or_else(|problem| panic!("{problem}"))
 }
 
 /// A JSON value as the text of a path segment or query parameter.
@@ -583,30 +402,5 @@ fn query_text(value: &serde_json::Value) -> String {
         serde_json::Value::Null => String::new(),
         serde_json::Value::Bool(_) | serde_json::Value::Number(_) => value.to_string(),
         other => panic!("{other} does not fit in a URL"),
-    }
-}
-
-fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
-    headers
-        .get(name)
-        .map(|value| value.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// Reads an HTTP answer whose body must be JSON.
-pub async fn json_answer(answer: reqwest::Response) -> JsonAnswer {
-    let status = answer.status().as_u16();
-    let content_type = header_text(answer.headers(), "content-type");
-    let body = answer.bytes().await.unwrap();
-    let body = serde_json::from_slice(&body).unwrap_or_else(|error| {
-        panic!(
-            "a JSON answer, got {status} {:?}: {error}",
-            String::from_utf8_lossy(&body)
-        )
-    });
-    JsonAnswer {
-        status,
-        content_type,
-        body,
     }
 }

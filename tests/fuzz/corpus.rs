@@ -21,7 +21,7 @@ pub struct Corpus {
 }
 
 fn sample<M: Message>(method: &'static str, message: &M) -> Sample {
-    let (input, _) = super::common::wire::method_descriptors(method);
+    let (input, _) = super::common::descriptors::method_descriptors(method);
     let proto = message.encode_to_vec();
     let dynamic = prost_reflect::DynamicMessage::decode(input, proto.as_slice()).unwrap();
     Sample {

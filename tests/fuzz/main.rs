@@ -8,6 +8,9 @@
 //! The run is reproducible: `PASSLINK_TEST_FUZZ_SEED=<seed>` repeats it (the seed is printed),
 //! `PASSLINK_TEST_FUZZ_REQUESTS=<n>` changes its length.
 
+// `unreachable_pub` is a lint for the library's API; in a test binary `pub` only shares
+// helpers between its modules.
+#![allow(unreachable_pub)]
 #[path = "../common/mod.rs"]
 mod common;
 mod corpus;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use base64::Engine;
 
+use super::common::http_clients::http_client;
 use super::common::raw_grpc::RawGrpcConnection;
-use super::common::wire::http_client;
 use super::corpus::Corpus;
 use super::inputs::{self, FuzzRequest, Transport};
 use super::server::ServerProcess;

@@ -10,10 +10,11 @@ use rstest_reuse::apply;
 use tonic::Code;
 
 use crate::common::failure::Failure;
+use crate::common::http_clients::http_client;
 use crate::common::protocols::Protocol;
 use crate::common::requests::{register_with_code, wrong_code};
 use crate::common::scene::assert_code_invalid;
-use crate::common::wire::{ApiClient, http_client};
+use crate::common::wire::ApiClient;
 use crate::common::{TestServer, add_human, create_code};
 use crate::every_protocol;
 

@@ -12,7 +12,7 @@ use tonic::Code;
 use crate::common::authenticator::{ORIGIN, create_credential, options_of, software_authenticator};
 use crate::common::protocols::Protocol;
 use crate::common::requests::{human, register_without_code, verify_request};
-use crate::common::sessions::{sign_in, user_checks};
+use crate::common::sessions::{create_checking, sign_in};
 use crate::common::unique_email;
 use crate::every_protocol;
 
@@ -84,13 +84,10 @@ async fn a_verified_session_acts_as_its_user_for_its_own_things(#[case] protocol
             .await
             .map(|_| ())
             .unwrap_err(),
-        me.create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&user_id)),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ())
-        .unwrap_err(),
+        me.create_session(create_checking(&user_id))
+            .await
+            .map(|_| ())
+            .unwrap_err(),
     ];
     for failure in denied {
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");
@@ -115,10 +112,7 @@ async fn other_session_tokens_are_no_bearer_tokens(#[case] protocol: Protocol) {
     // Only a user check: no authentication happened.
     let unverified = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&user_id))
         .await
         .unwrap();
     assert_token_invalid(&refused(unverified.session_token.clone()).await);

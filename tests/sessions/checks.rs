@@ -12,12 +12,12 @@ use tonic::Code;
 use crate::common::assertion::{Forgery, forge, get_assertion, sign_count, with_bad_signature};
 use crate::common::protocols::Protocol;
 use crate::common::sessions::{
-    request_options, set_challenge, set_checks, set_webauthn, start_sign_in, user_checks,
+    create_checking, request_options, set_challenge, set_checks, set_webauthn, start_sign_in,
 };
 use crate::every_protocol;
 
 use super::support::{
-    SignInScene, assert_check_failed, assert_exact, assert_no_challenge, assert_validation,
+    SignInScene, assert_exact, assert_no_challenge, assert_user_not_found, assert_validation,
 };
 
 #[apply(every_protocol)]
@@ -48,24 +48,19 @@ async fn a_check_needs_a_pending_challenge_and_uses_it_up(#[case] protocol: Prot
     // Used up: the same assertion again, on the same session.
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&started.session_id, &assertion)
+        .await;
     assert_no_challenge(&failure);
     // A session that never had a challenge.
     let plain = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .unwrap();
     let failure = s
         .login
-        .set_session(set_webauthn(&plain.session_id, &assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&plain.session_id, &assertion)
+        .await;
     assert_no_challenge(&failure);
 }
 
@@ -77,15 +72,8 @@ async fn five_failed_checks_kill_a_challenge_four_do_not(#[case] protocol: Proto
         let started = start_sign_in(&s.login, &s.user.user_id).await;
         let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
         for _ in 0..failures {
-            let failure = s
-                .login
-                .set_session(set_webauthn(
-                    &started.session_id,
-                    &with_bad_signature(&genuine),
-                ))
-                .await
-                .unwrap_err();
-            assert_check_failed(&failure);
+            s.assert_check_fails(&started.session_id, &with_bad_signature(&genuine))
+                .await;
         }
         let answer = s
             .login
@@ -123,9 +111,8 @@ async fn a_challenge_expires_after_the_configured_timeout(#[case] protocol: Prot
     s.scene.server.clock.advance(Duration::from_secs(2));
     let failure = s
         .login
-        .set_session(set_webauthn(&late.session_id, &late_assertion))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&late.session_id, &late_assertion)
+        .await;
     assert_no_challenge(&failure);
 }
 
@@ -155,11 +142,7 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
         .await
         .expect("the oldest of three pending challenges");
     for later in &assertions[1..] {
-        let failure = s
-            .login
-            .set_session(set_webauthn(&first.session_id, later))
-            .await
-            .unwrap_err();
+        let failure = s.login.webauthn_refused(&first.session_id, later).await;
         assert_no_challenge(&failure);
     }
 
@@ -175,12 +158,7 @@ async fn three_challenges_stay_pending_and_one_success_uses_all_of_them(
         options.push(request_options(&answer.challenges));
     }
     let oldest = get_assertion(&mut s.user.authenticator, &options[0]).await;
-    let failure = s
-        .login
-        .set_session(set_webauthn(&second.session_id, &oldest))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&second.session_id, &oldest).await;
     let newest = get_assertion(&mut s.user.authenticator, &options[3]).await;
     s.login
         .set_session(set_webauthn(&second.session_id, &newest))
@@ -266,9 +244,8 @@ async fn a_sign_counter_that_does_not_increase_means_a_clone(#[case] protocol: P
     let genuine = get_assertion(&mut s.user.authenticator, &started.options).await;
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &genuine))
-        .await
-        .unwrap_err();
+        .webauthn_refused(&started.session_id, &genuine)
+        .await;
     assert_exact(
         &failure,
         Code::FailedPrecondition,
@@ -288,12 +265,7 @@ async fn a_user_deactivated_after_the_challenge_cannot_check_it(#[case] protocol
         .await;
     let failure = s
         .login
-        .set_session(set_webauthn(&started.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_exact(
-        &failure,
-        Code::FailedPrecondition,
-        "User could not be found (COMMAND-Df4b3)",
-    );
+        .webauthn_refused(&started.session_id, &assertion)
+        .await;
+    assert_user_not_found(&failure);
 }

@@ -9,7 +9,7 @@ use tonic::Code;
 
 use crate::common::protocols::Protocol;
 use crate::common::scene::micros;
-use crate::common::sessions::{sign_in, user_checks};
+use crate::common::sessions::{create_checking, sign_in};
 use crate::every_protocol;
 
 use super::support::{
@@ -19,10 +19,7 @@ use super::support::{
 
 async fn session_of(s: &SignInScene, user_id: &str) -> session_pb::CreateSessionResponse {
     s.login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(user_id))
         .await
         .unwrap()
 }

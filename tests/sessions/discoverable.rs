@@ -17,7 +17,7 @@ use crate::common::sessions::{
 };
 use crate::every_protocol;
 
-use super::support::{SignInScene, assert_check_failed, assert_exact};
+use super::support::{SignInScene, assert_exact, assert_user_not_found};
 
 fn assert_discoverable_options(options: &Value) {
     let public_key = &options["publicKey"];
@@ -105,22 +105,12 @@ async fn a_discoverable_check_refuses_what_names_no_active_owner(#[case] protoco
     let begun = begin().await;
     let mut assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
     assertion["response"]["userHandle"] = Value::Null;
-    let failure = s
-        .login
-        .set_session(set_webauthn(&begun.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&begun.session_id, &assertion).await;
     // A user handle that is not the owner's.
     let begun = begin().await;
     let mut assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
     assertion["response"]["userHandle"] = json!(b64(b"404404"));
-    let failure = s
-        .login
-        .set_session(set_webauthn(&begun.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&begun.session_id, &assertion).await;
     // A user check before the WebAuthn check narrows the challenge to that user.
     let other = s.another_user("Nora").await;
     let begun = begin().await;
@@ -129,12 +119,7 @@ async fn a_discoverable_check_refuses_what_names_no_active_owner(#[case] protoco
         .await
         .unwrap();
     let assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
-    let failure = s
-        .login
-        .set_session(set_webauthn(&begun.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&begun.session_id, &assertion).await;
     // An owner who is no longer active.
     let begun = begin().await;
     let assertion = get_assertion(&mut s.user.authenticator, &begun.options).await;
@@ -144,14 +129,9 @@ async fn a_discoverable_check_refuses_what_names_no_active_owner(#[case] protoco
         .await;
     let failure = s
         .login
-        .set_session(set_webauthn(&begun.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_exact(
-        &failure,
-        Code::FailedPrecondition,
-        "User could not be found (COMMAND-Df4b3)",
-    );
+        .webauthn_refused(&begun.session_id, &assertion)
+        .await;
+    assert_user_not_found(&failure);
     s.scene
         .server
         .set_user_state_in_database(&s.user.user_id, 1)
@@ -164,12 +144,7 @@ async fn a_discoverable_check_refuses_what_names_no_active_owner(#[case] protoco
         .remove_passkey(&s.user.user_id, &s.user.passkey_id)
         .await
         .unwrap();
-    let failure = s
-        .login
-        .set_session(set_webauthn(&begun.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&begun.session_id, &assertion).await;
 }
 
 #[apply(every_protocol)]

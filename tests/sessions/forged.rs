@@ -157,12 +157,7 @@ async fn credentials_of_another_user_or_removed_ones_fail(#[case] protocol: Prot
     let mut options = started.options.clone();
     options["publicKey"]["allowCredentials"] = json!([]);
     let foreign = get_assertion(&mut other.authenticator, &options).await;
-    let failure = s
-        .login
-        .set_session(set_webauthn(&started.session_id, &foreign))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&started.session_id, &foreign).await;
 
     // A passkey removed after the challenge was issued.
     let started = start_sign_in(&s.login, &s.user.user_id).await;
@@ -172,12 +167,7 @@ async fn credentials_of_another_user_or_removed_ones_fail(#[case] protocol: Prot
         .remove_passkey(&s.user.user_id, &s.user.passkey_id)
         .await
         .unwrap();
-    let failure = s
-        .login
-        .set_session(set_webauthn(&started.session_id, &assertion))
-        .await
-        .unwrap_err();
-    assert_check_failed(&failure);
+    s.assert_check_fails(&started.session_id, &assertion).await;
 }
 
 /// The forger itself, without a server: an unchanged forgery verifies with the credential's

@@ -2,15 +2,14 @@
 //! read without a token (§5).
 
 use passlink::domain::permission::Role;
-use passlink::pb::zitadel::session::v2 as session_pb;
 use rstest::rstest;
 use rstest_reuse::apply;
 use tonic::Code;
 
+use crate::common::http_clients::http_client;
 use crate::common::log_capture::LogCapture;
 use crate::common::protocols::Protocol;
-use crate::common::sessions::{create_discoverable, sign_in, user_checks};
-use crate::common::wire::http_client;
+use crate::common::sessions::{create_checking, create_discoverable, sign_in};
 use crate::every_protocol;
 
 use super::support::{
@@ -91,10 +90,7 @@ async fn without_a_token_the_user_its_org_and_instance_readers_may_read(
     let s = SignInScene::new(protocol).await;
     let created = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .unwrap();
     let org = &s.scene.org_id;

@@ -13,7 +13,7 @@ use tonic::Code;
 
 use crate::common::protocols::Protocol;
 use crate::common::scene::micros;
-use crate::common::sessions::{list_ids, query, user_checks};
+use crate::common::sessions::{create_checking, list_ids, query, user_checks};
 use crate::every_protocol;
 
 use super::support::{SignInScene, assert_exact, assert_validation};
@@ -235,10 +235,7 @@ async fn rows_the_caller_may_not_see_are_neither_listed_nor_counted(#[case] prot
     let other_org = s.scene.server.create_org("Elsewhere").await;
     let created = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .unwrap();
     let ids_of = |answer: session_pb::ListSessionsResponse| {

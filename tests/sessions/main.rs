@@ -6,6 +6,9 @@
 //! listing, deleting, discoverable and public sign-in, the session token as a bearer, and two
 //! processes on one database.
 
+// `unreachable_pub` is a lint for the library's API; in a test binary `pub` only shares
+// helpers between its modules.
+#![allow(unreachable_pub)]
 mod bearer;
 mod checks;
 #[path = "../common/mod.rs"]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::common::assertion::get_assertion;
 use crate::common::authenticator::{ORIGIN, create_credential, options_of, software_authenticator};
-use crate::common::process::{PasslinkProcess, postgres_database};
+use crate::common::process::{PasslinkProcess, postgres_database, sqlite_file_url};
 use crate::common::protocols::Protocol;
 use crate::common::requests::{human, register_with_code, return_code, verify_request};
 use crate::common::sessions::{create_for, set_webauthn, started};
@@ -115,10 +115,7 @@ async fn a_session_created_on_one_process_is_checked_on_the_other(database_url: 
         assert_get_token_refused(&failure);
     }
     // The challenge was used up for both processes.
-    let failure = one
-        .set_session(set_webauthn(&begun.session_id, &assertion))
-        .await
-        .unwrap_err();
+    let failure = one.webauthn_refused(&begun.session_id, &assertion).await;
     super::support::assert_no_challenge(&failure);
 }
 
@@ -133,9 +130,6 @@ async fn a_session_created_on_one_process_is_checked_on_another_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_created_on_one_process_is_checked_on_another_on_one_sqlite_file() {
     let root = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}?mode=rwc",
-        root.path().join("shared.db").display()
-    );
+    let database_url = sqlite_file_url(root.path(), "shared.db");
     a_session_created_on_one_process_is_checked_on_the_other(&database_url, root.path()).await;
 }

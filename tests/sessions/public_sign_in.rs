@@ -16,8 +16,8 @@ use crate::common::failure::Failure;
 use crate::common::protocols::Protocol;
 use crate::common::scene::micros;
 use crate::common::sessions::{
-    Uv, assert_session_token, challenge_with, create_discoverable, create_for, set_webauthn,
-    started, user_checks, webauthn_checks,
+    Uv, assert_session_token, challenge_with, create_checking, create_discoverable, create_for,
+    set_webauthn, started, user_checks, webauthn_checks,
 };
 use crate::every_protocol;
 
@@ -104,10 +104,7 @@ async fn without_a_token_only_the_sign_in_shapes_are_accepted(#[case] protocol: 
             ..Default::default()
         },
         session_pb::CreateSessionRequest::default(),
-        session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        },
+        create_checking(&s.user.user_id),
     ];
     for request in refused_creates {
         assert_unauthenticated(&browser.create_session(request).await.unwrap_err());

@@ -9,10 +9,14 @@ use tonic::Code;
 
 use crate::common::failure::Failure;
 use crate::common::protocols::Protocol;
-use crate::common::sessions::{DOMAIN, Uv, challenge_with, user_check, user_checks};
+use crate::common::sessions::{
+    DOMAIN, Uv, challenge_with, create_checking, user_check, user_checks,
+};
 use crate::every_protocol;
 
-use super::support::{SignInScene, assert_exact, assert_names_field, assert_validation};
+use super::support::{
+    SignInScene, assert_exact, assert_names_field, assert_user_not_found, assert_validation,
+};
 
 /// CreateSession with a user check and `challenges`.
 fn create_with(
@@ -122,11 +126,7 @@ async fn webauthn_challenges_are_refused_as_the_contract_says(#[case] protocol: 
             .create_session(create_with(user, challenge_with(DOMAIN, Uv::Required)))
             .await
             .unwrap_err();
-        assert_exact(
-            &failure,
-            Code::FailedPrecondition,
-            "User could not be found (COMMAND-Df4b3)",
-        );
+        assert_user_not_found(&failure);
     }
     // OTP challenges are not served.
     let otp_sms = session_pb::RequestChallenges {
@@ -212,10 +212,7 @@ async fn unserved_checks_are_unimplemented_before_any_lookup_or_write(#[case] pr
     let s = SignInScene::new(protocol).await;
     let session = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .unwrap();
     let before = s

@@ -13,7 +13,8 @@ use tonic::Code;
 use crate::common::protocols::Protocol;
 use crate::common::scene::micros;
 use crate::common::sessions::{
-    assert_session_token, list_ids, request_options, set_challenge, sign_in, user_checks,
+    assert_session_token, create_checking, list_ids, request_options, set_challenge, sign_in,
+    user_checks,
 };
 use crate::every_protocol;
 
@@ -179,10 +180,7 @@ async fn only_instance_wide_session_write_creates_and_changes_sessions(#[case] p
     let s = SignInScene::new(protocol).await;
     let created = s
         .login
-        .create_session(session_pb::CreateSessionRequest {
-            checks: Some(user_checks(&s.user.user_id)),
-            ..Default::default()
-        })
+        .create_session(create_checking(&s.user.user_id))
         .await
         .expect("IAM_LOGIN_CLIENT creates sessions");
     s.scene
@@ -202,10 +200,7 @@ async fn only_instance_wide_session_write_creates_and_changes_sessions(#[case] p
     ];
     for caller in callers {
         let failure = caller
-            .create_session(session_pb::CreateSessionRequest {
-                checks: Some(user_checks(&s.user.user_id)),
-                ..Default::default()
-            })
+            .create_session(create_checking(&s.user.user_id))
             .await
             .unwrap_err();
         assert_eq!(failure.code, Code::PermissionDenied, "{failure:#?}");

@@ -40,6 +40,31 @@ fn metadata(entries: &[(&str, &[u8])]) -> HashMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The session as GetSession answers it to the login client.
+async fn read_session(s: &SignInScene, session_id: &str) -> session_pb::Session {
+    s.login.get_session(session_id, None).await.unwrap()
+}
+
+/// Asserts that `session` expires `lifetime` seconds after the change `details` reports
+/// (within a second).
+fn assert_expires_after(
+    session: &session_pb::Session,
+    details: &Option<passlink::pb::zitadel::object::v2::Details>,
+    lifetime: i64,
+) {
+    let expiration = micros(
+        session
+            .expiration_date
+            .as_ref()
+            .expect("a lifetime was set"),
+    );
+    let expected = change_micros(details) + lifetime * 1_000_000;
+    assert!(
+        (expiration - expected).abs() <= 1_000_000,
+        "{expiration} vs {expected}"
+    );
+}
+
 #[apply(every_protocol)]
 #[tokio::test]
 async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: Protocol) {
@@ -55,28 +80,14 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s
-        .login
-        .get_session(&created.session_id, None)
-        .await
-        .unwrap();
+    let session = read_session(&s, &created.session_id).await;
     assert_eq!(
         session.metadata,
         metadata(&[("k", b"v")]),
         "empty values are dropped"
     );
     assert_eq!(session.user_agent, Some(user_agent("x")));
-    let expiration = micros(
-        session
-            .expiration_date
-            .as_ref()
-            .expect("a lifetime was set"),
-    );
-    let expected = change_micros(&created.details) + 18000 * 1_000_000;
-    assert!(
-        (expiration - expected).abs() <= 1_000_000,
-        "{expiration} vs {expected}"
-    );
+    assert_expires_after(&session, &created.details, 18000);
 
     // SetSession merges metadata, deletes by an empty value, and restarts the lifetime.
     s.scene.server.clock.advance(Duration::from_secs(10));
@@ -90,18 +101,9 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s
-        .login
-        .get_session(&created.session_id, None)
-        .await
-        .unwrap();
+    let session = read_session(&s, &created.session_id).await;
     assert_eq!(session.metadata, metadata(&[("n", b"w")]));
-    let expiration = micros(session.expiration_date.as_ref().unwrap());
-    let expected = change_micros(&set.details) + 60 * 1_000_000;
-    assert!(
-        (expiration - expected).abs() <= 1_000_000,
-        "{expiration} vs {expected}"
-    );
+    assert_expires_after(&session, &set.details, 60);
 
     // An IP that does not parse is dropped; an empty user agent is absent (§6.3.6).
     let created = s
@@ -115,11 +117,7 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s
-        .login
-        .get_session(&created.session_id, None)
-        .await
-        .unwrap();
+    let session = read_session(&s, &created.session_id).await;
     let stored = session.user_agent.expect("a user agent");
     assert_eq!(stored.ip, None);
     assert_eq!(stored.fingerprint_id.as_deref(), Some("fp"));
@@ -131,11 +129,7 @@ async fn metadata_user_agent_and_lifetime_are_stored_as_given(#[case] protocol: 
         })
         .await
         .unwrap();
-    let session = s
-        .login
-        .get_session(&created.session_id, None)
-        .await
-        .unwrap();
+    let session = read_session(&s, &created.session_id).await;
     assert!(session.user_agent.is_none() && session.factors.is_none());
 }
 

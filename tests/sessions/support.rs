@@ -67,6 +67,13 @@ impl SignInScene {
         self.login.with_token(token.token.expose())
     }
 
+    /// Asserts that the login client's WebAuthn check of `session_id` with `assertion` fails
+    /// as any failed check does (WEBAU-3M9si).
+    pub async fn assert_check_fails(&self, session_id: &str, assertion: &serde_json::Value) {
+        let failure = self.login.webauthn_refused(session_id, assertion).await;
+        assert_check_failed(&failure);
+    }
+
     /// Another human user of the default org, with a passkey of its own.
     pub async fn another_user(&self, name: &str) -> PasskeyUser {
         let user_id =
@@ -126,6 +133,15 @@ pub fn assert_check_failed(failure: &Failure) {
         failure,
         Code::InvalidArgument,
         "Error on validate login credentials (WEBAU-3M9si)",
+    );
+}
+
+/// The refusal of a check whose user is gone or no longer active.
+pub fn assert_user_not_found(failure: &Failure) {
+    assert_exact(
+        failure,
+        Code::FailedPrecondition,
+        "User could not be found (COMMAND-Df4b3)",
     );
 }
 

@@ -310,6 +310,7 @@ impl TryFrom<session_pb::SetSessionRequest> for SetSession {
 /// A session id and the token that may come with it (GetSession, DeleteSession).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionReference {
+    /// The session the request names.
     pub session_id: String,
     /// The session token, when one was given (an empty one counts as none).
     pub session_token: Option<String>,

@@ -12,13 +12,17 @@ use crate::error::Result;
 /// send. A store writes all of it in one transaction, or none of it.
 #[derive(Debug)]
 pub struct Change {
+    /// The user the change is about.
     pub user_id: String,
+    /// The event's type name.
     pub event_type: &'static str,
     /// Facts about the change for the event log; never secrets.
     pub payload: serde_json::Value,
     /// The user id of whoever made the change, or `system`.
     pub actor: String,
+    /// When the change is made; conditions on expiry are checked at this time.
     pub at: Timestamp,
+    /// The state changes, applied in order.
     pub effects: Vec<Effect>,
 }
 
@@ -32,12 +36,15 @@ pub enum Effect {
     /// Marks the user deleted; `Rejection::UserNotFound` if it already is (as for every change
     /// to a deleted user).
     DeleteUser,
+    /// Stores a new passkey registration code for the change's user.
     InsertPasskeyCode(NewPasskeyCode),
+    /// Queues a message for the outbox worker.
     EnqueueMessage(NewMessage),
     /// Marks a passkey code used by one conditional update: `Rejection::CodeNotConsumable`
     /// unless exactly one live code changed (unused, fewer than `failure_limit` failures, not
     /// expired at the change's time).
     ConsumePasskeyCode {
+        /// The code to consume.
         code_id: String,
         /// The failures after which a code is dead.
         failure_limit: i64,
@@ -46,6 +53,7 @@ pub enum Effect {
     /// `failure_limit`th one kills it. `Rejection::CodeNotConsumable`, writing nothing, when
     /// the code is no longer live.
     RecordPasskeyCodeFailure {
+        /// The code that failed.
         code_id: String,
         /// The failures after which a code is dead.
         failure_limit: i64,
@@ -56,6 +64,7 @@ pub enum Effect {
     /// time, by one conditional delete: `Rejection::RegistrationNotConsumable` unless exactly
     /// one row went. Of two concurrent changes consuming one registration, one commits.
     ConsumePasskeyRegistration {
+        /// The id of the registration to consume.
         passkey_id: String,
     },
     /// Stores a verified passkey; `Rejection::CredentialExists` when its credential id is
@@ -66,6 +75,7 @@ pub enum Effect {
     /// Removes a passkey of the change's user; `Rejection::PasskeyNotFound` when there is none
     /// with that id.
     RemovePasskey {
+        /// The id of the passkey to remove.
         passkey_id: String,
     },
     /// Marks an outbox message sent and replaces its payload with `scrubbed_payload` (the
@@ -77,24 +87,33 @@ pub enum Effect {
 /// A user to insert, with what only new users carry.
 #[derive(Debug)]
 pub struct NewUser {
+    /// The user and its initial state.
     pub user: User,
+    /// Metadata given at creation, by key.
     pub metadata: Vec<(String, Vec<u8>)>,
+    /// The hash of the email verification code, when one was made.
     pub email_code_hash: Option<Vec<u8>>,
+    /// The hash of the phone verification code, when one was made.
     pub phone_code_hash: Option<Vec<u8>>,
 }
 
 /// A passkey registration code, stored only as a hash.
 #[derive(Debug)]
 pub struct NewPasskeyCode {
+    /// The code's id, which the link carries next to the code.
     pub id: String,
+    /// The hash of the code.
     pub code_hash: Vec<u8>,
+    /// When the code stops being accepted.
     pub expires_at: Timestamp,
 }
 
 /// A message for the outbox.
 #[derive(Debug)]
 pub struct NewMessage {
+    /// The message id; the email's Message-ID is made from it.
     pub id: String,
+    /// What the message is, for the notifier to render.
     pub kind: &'static str,
     /// JSON the notifier renders at send time. It holds the sealed code until the message is
     /// sent.
@@ -106,24 +125,34 @@ pub struct NewMessage {
 pub struct NewPasskeyRegistration {
     /// The `passkey_id` RegisterPasskey returns; the passkey keeps it.
     pub id: String,
+    /// The RP id the registration is bound to.
     pub rp_id: String,
     /// The relying party library's state (challenge, user), as JSON.
     pub state: String,
     /// The registration code that started it; `None` when a token holder did.
     pub code_id: Option<String>,
+    /// When the registration can no longer be finished.
     pub expires_at: Timestamp,
 }
 
 /// A verified passkey to store, READY.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewPasskey {
+    /// The passkey id (the registration's).
     pub id: String,
+    /// The name the passkey is listed by.
     pub name: String,
+    /// The RP id the credential is bound to.
     pub rp_id: String,
+    /// The authenticator's credential id, unique among passkeys.
     pub credential_id: Vec<u8>,
+    /// The public key, COSE-encoded.
     pub public_key: Vec<u8>,
+    /// The COSE algorithm of the key.
     pub algorithm: i32,
+    /// The signature counter at registration.
     pub sign_count: u32,
+    /// The authenticator model's id (16 bytes).
     pub aaguid: Vec<u8>,
     /// JSON array of WebAuthn transport names.
     pub transports: String,
@@ -132,8 +161,11 @@ pub struct NewPasskey {
 /// The outcome of delivering an outbox message, written with its `sent` event.
 #[derive(Clone, Debug)]
 pub struct MessageSent {
+    /// The message delivered.
     pub message_id: String,
+    /// The worker whose lease the delivery ran under.
     pub lease_owner: String,
+    /// The payload to keep, without the sealed code.
     pub scrubbed_payload: String,
 }
 
@@ -144,16 +176,22 @@ pub struct Committed {
     pub sequence: u64,
     /// The organization owning the user.
     pub org_id: String,
+    /// When the change was written.
     pub at: Timestamp,
 }
 
 /// A stored event, as the event log shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
+    /// The event's number within its user.
     pub sequence: u64,
+    /// The event's type name.
     pub event_type: String,
+    /// The event's facts, as JSON.
     pub payload: String,
+    /// Who made the change.
     pub actor: String,
+    /// When the change was made.
     pub at: Timestamp,
 }
 

@@ -11,7 +11,9 @@ use super::changes::Outcome;
 /// Organizations, by id or domain.
 #[async_trait]
 pub trait OrgStore: Send + Sync + 'static {
+    /// The organization with this id.
     async fn get_org(&self, org_id: &str) -> Result<Option<Org>>;
+    /// The organization with this primary domain.
     async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Org>>;
     /// Every organization, oldest first.
     async fn list_orgs(&self) -> Result<Vec<Org>>;

@@ -11,20 +11,30 @@ use super::changes::{MessageSent, Outcome};
 /// A stored outbox message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {
+    /// The message id.
     pub id: String,
+    /// The user the message is about.
     pub user_id: String,
+    /// What the message is, for the notifier to render.
     pub kind: String,
+    /// The JSON the notifier renders.
     pub payload: String,
+    /// `pending`, `sent` or `dead`.
     pub state: String,
+    /// Delivery attempts so far.
     pub attempts: i64,
+    /// Why the last attempt failed, if it did.
     pub last_error: Option<String>,
 }
 
 /// A failed delivery attempt of a leased outbox message.
 #[derive(Debug)]
 pub struct MessageFailure {
+    /// The message that failed.
     pub message_id: String,
+    /// The worker whose lease the attempt ran under.
     pub lease_owner: String,
+    /// Why delivery failed.
     pub error: String,
     /// When to try again; `None` marks the message dead.
     pub retry_at: Option<Timestamp>,

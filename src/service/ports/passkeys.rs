@@ -11,29 +11,41 @@ use super::changes::NewPasskeyRegistration;
 /// A pending registration as stored, waiting to be finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingPasskeyRegistration {
+    /// The user registering the passkey.
     pub user_id: String,
+    /// When the registration started.
     pub created_at: Timestamp,
+    /// The registration as it was stored.
     pub registration: NewPasskeyRegistration,
 }
 
 /// A stored passkey registration code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredPasskeyCode {
+    /// The code's id.
     pub id: String,
+    /// The user the code is for.
     pub user_id: String,
+    /// The hash of the code.
     pub code_hash: Vec<u8>,
+    /// When the code stops being accepted.
     pub expires_at: Timestamp,
+    /// Failed attempts so far.
     pub failures: i64,
+    /// Whether the code has been used.
     pub used: bool,
 }
 
 /// A READY passkey as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredPasskeyInfo {
+    /// The passkey id.
     pub id: String,
+    /// The name the passkey is listed by.
     pub name: String,
     /// The RP id the passkey was registered for.
     pub rp_id: String,
+    /// The authenticator's credential id.
     pub credential_id: Vec<u8>,
     /// JSON array of WebAuthn transport names.
     pub transports: String,
