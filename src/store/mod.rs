@@ -177,12 +177,31 @@ impl SqlStore {
 /// Leases a node number for id generation: each process that opens the database gets the next
 /// of 1024 numbers in turn, so processes running at the same time get distinct numbers (unless
 /// more than 1024 open it while the first still runs; primary keys still refuse a clash).
+///
+/// Another process holding SQLite's write lock past the busy timeout (a commit stalled on a
+/// busy disk) is waited out a few times before the start fails: an operator command or a
+/// second process starting beside a busy server should wait, not fail.
 async fn lease_id_node(pool: &AnyPool) -> Result<u16, String> {
-    let next: i64 = sqlx::query_scalar(
-        "UPDATE id_node_counter SET next_node = next_node + 1 RETURNING next_node",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(|error| format!("cannot lease an id node number: {error}"))?;
-    Ok((next - 1).rem_euclid(1024) as u16)
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let leased = sqlx::query_scalar::<_, i64>(
+            "UPDATE id_node_counter SET next_node = next_node + 1 RETURNING next_node",
+        )
+        .fetch_one(pool)
+        .await;
+        match leased {
+            Ok(next) => return Ok((next - 1).rem_euclid(1024) as u16),
+            Err(error)
+                if attempt < LEASE_ATTEMPTS
+                    && errors::DatabaseFailure::of(&error) == errors::DatabaseFailure::Conflict =>
+            {
+                tracing::warn!(attempt, %error, "the database is busy; waiting to lease an id node number");
+            }
+            Err(error) => return Err(format!("cannot lease an id node number: {error}")),
+        }
+    }
 }
+
+/// How often leasing an id node number meets a busy database before the start fails.
+const LEASE_ATTEMPTS: u32 = 4;

@@ -110,25 +110,23 @@ impl RetentionStore for SqlStore {
         unused_since: Timestamp,
         limit: u32,
     ) -> Result<u64> {
-        let mut transaction = self.pool.begin().await.map_err(internal("STORE-Rt2bg"))?;
+        // Each statement commits on its own (no transaction held across them, so the sweep
+        // never keeps SQLite's write lock between statements). What references the rows
+        // goes first: rows of sessions that are of no use, useless themselves.
         for statement in referencing_statements(rows) {
             sqlx::query(*statement)
                 .bind(unused_since.0)
                 .bind(i64::from(limit))
-                .execute(&mut *transaction)
+                .execute(&self.pool)
                 .await
                 .map_err(internal("STORE-Rt3dl"))?;
         }
         let deleted = sqlx::query(delete_statement(rows))
             .bind(unused_since.0)
             .bind(i64::from(limit))
-            .execute(&mut *transaction)
+            .execute(&self.pool)
             .await
             .map_err(internal("STORE-Rt1dl"))?;
-        transaction
-            .commit()
-            .await
-            .map_err(internal("STORE-Rt4cm"))?;
         Ok(deleted.rows_affected())
     }
 }

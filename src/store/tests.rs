@@ -309,3 +309,26 @@ async fn fresh_postgres_database(server_url: &str) -> String {
     url.set_path(&name);
     url.to_string()
 }
+
+/// A process starting while another holds SQLite's write lock past the busy timeout waits it
+/// out instead of failing (the CLI failed so under a loaded CI machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_the_database_waits_out_a_writer_holding_the_lock_past_the_busy_timeout() {
+    use sqlx::Connection;
+    let directory = tempfile::tempdir().unwrap();
+    let url = super::sqlite_url_in(directory.path());
+    drop(SqlStore::connect(&url).await.unwrap());
+    let mut holder = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let opening = tokio::spawn(async move { SqlStore::connect(&url).await.map(|_| ()) });
+    // Past the 10 s busy timeout of the first attempt.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    opening
+        .await
+        .unwrap()
+        .expect("the second opening waits for the lock");
+}
