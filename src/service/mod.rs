@@ -188,13 +188,41 @@ impl Services {
         permission: Permission,
         self_allowed: bool,
     ) -> Result<User> {
+        let read = self.store.get_user(user_id);
+        self.authorized_target(caller, user_id, permission, self_allowed, read)
+            .await
+    }
+
+    /// `load_target_user` for a use case that only builds a change from the user: it may be
+    /// a copy read a few seconds ago (`UserStore::get_user_to_change`), as the commit refuses
+    /// a change to a user deleted meanwhile.
+    async fn load_user_to_change(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        permission: Permission,
+    ) -> Result<User> {
+        let read = self.store.get_user_to_change(user_id);
+        self.authorized_target(caller, user_id, permission, false, read)
+            .await
+    }
+
+    /// Checks the caller's right before `read` runs (so that a caller without any right
+    /// learns nothing about the user), then that the user read is not deleted and the caller
+    /// may act on it.
+    async fn authorized_target(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        permission: Permission,
+        self_allowed: bool,
+        read: impl Future<Output = Result<Option<User>>>,
+    ) -> Result<User> {
         let acting_on_itself = self_allowed && caller.may_act_on_itself(permission, user_id);
         if !acting_on_itself && !caller.has_permission_anywhere(permission) {
             return Err(Error::permission_denied("AUTHZ-Hw3p9", PERMISSION_DENIED));
         }
-        let user = self
-            .store
-            .get_user(user_id)
+        let user = read
             .await?
             .filter(|user| user.state != UserState::Deleted)
             .ok_or_else(|| Error::not_found("COMMAND-Lo9vd", USER_NOT_FOUND))?;

@@ -80,7 +80,7 @@ impl Services {
             }
         };
         let user = self
-            .load_target_user(caller, user_id, Permission::UserPasskeyWrite, false)
+            .load_user_to_change(caller, user_id, Permission::UserPasskeyWrite)
             .await?;
         let email = user.may_get_passkey().map_err(passkey_refused)?;
         if url_template.is_some()

@@ -2,6 +2,10 @@
 //! submit at the same moment and writes them in one transaction, so that many changes share
 //! one fsync and, on PostgreSQL, one hold of a hot user's row lock.
 //!
+//! Changes that only insert rows under fresh ids (`write_set::is_plain`: a registration link's
+//! code and message) are written set-based, one call for a run of users (`write_set`); the
+//! others one by one through `write`. Rows are locked in the batch's order either way.
+//!
 //! A failing change (its user is gone, say) fails alone: the batch is first written without
 //! savepoints (the common case, one statement fewer per change); if a change fails, that pass
 //! is rolled back and the batch is written again with a SAVEPOINT before each change, where a
@@ -26,6 +30,7 @@ use crate::service::ports::{Change, Committed, Outcome, SessionChange};
 use super::errors::conflict_or_internal;
 use super::write::apply_change;
 use super::write_sessions::apply_session_change;
+use super::write_set::{apply_plain_changes, is_plain};
 
 /// The most changes one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -281,18 +286,29 @@ async fn write_batch(
         .await
         .map_err(conflict_or_internal("STORE-Gc3bg"))?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (change, _) in batch {
+    for part in parts(batch) {
         if savepoints {
             // Savepoints are never released: a rollback to the newest one undoes only the
-            // change that failed, and COMMIT releases them all.
+            // part that failed, and COMMIT releases them all.
             sqlx::query("SAVEPOINT change")
                 .execute(&mut *transaction)
                 .await
                 .map_err(conflict_or_internal("STORE-Gc4sp"))?;
         }
-        let outcome = apply_write(&mut transaction, change).await;
-        // A refused change is undone like a failed one: it wrote nothing.
-        if !matches!(outcome, Ok(Ok(_))) {
+        // A refused change is undone like a failed one: it wrote nothing. A plain change
+        // whose user is gone wrote nothing in the first place and needs no rollback.
+        let (written, failed) = match part {
+            Part::One(write) => {
+                let outcome = apply_write(&mut transaction, write).await;
+                let failed = !matches!(outcome, Ok(Ok(_)));
+                (vec![outcome], failed)
+            }
+            Part::Plain(changes) => match apply_plain_changes(&mut transaction, &changes).await {
+                Ok(plain) => (plain.into_iter().map(Ok).collect(), false),
+                Err(error) => (changes.iter().map(|_| Err(error.duplicate())).collect(), true),
+            },
+        };
+        if failed {
             if !savepoints {
                 transaction
                     .rollback()
@@ -305,13 +321,57 @@ async fn write_batch(
                 .await
                 .map_err(conflict_or_internal("STORE-Gc5rb"))?;
         }
-        outcomes.push(outcome);
+        outcomes.extend(written);
     }
     transaction
         .commit()
         .await
         .map_err(conflict_or_internal("STORE-Gc6cm"))?;
     Ok(Some(outcomes))
+}
+
+/// A stretch of a sorted batch written by one call: a change or a session change on its own,
+/// or the changes of consecutive users whose changes in the batch are all plain (`is_plain`).
+enum Part<'batch> {
+    One(&'batch Write),
+    Plain(Vec<&'batch Change>),
+}
+
+/// Splits a batch sorted by `Write::lock_order` into the parts it is written in, in order, so
+/// that rows are still locked in the batch's order. A user with any change that is not plain
+/// has all its changes written one by one, which keeps its sequence in submission order.
+fn parts(batch: &[(Write, Reply)]) -> Vec<Part<'_>> {
+    let mut parts = Vec::new();
+    let mut plain: Vec<&Change> = Vec::new();
+    let mut rest = batch;
+    while let Some((first, _)) = rest.first() {
+        let same = rest
+            .iter()
+            .take_while(|(write, _)| write.lock_order() == first.lock_order())
+            .count();
+        let (group, after) = rest.split_at(same);
+        rest = after;
+        let changes: Option<Vec<&Change>> = group
+            .iter()
+            .map(|(write, _)| match write {
+                Write::User(change) if is_plain(change) => Some(change),
+                _ => None,
+            })
+            .collect();
+        match changes {
+            Some(changes) => plain.extend(changes),
+            None => {
+                if !plain.is_empty() {
+                    parts.push(Part::Plain(std::mem::take(&mut plain)));
+                }
+                parts.extend(group.iter().map(|(write, _)| Part::One(write)));
+            }
+        }
+    }
+    if !plain.is_empty() {
+        parts.push(Part::Plain(plain));
+    }
+    parts
 }
 
 #[cfg(test)]

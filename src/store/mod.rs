@@ -27,9 +27,11 @@ mod sessions;
 mod tests;
 mod token_cache;
 mod tokens;
+mod user_cache;
 mod users;
 mod write;
 mod write_sessions;
+mod write_set;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use sqlx::{AnyPool, Executor};
 
 use group_commit::{GroupCommitWriter, WriterSettings};
 use token_cache::TokenOwnerCache;
+use user_cache::UserCache;
 
 pub use token_cache::TOKEN_CACHE_TTL;
 
@@ -92,6 +95,8 @@ pub struct SqlStore {
     /// The writer: changes are committed in batches (see `group_commit`), on both backends.
     group_commit: GroupCommitWriter,
     token_owners: Arc<TokenOwnerCache>,
+    /// Users read to build a change (see `user_cache`).
+    users_to_change: Arc<UserCache>,
     id_node: u16,
     /// The group commit's histograms, for the metrics.
     group_commit_metrics: metrics::GroupCommitMetrics,
@@ -158,6 +163,7 @@ impl SqlStore {
             backend,
             group_commit,
             token_owners: Arc::default(),
+            users_to_change: Arc::default(),
             id_node,
             group_commit_metrics,
         })

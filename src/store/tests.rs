@@ -50,7 +50,7 @@ pub(super) fn machine_user(id: &str) -> Effect {
     }))
 }
 
-fn code(id: &str) -> Effect {
+pub(super) fn code(id: &str) -> Effect {
     Effect::InsertPasskeyCode(NewPasskeyCode {
         id: id.to_owned(),
         code_hash: vec![1; 32],
@@ -278,6 +278,16 @@ async fn every_refusal_is_its_rejection_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_is_its_rejection_on_postgres() {
+    let Some(server_url) = postgres_server() else {
+        return;
+    };
+    let url = fresh_postgres_database(&server_url).await;
+    every_refusal_is_its_rejection(SqlStore::connect(&url).await.unwrap()).await;
+}
+
+/// The PostgreSQL server of `PASSLINK_TEST_POSTGRES_URL`; `None` (the test skips) without
+/// one, which fails under CI.
+pub(super) fn postgres_server() -> Option<String> {
     let Ok(server_url) = std::env::var("PASSLINK_TEST_POSTGRES_URL") else {
         let ci = std::env::var("CI").is_ok_and(|value| value == "true" || value == "1");
         assert!(
@@ -285,14 +295,13 @@ async fn every_refusal_is_its_rejection_on_postgres() {
             "needs PostgreSQL: set PASSLINK_TEST_POSTGRES_URL (CI=true)"
         );
         eprintln!("SKIPPED: PASSLINK_TEST_POSTGRES_URL is not set");
-        return;
+        return None;
     };
-    let url = fresh_postgres_database(&server_url).await;
-    every_refusal_is_its_rejection(SqlStore::connect(&url).await.unwrap()).await;
+    Some(server_url)
 }
 
 /// Creates a database of its own on the server and returns its URL.
-async fn fresh_postgres_database(server_url: &str) -> String {
+pub(super) async fn fresh_postgres_database(server_url: &str) -> String {
     let name = format!(
         "passlink_store_test_{}_{:04x}",
         std::process::id(),

@@ -30,6 +30,17 @@ impl UserStore for SqlStore {
             .transpose()
     }
 
+    async fn get_user_to_change(&self, user_id: &str) -> Result<Option<User>> {
+        if let Some(user) = self.users_to_change.get(user_id) {
+            return Ok(Some(user));
+        }
+        let user = self.get_user(user_id).await?;
+        if let Some(user) = &user {
+            self.users_to_change.insert(user);
+        }
+        Ok(user)
+    }
+
     async fn find_user_by_login_name(&self, login_name: &str) -> Result<Option<User>> {
         // `username@orgdomain` splits at the last `@`; usernames may hold an `@` themselves.
         let (name, domain) = login_name.rsplit_once('@').unwrap_or((login_name, ""));
