@@ -11,11 +11,15 @@
 //! event's, ids come from passlink's own id generator under a node number leased like a
 //! process's, and hashes from its `hash_secret`. The codes' creation times spread over the last
 //! six days, each valid for an hour, so most have expired but none has outlived the default
-//! retention (the state a database that the sweep keeps reaches).
+//! retention (the state a database that the sweep keeps reaches). With `--passkeys` every human
+//! user also has one registered passkey, whose key the load generator derives from the user's
+//! id (`bench/passkeys.rs`) to sign in with it.
 //!
 //! Usage: `bulkload --database-url URL --users 1000000 --codes-per-user 5 [--orgs 100]
-//! [--ids-out FILE]` (writes the human users' ids to FILE, one a line).
+//! [--passkeys] [--ids-out FILE]` (writes the human users' ids to FILE, one a line).
 
+#[path = "../passkeys.rs"]
+mod passkeys;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -41,6 +45,9 @@ struct Arguments {
     /// Organizations the users are spread over.
     #[arg(long, default_value_t = 10)]
     orgs: u64,
+    /// Give each human user a passkey for RP id `localhost` (`bench/passkeys.rs`).
+    #[arg(long)]
+    passkeys: bool,
     /// Where to write the human users' ids.
     #[arg(long)]
     ids_out: Option<PathBuf>,
@@ -85,9 +92,14 @@ async fn run(arguments: Arguments) -> Result<(), Box<dyn std::error::Error>> {
         out.flush()?;
     }
     eprintln!(
-        "bulkload: {} users, {} codes in {:.1} s",
+        "bulkload: {} users, {} codes, {} passkeys in {:.1} s",
         arguments.users,
         arguments.users * arguments.codes_per_user,
+        if arguments.passkeys {
+            arguments.users
+        } else {
+            0
+        },
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -106,7 +118,7 @@ async fn load(
     let mut last_report = Instant::now();
     while remaining > 0 {
         let count = remaining.min(arguments.chunk_users.max(1));
-        let chunk = generator.human_users(count);
+        let chunk = generator.human_users(count)?;
         if let Some(out) = ids_out.as_mut() {
             for id in &chunk.human_user_ids {
                 writeln!(out, "{id}")?;

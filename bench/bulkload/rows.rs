@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use passkey_crypto::coset::CborSerializable as _;
+use passkey_crypto::{PublicKeyT as _, SecretKeyT as _};
 use serde_json::json;
 
 use passlink::domain::events;
@@ -16,6 +18,7 @@ use passlink::service::TOKEN_HASH_OWNER;
 use passlink::service::operators::SYSTEM_ACTOR;
 
 use super::Arguments;
+use super::passkeys;
 
 /// A value of a column.
 pub(crate) enum Value {
@@ -74,6 +77,22 @@ const EVENT_COLUMNS: &[&str] = &[
     "created_at",
 ];
 const CODE_COLUMNS: &[&str] = &["id", "user_id", "code_hash", "created_at", "expires_at"];
+const PASSKEY_COLUMNS: &[&str] = &[
+    "id",
+    "user_id",
+    "name",
+    "rp_id",
+    "credential_id",
+    "public_key",
+    "algorithm",
+    "sign_count",
+    "aaguid",
+    "transports",
+    "created_at",
+];
+
+/// The COSE algorithm of the bench passkeys: ES256.
+const ES256: i64 = -7;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
@@ -84,6 +103,8 @@ pub(crate) struct Generator {
     org_ids: Vec<String>,
     next_user: u64,
     codes_per_user: u64,
+    /// Whether each human user gets a passkey (see `bench/passkeys.rs`).
+    passkeys: bool,
     /// When the users were created: seven days ago.
     users_created_at: i64,
     now: i64,
@@ -99,6 +120,7 @@ impl Generator {
             org_ids: Vec::new(),
             next_user: 0,
             codes_per_user: arguments.codes_per_user,
+            passkeys: arguments.passkeys,
             users_created_at: now - 7 * 24 * MICROS_PER_HOUR,
             now,
             random: 0x243F_6A88_85A3_08D3,
@@ -179,11 +201,13 @@ impl Generator {
         }
     }
 
-    /// `count` human users (as AddHumanUser with a verified email adds them) and their codes
-    /// (as CreatePasskeyRegistrationLink with returnCode issues them).
-    pub(crate) fn human_users(&mut self, count: u64) -> Chunk {
+    /// `count` human users (as AddHumanUser with a verified email adds them), with `--passkeys`
+    /// a passkey each (as VerifyPasskeyRegistration adds it, an hour after the user), and
+    /// their codes (as CreatePasskeyRegistrationLink with returnCode issues them).
+    pub(crate) fn human_users(&mut self, count: u64) -> Result<Chunk, String> {
         let mut users = Table::new("users", USER_COLUMNS);
         let mut user_events = Table::new("events", EVENT_COLUMNS);
+        let mut passkey_rows = Table::new("passkeys", PASSKEY_COLUMNS);
         let mut codes = Table::new("passkey_codes", CODE_COLUMNS);
         let mut human_user_ids = Vec::with_capacity(count as usize);
         let created_at = self.users_created_at;
@@ -209,7 +233,23 @@ impl Generator {
                 Value::Text(self.admin_user_id.clone()),
                 Value::Int(created_at),
             ]);
+            let mut sequence = 1;
             let mut changed_at = created_at;
+            if self.passkeys {
+                let added_at = created_at + MICROS_PER_HOUR;
+                let (passkey_row, event_payload) = self.passkey(&user_id, added_at)?;
+                passkey_rows.rows.push(passkey_row);
+                sequence += 1;
+                user_events.rows.push(vec![
+                    Value::Text(user_id.clone()),
+                    Value::Int(sequence),
+                    Value::Text(events::PASSKEY_ADDED.into()),
+                    Value::Text(event_payload),
+                    Value::Text(self.admin_user_id.clone()),
+                    Value::Int(added_at),
+                ]);
+                changed_at = added_at;
+            }
             let mut code_times: Vec<i64> = (0..self.codes_per_user)
                 .map(|_| {
                     let age = (self.next_random() % (6 * 24 * MICROS_PER_HOUR) as u64) as i64;
@@ -217,7 +257,7 @@ impl Generator {
                 })
                 .collect();
             code_times.sort_unstable();
-            for (index, code_created_at) in code_times.into_iter().enumerate() {
+            for code_created_at in code_times {
                 let code_id = self.ids.next_id();
                 let code = format!("{:012x}", self.next_random() & 0xFFFF_FFFF_FFFF);
                 let expires_at = code_created_at + MICROS_PER_HOUR;
@@ -228,9 +268,10 @@ impl Generator {
                     Value::Int(code_created_at),
                     Value::Int(expires_at),
                 ]);
+                sequence += 1;
                 user_events.rows.push(vec![
                     Value::Text(user_id.clone()),
-                    Value::Int(index as i64 + 2),
+                    Value::Int(sequence),
                     Value::Text(events::PASSKEY_CODE_ADDED.into()),
                     Value::Text(
                         json!({
@@ -251,7 +292,7 @@ impl Generator {
                 Value::Text("human".into()),
                 Value::Int(UserState::Active as i64),
                 Value::Text(email.clone()),
-                Value::Int(1 + self.codes_per_user as i64),
+                Value::Int(sequence),
                 Value::Int(created_at),
                 Value::Int(changed_at),
                 Value::Text("Bench".into()),
@@ -264,9 +305,44 @@ impl Generator {
             ]);
             human_user_ids.push(user_id);
         }
-        Chunk {
-            tables: vec![users, user_events, codes],
+        Ok(Chunk {
+            tables: vec![users, user_events, passkey_rows, codes],
             human_user_ids,
-        }
+        })
+    }
+
+    /// A user's passkey row (the key of `bench/passkeys.rs`, sign counter 0, no AAGUID) and
+    /// the payload of its `user.passkey.added` event.
+    fn passkey(&mut self, user_id: &str, added_at: i64) -> Result<(Vec<Value>, String), String> {
+        let public_key = passkeys::secret_key(user_id)?
+            .public_key()
+            .to_cose_key()
+            .to_vec()
+            .map_err(|error| format!("cannot encode the COSE key: {error}"))?;
+        let passkey_id = self.ids.next_id();
+        let aaguid = [0u8; 16];
+        let row = vec![
+            Value::Text(passkey_id.clone()),
+            Value::Text(user_id.to_owned()),
+            Value::Text("bench".into()),
+            Value::Text(passkeys::RP_ID.into()),
+            Value::Blob(passkeys::credential_id(user_id)),
+            Value::Blob(public_key),
+            Value::Int(ES256),
+            Value::Int(0),
+            Value::Blob(aaguid.to_vec()),
+            Value::Text(r#"["internal"]"#.into()),
+            Value::Int(added_at),
+        ];
+        let payload = json!({
+            "passkey_id": passkey_id,
+            "name": "bench",
+            "rp_id": passkeys::RP_ID,
+            "algorithm": ES256,
+            "aaguid": hex::encode(aaguid),
+            "backup_eligible": false,
+            "code_id": null,
+        });
+        Ok((row, payload.to_string()))
     }
 }

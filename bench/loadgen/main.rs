@@ -5,16 +5,23 @@
 //! and body), requests per second and latencies (HDR histogram) over the measured window, and,
 //! given passlink's pid, the process's CPU time per request (`/proc/PID/stat`) and its peak RSS.
 //!
+//! With `--sign-in` (gRPC only) each request is instead a passkey sign-in, CreateSession then
+//! SetSession with a real assertion (`sign_in.rs`), as the users of `bulkload --passkeys`; the
+//! latency is the pair's.
+//!
 //! Every answer is awaited before the generator exits, so `ok_total` (warm-up and the tail
-//! included) is exactly how many codes a create-link run must have added to the database;
-//! `bench/run` checks that.
+//! included) is exactly how many codes a create-link run must have added to the database, or
+//! how many sessions a sign-in run must have checked; `bench/run` checks that.
 //!
 //! Usage: `loadgen --url http://127.0.0.1:PORT --protocol grpc --users users.txt
-//! --token-file admin.pat [--pick uniform|one] [--in-flight 64] [--connections 4]
-//! [--duration 10] [--warm-up 1] [--pid PID]`
+//! --token-file admin.pat [--sign-in [--origin http://localhost:PORT]] [--pick uniform|one]
+//! [--in-flight 64] [--connections 4] [--duration 10] [--warm-up 1] [--pid PID]`
 
+#[path = "../passkeys.rs"]
+mod passkeys;
 mod protocol;
 mod server_process;
+mod sign_in;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,6 +31,7 @@ use hdrhistogram::Histogram;
 use tokio::net::TcpStream;
 
 use protocol::{Prepared, Protocol};
+use sign_in::{SignInUser, SignInWorker};
 
 /// How target users are picked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -68,6 +76,24 @@ struct Arguments {
     /// passlink's process id: its CPU time and peak RSS over the measured window are reported.
     #[arg(long)]
     pid: Option<u32>,
+    /// Each request is a passkey sign-in (CreateSession + SetSession) instead of one RPC.
+    #[arg(long)]
+    sign_in: bool,
+    /// The origin of the sign-ins' client data; by default passlink's default external URL,
+    /// `http://localhost:PORT` with the port of --url.
+    #[arg(long)]
+    origin: Option<String>,
+}
+
+/// What a worker sends, over and over.
+enum Work {
+    /// One request of `protocol` to a user picked from `users`.
+    Requests {
+        protocol: Protocol,
+        users: std::rc::Rc<Vec<String>>,
+    },
+    /// A sign-in as one of the worker's own users.
+    SignIns(SignInWorker),
 }
 
 /// What one worker saw.
@@ -119,8 +145,14 @@ async fn run(arguments: Arguments) -> Result<serde_json::Value, Box<dyn std::err
         Some(path) => Some(std::fs::read_to_string(path)?.trim().to_owned()),
         None => None,
     };
-    if arguments.protocol.authenticated() && token.is_none() {
+    if (arguments.protocol.authenticated() || arguments.sign_in) && token.is_none() {
         return Err("this protocol needs --token-file".into());
+    }
+    if arguments.sign_in && arguments.protocol != Protocol::Grpc {
+        return Err("--sign-in runs over --protocol grpc only".into());
+    }
+    if arguments.sign_in && arguments.pick != Pick::Uniform {
+        return Err("--sign-in picks uniformly among each worker's own users".into());
     }
     let authority = arguments
         .url
@@ -128,6 +160,19 @@ async fn run(arguments: Arguments) -> Result<serde_json::Value, Box<dyn std::err
         .ok_or("--url must be http://HOST:PORT")?
         .trim_end_matches('/')
         .to_owned();
+    let mut sign_in_workers = if arguments.sign_in {
+        let port = authority
+            .rsplit_once(':')
+            .map(|(_, port)| port)
+            .ok_or("--url has no port")?;
+        let origin = arguments
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", passkeys::RP_ID));
+        deal_sign_in_users(&users, arguments.in_flight, &origin)?
+    } else {
+        Vec::new()
+    };
     // Each request's body is encoded when it is sent (well under a microsecond), so that a
     // million users cost only their ids.
     let users: std::rc::Rc<Vec<String>> = std::rc::Rc::new(users);
@@ -160,23 +205,19 @@ async fn run(arguments: Arguments) -> Result<serde_json::Value, Box<dyn std::err
     let mut workers = Vec::new();
     for index in 0..arguments.in_flight {
         let sender = senders[index % senders.len()].clone();
-        let users = users.clone();
-        let (protocol, pick) = (arguments.protocol, arguments.pick);
+        let work = match sign_in_workers.pop() {
+            Some(sign_ins) => Work::SignIns(sign_ins),
+            None => Work::Requests {
+                protocol: arguments.protocol,
+                users: users.clone(),
+            },
+        };
+        let pick = arguments.pick;
         let authority = authority.clone();
         let authorization = authorization.clone();
         let seed = 0x9E37_79B9_7F4A_7C15_u64 ^ ((index as u64 + 1) << 17);
         workers.push(local.spawn_local(async move {
-            worker(
-                sender,
-                protocol,
-                pick,
-                users,
-                authority,
-                authorization,
-                window,
-                seed,
-            )
-            .await
+            worker(sender, work, pick, authority, authorization, window, seed).await
         }));
     }
     let pid = arguments.pid;
@@ -233,6 +274,7 @@ async fn run(arguments: Arguments) -> Result<serde_json::Value, Box<dyn std::err
     let done = measured_ok + measured_errors;
     Ok(serde_json::json!({
         "protocol": format!("{:?}", arguments.protocol),
+        "sign_in": arguments.sign_in,
         "users": users.len(),
         "pick": format!("{:?}", arguments.pick),
         "in_flight": arguments.in_flight,
@@ -248,7 +290,7 @@ async fn run(arguments: Arguments) -> Result<serde_json::Value, Box<dyn std::err
         "ok_total": ok_total,
         "errors_total": errors_total,
         "error_samples": error_samples,
-        "creates_codes": arguments.protocol.creates_codes(),
+        "creates_codes": arguments.protocol.creates_codes() && !arguments.sign_in,
         "server_cpu_seconds": cpu,
         "server_cpu_us_per_request": cpu.filter(|_| done > 0).map(|cpu| cpu * 1e6 / done as f64),
         "server_peak_rss_kib": peak_rss,
@@ -256,13 +298,55 @@ async fn run(arguments: Arguments) -> Result<serde_json::Value, Box<dyn std::err
     }))
 }
 
-/// One request at a time, over and over until the window closes.
-#[allow(clippy::too_many_arguments)]
+/// Deals the users out among `in_flight` workers (user `i` to worker `i % in_flight`), so that
+/// no user signs in twice at once, and derives their passkeys. Each user's first sign counter
+/// is the time in seconds since the Unix epoch.
+fn deal_sign_in_users(
+    users: &[String],
+    in_flight: usize,
+    origin: &str,
+) -> Result<Vec<SignInWorker>, Box<dyn std::error::Error>> {
+    if users.len() < in_flight {
+        return Err(format!(
+            "--sign-in needs at least as many users as requests in flight ({} < {in_flight})",
+            users.len()
+        )
+        .into());
+    }
+    let first_sign_count = u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    )?;
+    let mut dealt: Vec<Vec<SignInUser>> = (0..in_flight).map(|_| Vec::new()).collect();
+    for (index, user_id) in users.iter().enumerate() {
+        dealt[index % in_flight].push(SignInUser::new(user_id, first_sign_count)?);
+    }
+    Ok(dealt
+        .into_iter()
+        .map(|users| SignInWorker::new(users, origin.to_owned()))
+        .collect())
+}
+
+/// Picks the index of the next target among `count` users.
+fn pick_index(pick: Pick, count: usize, seed: &mut u64) -> usize {
+    match pick {
+        Pick::One => 0,
+        Pick::Uniform => {
+            // xorshift64*: cheap, and enough to spread requests over the users.
+            *seed ^= *seed >> 12;
+            *seed ^= *seed << 25;
+            *seed ^= *seed >> 27;
+            (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) % count as u64) as usize
+        }
+    }
+}
+
+/// One request (or sign-in) at a time, over and over until the window closes.
 async fn worker(
     sender: h2::client::SendRequest<Bytes>,
-    protocol: Protocol,
+    mut work: Work,
     pick: Pick,
-    users: std::rc::Rc<Vec<String>>,
     authority: String,
     authorization: Option<String>,
     window: Window,
@@ -281,25 +365,25 @@ async fn worker(
         if sent >= window.measure_until {
             return report;
         }
-        let index = match pick {
-            Pick::One => 0,
-            Pick::Uniform => {
-                // xorshift64*: cheap, and enough to spread requests over the users.
-                seed ^= seed >> 12;
-                seed ^= seed << 25;
-                seed ^= seed >> 27;
-                (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) % users.len() as u64) as usize
+        let outcome = match &mut work {
+            Work::Requests { protocol, users } => {
+                let request = protocol.prepare(&users[pick_index(pick, users.len(), &mut seed)]);
+                exchange(
+                    sender.clone(),
+                    *protocol,
+                    &request,
+                    &authority,
+                    authorization.as_deref(),
+                )
+                .await
+            }
+            Work::SignIns(sign_ins) => {
+                let index = pick_index(pick, sign_ins.user_count(), &mut seed);
+                sign_ins
+                    .sign_in(index, &sender, &authority, authorization.as_deref())
+                    .await
             }
         };
-        let request = protocol.prepare(&users[index]);
-        let outcome = exchange(
-            sender.clone(),
-            protocol,
-            &request,
-            &authority,
-            authorization.as_deref(),
-        )
-        .await;
         let answered = Instant::now();
         let measured = sent >= window.measure_from && answered <= window.measure_until;
         match outcome {
@@ -334,7 +418,41 @@ async fn exchange(
     authority: &str,
     authorization: Option<&str>,
 ) -> Result<(), String> {
-    let mut request = http::Request::post(format!("http://{authority}{}", prepared.path));
+    let answer = send(
+        sender,
+        protocol,
+        &prepared.path,
+        prepared.body.clone(),
+        authority,
+        authorization,
+    )
+    .await?;
+    protocol.judge(
+        answer.status,
+        &answer.headers,
+        &answer.body,
+        answer.trailers.as_ref(),
+    )
+}
+
+/// An answer as it came back.
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+    trailers: Option<http::HeaderMap>,
+}
+
+/// Posts `body` to `path` with `protocol`'s headers and reads the whole answer.
+async fn send(
+    sender: h2::client::SendRequest<Bytes>,
+    protocol: Protocol,
+    path: &str,
+    body: Bytes,
+    authority: &str,
+    authorization: Option<&str>,
+) -> Result<Answer, String> {
+    let mut request = http::Request::post(format!("http://{authority}{path}"));
     for (name, value) in protocol.headers() {
         request = request.header(*name, *value);
     }
@@ -347,7 +465,7 @@ async fn exchange(
         .send_request(request, false)
         .map_err(|error| error.to_string())?;
     body_sender
-        .send_data(prepared.body.clone(), true)
+        .send_data(body, true)
         .map_err(|error| error.to_string())?;
     let answer = answer.await.map_err(|error| error.to_string())?;
     let (parts, mut body) = answer.into_parts();
@@ -358,10 +476,10 @@ async fn exchange(
         collected.extend_from_slice(&chunk);
     }
     let trailers = body.trailers().await.map_err(|error| error.to_string())?;
-    protocol.judge(
-        parts.status.as_u16(),
-        &parts.headers,
-        &collected,
-        trailers.as_ref(),
-    )
+    Ok(Answer {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: collected,
+        trailers,
+    })
 }

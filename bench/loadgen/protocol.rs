@@ -33,7 +33,7 @@ pub(crate) struct Prepared {
 }
 
 /// A gRPC (and gRPC-Web) length-prefixed message frame.
-fn frame(message: &impl Message) -> Bytes {
+pub(crate) fn frame(message: &impl Message) -> Bytes {
     let encoded = message.encode_to_vec();
     let mut framed = BytesMut::with_capacity(5 + encoded.len());
     framed.extend_from_slice(&[0]);
@@ -117,16 +117,7 @@ impl Protocol {
         }
         match self {
             Protocol::Health | Protocol::Grpc => {
-                // A trailers-only answer carries grpc-status in its headers.
-                let grpc_status = trailers
-                    .and_then(|trailers| trailers.get("grpc-status"))
-                    .or_else(|| headers.get("grpc-status"))
-                    .and_then(|value| value.to_str().ok());
-                if grpc_status != Some("0") {
-                    return Err(format!("grpc-status {}", grpc_status.unwrap_or("missing")));
-                }
-                let message = first_message(body).ok_or("no message in the answer")?;
-                self.check_message(message)
+                self.check_message(grpc_message(status, headers, body, trailers)?)
             }
             Protocol::GrpcWeb => {
                 let (message, trailer) = grpc_web_frames(body)?;
@@ -163,6 +154,44 @@ impl Protocol {
             _ => Err("no code in the answer".into()),
         }
     }
+}
+
+/// The message of a gRPC answer that succeeded (HTTP 200, grpc-status 0), else a short
+/// description of what came back.
+pub(crate) fn grpc_message<'body>(
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &'body [u8],
+    trailers: Option<&http::HeaderMap>,
+) -> Result<&'body [u8], String> {
+    if status != 200 {
+        return Err(format!("http {status}"));
+    }
+    // A trailers-only answer carries grpc-status in its headers.
+    let grpc_status = trailers
+        .and_then(|trailers| trailers.get("grpc-status"))
+        .or_else(|| headers.get("grpc-status"))
+        .and_then(|value| value.to_str().ok());
+    if grpc_status != Some("0") {
+        let message = trailers
+            .and_then(|trailers| trailers.get("grpc-message"))
+            .or_else(|| headers.get("grpc-message"))
+            .and_then(|value| value.to_str().ok())
+            .map(|message| format!(": {}", percent_decode(message)))
+            .unwrap_or_default();
+        return Err(format!(
+            "grpc-status {}{message}",
+            grpc_status.unwrap_or("missing")
+        ));
+    }
+    Ok(first_message(body).ok_or("no message in the answer")?)
+}
+
+/// A `grpc-message` as text (it is percent-encoded on the wire).
+fn percent_decode(message: &str) -> String {
+    percent_encoding::percent_decode_str(message)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The payload of the first length-prefixed message of a gRPC body.
