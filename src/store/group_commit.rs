@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{Code, Error, Result};
 use crate::service::ports::{Change, Committed, Outcome, SessionChange};
 
+use super::checkpoint::checkpoint_wal;
 use super::errors::conflict_or_internal;
 use super::write::apply_change;
 use super::write_sessions::apply_session_change;
@@ -112,6 +113,8 @@ pub(crate) struct WriterSettings {
     pub(crate) begin: &'static str,
     /// Where each batch's size and commit time are recorded.
     pub(crate) metrics: super::metrics::GroupCommitMetrics,
+    /// Whether a connection beside the writer checkpoints SQLite's WAL (`checkpoint`).
+    pub(crate) checkpoints_wal: bool,
 }
 
 /// A handle to the writer; cheap to clone. The writer ends when the last handle is dropped.
@@ -132,7 +135,15 @@ impl GroupCommitWriter {
             .map_err(|error| format!("cannot start the writer's runtime: {error}"))?;
         std::thread::Builder::new()
             .name("passlink-writer".into())
-            .spawn(move || runtime.block_on(run_writer(settings, receiver)))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    if settings.checkpoints_wal {
+                        let setup = settings.setup.unwrap_or_default();
+                        tokio::spawn(checkpoint_wal(settings.url.clone(), setup));
+                    }
+                    run_writer(settings, receiver).await
+                })
+            })
             .map_err(|error| format!("cannot start the writer thread: {error}"))?;
         Ok(GroupCommitWriter { queue })
     }

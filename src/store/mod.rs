@@ -10,6 +10,7 @@
 
 pub mod backup;
 mod changes;
+mod checkpoint;
 mod errors;
 mod group_commit;
 pub mod metrics;
@@ -105,8 +106,17 @@ pub struct SqlStore {
 /// Run on every SQLite connection. WAL lets readers run beside the one writer; FULL makes
 /// every acknowledged commit survive a crash (fsync per commit); the busy timeout queues
 /// writers of other processes.
-const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+macro_rules! sqlite_setup {
+    () => {
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+    };
+}
+const SQLITE_SETUP: &str = sqlite_setup!();
+
+/// The writer's connection: as every connection, but it checkpoints the WAL itself only past
+/// 8,192 pages (32 MiB); below, the checkpointer beside it does (`checkpoint`).
+const SQLITE_WRITER_SETUP: &str = concat!(sqlite_setup!(), " PRAGMA wal_autocheckpoint = 8192;");
 
 impl SqlStore {
     /// Connects, applies the backend's migrations and returns the store.
@@ -146,15 +156,17 @@ impl SqlStore {
         let group_commit = GroupCommitWriter::start(match backend {
             Backend::Sqlite => WriterSettings {
                 url: url.to_owned(),
-                setup: Some(SQLITE_SETUP),
+                setup: Some(SQLITE_WRITER_SETUP),
                 begin: "BEGIN IMMEDIATE",
                 metrics: group_commit_metrics.clone(),
+                checkpoints_wal: true,
             },
             Backend::Postgres => WriterSettings {
                 url: url.to_owned(),
                 setup: None,
                 begin: "BEGIN",
                 metrics: group_commit_metrics.clone(),
+                checkpoints_wal: false,
             },
         })?;
         let id_node = lease_id_node(&pool).await?;
