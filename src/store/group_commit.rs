@@ -316,7 +316,10 @@ async fn write_batch(
             }
             Part::Plain(changes) => match apply_plain_changes(&mut transaction, &changes).await {
                 Ok(plain) => (plain.into_iter().map(Ok).collect(), false),
-                Err(error) => (changes.iter().map(|_| Err(error.duplicate())).collect(), true),
+                Err(error) => (
+                    changes.iter().map(|_| Err(error.duplicate())).collect(),
+                    true,
+                ),
             },
         };
         if failed {

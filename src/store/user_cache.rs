@@ -58,7 +58,9 @@ impl UserCache {
 mod tests {
     use crate::domain::time::Timestamp;
     use crate::domain::user::{Org, UserState};
-    use crate::service::ports::{ChangeStore, Effect, OrgStore, PasskeyStore, Rejection, UserStore};
+    use crate::service::ports::{
+        ChangeStore, Effect, OrgStore, PasskeyStore, Rejection, UserStore,
+    };
     use crate::store::SqlStore;
     use crate::store::tests::{change, code, machine_user};
 
@@ -100,7 +102,9 @@ mod tests {
         );
         // ... and a change built from it is refused when it commits, writing nothing.
         assert_eq!(
-            here.commit(change("alice", vec![code("late")])).await.unwrap(),
+            here.commit(change("alice", vec![code("late")]))
+                .await
+                .unwrap(),
             Err(Rejection::UserNotFound)
         );
         assert!(here.get_passkey_code("late").await.unwrap().is_none());

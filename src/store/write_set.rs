@@ -24,10 +24,12 @@ use super::errors::conflict_or_internal;
 /// Whether a change can be written set-based: every effect inserts a row under a fresh id, so
 /// nothing but its user being gone can refuse it.
 pub(super) fn is_plain(change: &Change) -> bool {
-    change
-        .effects
-        .iter()
-        .all(|effect| matches!(effect, Effect::InsertPasskeyCode(_) | Effect::EnqueueMessage(_)))
+    change.effects.iter().all(|effect| {
+        matches!(
+            effect,
+            Effect::InsertPasskeyCode(_) | Effect::EnqueueMessage(_)
+        )
+    })
 }
 
 /// A change's row: its index in the call, its user, its place among that user's changes in
@@ -231,8 +233,7 @@ mod tests {
     use crate::domain::time::Timestamp;
     use crate::domain::user::Org;
     use crate::service::ports::{
-        Change, ChangeStore, Effect, NewMessage, NewPasskeyCode, OrgStore, PasskeyStore,
-        Rejection,
+        Change, ChangeStore, Effect, NewMessage, NewPasskeyCode, OrgStore, PasskeyStore, Rejection,
     };
     use crate::store::SqlStore;
     use crate::store::tests::{change, fresh_postgres_database, machine_user, postgres_server};
@@ -327,7 +328,10 @@ mod tests {
             .iter()
             .map(|event| (event.sequence, event.at.0))
             .collect();
-        assert_eq!(numbered, vec![(1, 1_700_000_000_000_000), (2, 10), (3, 11), (4, 12)]);
+        assert_eq!(
+            numbered,
+            vec![(1, 1_700_000_000_000_000), (2, 10), (3, 11), (4, 12)]
+        );
         assert_eq!(alice[1].event_type, "test.linked");
         assert_eq!(alice[1].actor, "admin");
         assert_eq!(alice[1].payload, changes[0].payload.to_string());
@@ -336,7 +340,13 @@ mod tests {
         assert!(store.list_events("ghost").await.unwrap().is_empty());
         let code = store.get_passkey_code("a2").await.unwrap().unwrap();
         assert_eq!(
-            (code.user_id.as_str(), code.code_hash, code.expires_at, code.failures, code.used),
+            (
+                code.user_id.as_str(),
+                code.code_hash,
+                code.expires_at,
+                code.failures,
+                code.used
+            ),
             ("alice", vec![0xab, 0x01, 0xff], EXPIRES, 0, false)
         );
         for written in ["a1", "a3", "b1"] {
@@ -400,12 +410,20 @@ mod tests {
                 // does not exist, and is refused), so the batches holding one write all of
                 // u1's changes one by one, and the rollback of the first pass is exercised.
                 let change = if user == "u1" && index % 5 == 0 {
-                    change(user, vec![Effect::RecordPasskeyCodeFailure {
-                        code_id: "none".into(),
-                        failure_limit: 5,
-                    }])
+                    change(
+                        user,
+                        vec![Effect::RecordPasskeyCodeFailure {
+                            code_id: "none".into(),
+                            failure_limit: 5,
+                        }],
+                    )
                 } else {
-                    link(user, &format!("code-{index}"), 100 + index as i64, index % 2 == 0)
+                    link(
+                        user,
+                        &format!("code-{index}"),
+                        100 + index as i64,
+                        index % 2 == 0,
+                    )
                 };
                 (index, store.commit(change).await.unwrap())
             }));
@@ -419,7 +437,10 @@ mod tests {
                 outcome.unwrap();
                 committed += 1;
                 let code = format!("code-{index}");
-                assert!(store.get_passkey_code(&code).await.unwrap().is_some(), "{code}");
+                assert!(
+                    store.get_passkey_code(&code).await.unwrap().is_some(),
+                    "{code}"
+                );
             }
         }
         let mut events = 0;
@@ -431,7 +452,11 @@ mod tests {
                 .iter()
                 .map(|event| event.sequence)
                 .collect();
-            assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>(), "{user}");
+            assert_eq!(
+                sequences,
+                (1..=sequences.len() as u64).collect::<Vec<_>>(),
+                "{user}"
+            );
             events += sequences.len() - 1;
         }
         assert_eq!(events, committed);
