@@ -39,6 +39,10 @@ pub(super) fn refused(rejection: Rejection) -> Error {
         Rejection::SessionTokenStale => session_token_invalid(),
         Rejection::SessionUserChanged => user_change_impossible(),
         Rejection::ChallengeNotConsumable => no_webauthn_challenge(),
+        // The use case reads the user again once; a second change meanwhile is a conflict.
+        Rejection::UserChanged => {
+            Error::aborted("STORE-Uc1ch", "The user changed meanwhile; try again")
+        }
     }
 }
 

@@ -7,9 +7,11 @@ use crate::domain::events;
 use crate::domain::permission::{Caller, Permission};
 use crate::domain::secret::{Secret, generate_code, hash_secret};
 use crate::domain::url_template::{UrlTemplate, default_link_template};
+use crate::domain::user::User;
 use crate::error::{Error, Result};
 
-use super::ports::{Change, Effect, NewMessage, NewPasskeyCode};
+use super::ports::{Change, Effect, NewMessage, NewPasskeyCode, Outcome, Rejection};
+use super::refusals::refused;
 use super::{ChangeDetails, Services, passkey_refused};
 
 /// How the code of a new registration link reaches the user.
@@ -61,6 +63,11 @@ pub struct PasskeyLinkMessage {
 impl Services {
     /// Issues a one-time passkey registration code for a user and returns it or queues an
     /// email with a link to it.
+    ///
+    /// The user may come from the store's cache of users to change; the change requires the
+    /// state that copy shows, so a copy made stale by a deletion or a state change in another
+    /// process is refused at commit, and the user is then read again and decided on anew.
+    /// A refusal (a locked or inactive user) is always decided on the user read again.
     pub async fn create_passkey_registration_link(
         &self,
         caller: &Caller,
@@ -79,24 +86,56 @@ impl Services {
                 Some(source)
             }
         };
-        let user = self
-            .load_user_to_change(caller, user_id, Permission::UserPasskeyWrite)
+        let permission = Permission::UserPasskeyWrite;
+        let mut user = self
+            .load_user_to_change(caller, user_id, permission)
             .await?;
+        if user.may_get_passkey().is_err() {
+            // A refusal has no commit to check it: it is decided on the user as it is now.
+            user = self
+                .load_target_user(caller, user_id, permission, false)
+                .await?;
+        }
+        match self.issue_link(caller, &user, url_template.clone()).await? {
+            Err(Rejection::UserChanged | Rejection::UserNotFound) => {
+                let user = self
+                    .load_target_user(caller, user_id, permission, false)
+                    .await?;
+                self.issue_link(caller, &user, url_template)
+                    .await?
+                    .map_err(refused)
+            }
+            issued => issued.map_err(refused),
+        }
+    }
+
+    /// Issues a code for `user` as read (with an email built from `url_template`, if any),
+    /// requiring the user's state to be the one read; the store's refusal, if any.
+    async fn issue_link(
+        &self,
+        caller: &Caller,
+        user: &User,
+        url_template: Option<String>,
+    ) -> Result<Outcome<(ChangeDetails, Option<IssuedCode>)>> {
         let email = user.may_get_passkey().map_err(passkey_refused)?;
         if url_template.is_some()
             && let Some(missing) = &self.settings.email_unavailable
         {
             return Err(Error::failed_precondition("COMMAND-Ml4sm", missing.clone()));
         }
+        let returns_code = url_template.is_none();
         let now = self.now();
         let code_id = self.ids.next_id();
         let code = generate_code(&self.settings.code_alphabet, self.settings.code_length);
         let expires_at = now.plus(self.settings.code_lifetime);
-        let mut effects = vec![Effect::InsertPasskeyCode(NewPasskeyCode {
-            id: code_id.clone(),
-            code_hash: hash_secret(&code_id, code.expose()),
-            expires_at,
-        })];
+        let mut effects = vec![
+            Effect::RequireUserState(user.state),
+            Effect::InsertPasskeyCode(NewPasskeyCode {
+                id: code_id.clone(),
+                code_hash: hash_secret(&code_id, code.expose()),
+                expires_at,
+            }),
+        ];
         if let Some(url_template) = url_template {
             let message = PasskeyLinkMessage {
                 user_id: user.id.clone(),
@@ -117,25 +156,30 @@ impl Services {
         }
         let queues_message = queues_a_message(&effects);
         let committed = self
+            .store
             .commit(Change {
                 user_id: user.id.clone(),
                 event_type: events::PASSKEY_CODE_ADDED,
                 payload: json!({
                     "code_id": code_id,
                     "expires_at": expires_at.0,
-                    "medium": if medium == LinkMedium::ReturnCode { "return_code" } else { "send_link" },
+                    "medium": if returns_code { "return_code" } else { "send_link" },
                 }),
                 actor: caller.user_id.clone(),
                 at: now,
                 effects,
             })
             .await?;
+        let committed = match committed {
+            Ok(committed) => committed,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
         if queues_message {
             self.message_queued.notify_one();
         }
         tracing::info!(user.id = %user.id, code.id = %code_id, "passkey registration code issued");
-        let issued = (medium == LinkMedium::ReturnCode).then_some(IssuedCode { id: code_id, code });
-        Ok((committed.into(), issued))
+        let issued = returns_code.then_some(IssuedCode { id: code_id, code });
+        Ok(Ok((committed.into(), issued)))
     }
 }
 

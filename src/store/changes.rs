@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::service::ports::{Change, ChangeStore, Committed, Effect, Outcome, StoredEvent};
+use crate::service::ports::{
+    Change, ChangeStore, Committed, Effect, Outcome, Rejection, StoredEvent,
+};
 
 use super::SqlStore;
 use super::errors::internal;
@@ -39,7 +41,12 @@ impl ChangeStore for SqlStore {
         let committed = self.group_commit.commit(change).await;
         // A change to a token owner (its deletion, say) takes effect at once in this process.
         self.token_owners.forget_user(&user_id);
-        if deletes {
+        // A change refused because its user is gone or changed shows the cached copy stale.
+        let stale = matches!(
+            committed,
+            Ok(Err(Rejection::UserNotFound | Rejection::UserChanged))
+        );
+        if deletes || stale {
             self.users_to_change.forget(&user_id);
         }
         committed

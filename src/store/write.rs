@@ -61,6 +61,17 @@ async fn apply_effect(
 ) -> Result<Outcome<()>> {
     match effect {
         Effect::InsertUser(_) => Ok(Ok(())),
+        Effect::RequireUserState(state) => {
+            // The user's row is locked by the bump before the effects (PostgreSQL), or the
+            // batch holds the write lock (SQLite): the state cannot change before COMMIT.
+            let found = sqlx::query(USER_IN_STATE)
+                .bind(&change.user_id)
+                .bind(*state as i64)
+                .fetch_optional(connection)
+                .await
+                .map_err(conflict_or_internal("STORE-Rs1st"))?;
+            Ok(found.map(|_| ()).ok_or(Rejection::UserChanged))
+        }
         Effect::DeleteUser => {
             let delete = sqlx::query(DELETE_USER)
                 .bind(&change.user_id)
@@ -292,6 +303,9 @@ pub(super) const APPEND_EVENT_SQLITE: &str = "UPDATE users SET sequence = sequen
      SELECT $1, sequence, $3, $4, $5, $2 FROM users \
      WHERE id = $1 AND state <> $6 AND changes() = 1; \
      SELECT sequence, org_id FROM users WHERE id = $1 AND changes() = 1";
+
+/// The user, if in state `$2`.
+pub(super) const USER_IN_STATE: &str = "SELECT 1 FROM users WHERE id = $1 AND state = $2";
 
 /// Marks a user deleted.
 pub(super) const DELETE_USER: &str = "UPDATE users SET state = $2 WHERE id = $1";

@@ -6,8 +6,9 @@
 //! SQL is the same for every batch size and stays prepared. One call bumps each user's
 //! sequence once by the number of its changes, appends the events numbered without gaps in
 //! submission order, and inserts the codes and messages of the users that exist and are not
-//! deleted; a change whose user is gone writes nothing and comes back `UserNotFound`, as on
-//! the per-change path. On PostgreSQL the call is one statement (a round trip per batch) that
+//! deleted (and, for a change that requires it, in the required state); a change whose user
+//! is gone writes nothing and comes back `UserNotFound` (`UserChanged` when it required a
+//! state), as on the per-change path. On PostgreSQL the call is one statement (a round trip per batch) that
 //! locks the users' rows in id order first, as every process's batches do; on SQLite it is
 //! several statements in one hand-over to the connection's thread, under the write lock the
 //! batch holds.
@@ -21,16 +22,28 @@ use crate::service::ports::{Change, Committed, Effect, Outcome, Rejection};
 
 use super::errors::conflict_or_internal;
 
-/// Whether a change can be written set-based: every effect inserts a row under a fresh id, so
-/// nothing but its user being gone can refuse it.
+/// Whether a change can be written set-based: every effect inserts a row under a fresh id or
+/// requires the user's state, so nothing but its user being gone or changed can refuse it.
 pub(super) fn is_plain(change: &Change) -> bool {
     change.effects.iter().all(|effect| {
         matches!(
             effect,
-            Effect::InsertPasskeyCode(_) | Effect::EnqueueMessage(_)
+            Effect::InsertPasskeyCode(_) | Effect::EnqueueMessage(_) | Effect::RequireUserState(_)
         )
     })
 }
+
+/// The state a change requires its user to be in, if any.
+fn required_state(change: &Change) -> Option<i64> {
+    change.effects.iter().find_map(|effect| match effect {
+        Effect::RequireUserState(state) => Some(*state as i64),
+        _ => None,
+    })
+}
+
+/// No user is in this state: the required state of a user whose changes in one call require
+/// different ones (or some one and some none), which refuses them all alike.
+const NO_STATE: i64 = -1;
 
 /// A change's row: its index in the call, its user, its place among that user's changes in
 /// the call (`offset` of `count`), and its event.
@@ -44,6 +57,8 @@ struct ChangeRow<'a> {
     payload: String,
     actor: &'a str,
     at: i64,
+    /// The state the user must be in (`NO_STATE` refuses), or none.
+    required_state: Option<i64>,
 }
 
 /// A registration code's row.
@@ -54,6 +69,8 @@ struct CodeRow<'a> {
     code_hash: String,
     at: i64,
     expires_at: i64,
+    /// Its change's `required_state`.
+    required_state: Option<i64>,
 }
 
 /// A queued message's row.
@@ -64,6 +81,8 @@ struct MessageRow<'a> {
     kind: &'a str,
     payload: &'a str,
     at: i64,
+    /// Its change's `required_state`.
+    required_state: Option<i64>,
 }
 
 /// What the call returns per change whose user exists.
@@ -98,7 +117,10 @@ pub(super) async fn apply_plain_changes(
         .map_err(conflict_or_internal("STORE-Ws1pl"))?;
     let mut outcomes: Vec<Outcome<Committed>> = changes
         .iter()
-        .map(|_| Err(Rejection::UserNotFound))
+        .map(|change| match required_state(change) {
+            Some(_) => Err(Rejection::UserChanged),
+            None => Err(Rejection::UserNotFound),
+        })
         .collect();
     for row in numbered {
         let index = row.index as usize;
@@ -132,6 +154,7 @@ fn rows_of<'a>(
             payload: change.payload.to_string(),
             actor: &change.actor,
             at: change.at.0,
+            required_state: required_state(change),
         });
         for effect in &change.effects {
             match effect {
@@ -141,6 +164,7 @@ fn rows_of<'a>(
                     code_hash: hex::encode(&code.code_hash),
                     at: change.at.0,
                     expires_at: code.expires_at.0,
+                    required_state: None,
                 }),
                 Effect::EnqueueMessage(message) => message_rows.push(MessageRow {
                     id: &message.id,
@@ -148,19 +172,40 @@ fn rows_of<'a>(
                     kind: message.kind,
                     payload: &message.payload,
                     at: change.at.0,
+                    required_state: None,
                 }),
+                Effect::RequireUserState(_) => {}
                 other => unreachable!("not a plain effect: {other:?}"),
             }
         }
     }
-    // Each user's changes are contiguous: its count is its last change's offset + 1.
+    // Each user's changes are contiguous: its count is its last change's offset + 1. A user's
+    // changes that disagree on the state they require all require `NO_STATE`, so that the
+    // user is bumped for all of them or none.
     let mut end = change_rows.len();
     while end > 0 {
         let count = change_rows[end - 1].offset + 1;
-        for row in &mut change_rows[end - count..end] {
+        let user_rows = &mut change_rows[end - count..end];
+        let first = user_rows[0].required_state;
+        let agreed = user_rows.iter().all(|row| row.required_state == first);
+        for row in user_rows {
             row.count = count;
+            if !agreed {
+                row.required_state = Some(NO_STATE);
+            }
         }
         end -= count;
+    }
+    // Codes and messages follow their user's requirement.
+    let required: std::collections::HashMap<&str, Option<i64>> = change_rows
+        .iter()
+        .map(|row| (row.user_id, row.required_state))
+        .collect();
+    for code in &mut code_rows {
+        code.required_state = required[code.user_id];
+    }
+    for message in &mut message_rows {
+        message.required_state = required[message.user_id];
     }
     (change_rows, code_rows, message_rows)
 }
@@ -180,10 +225,14 @@ fn to_json<T: Serialize>(rows: &[T]) -> String {
 /// CTEs run exactly once whether or not the final SELECT reads them.
 const WRITE_PLAIN_POSTGRES: &str = "WITH batch AS MATERIALIZED (\
        SELECT * FROM json_to_recordset($1::json) AS b(\"index\" BIGINT, user_id TEXT, \
-       \"offset\" BIGINT, count BIGINT, event_type TEXT, payload TEXT, actor TEXT, at BIGINT)), \
-     per_user AS (SELECT user_id, max(count) AS count, max(at) AS at FROM batch GROUP BY user_id), \
-     locked AS MATERIALIZED (SELECT id FROM users \
-       WHERE id = ANY (ARRAY(SELECT user_id FROM per_user)) AND state <> $4 ORDER BY id FOR UPDATE), \
+       \"offset\" BIGINT, count BIGINT, event_type TEXT, payload TEXT, actor TEXT, at BIGINT, \
+       required_state BIGINT)), \
+     per_user AS (SELECT user_id, max(count) AS count, max(at) AS at, \
+       max(required_state) AS required_state FROM batch GROUP BY user_id), \
+     locked AS MATERIALIZED (SELECT users.id FROM users JOIN per_user ON per_user.user_id = users.id \
+       WHERE users.id = ANY (ARRAY(SELECT user_id FROM per_user)) AND users.state <> $4 \
+       AND (per_user.required_state IS NULL OR users.state = per_user.required_state) \
+       ORDER BY users.id FOR UPDATE OF users), \
      bumped AS (UPDATE users SET sequence = users.sequence + per_user.count, changed_at = per_user.at \
        FROM per_user WHERE users.id = per_user.user_id AND users.id = ANY (ARRAY(SELECT id FROM locked)) \
        RETURNING users.id, users.sequence, users.org_id), \
@@ -203,35 +252,42 @@ const WRITE_PLAIN_POSTGRES: &str = "WITH batch AS MATERIALIZED (\
 
 /// The set-based write on SQLite: the same steps as statements run in one call (numbered
 /// parameters are shared). The batch holds the write lock, so the users read back after the
-/// bump are the bumped ones (a user that is gone or deleted was not bumped and matches none).
+/// bump are the bumped ones: a user that is gone, deleted or not in the required state (the
+/// same for all its rows) was not bumped and matches none.
 const WRITE_PLAIN_SQLITE: &str = "UPDATE users SET sequence = users.sequence + per_user.count, \
        changed_at = per_user.at \
        FROM (SELECT value ->> 'user_id' AS user_id, max(value ->> 'count') AS count, \
-       max(value ->> 'at') AS at FROM json_each($1) GROUP BY 1) AS per_user \
-       WHERE users.id = per_user.user_id AND users.state <> $4; \
+       max(value ->> 'at') AS at, max(value ->> 'required_state') AS required_state \
+       FROM json_each($1) GROUP BY 1) AS per_user \
+       WHERE users.id = per_user.user_id AND users.state <> $4 \
+       AND (per_user.required_state IS NULL OR users.state = per_user.required_state); \
      INSERT INTO events (user_id, sequence, event_type, payload, actor, created_at) \
        SELECT users.id, users.sequence - (b.value ->> 'count') + (b.value ->> 'offset') + 1, \
        b.value ->> 'event_type', b.value ->> 'payload', b.value ->> 'actor', b.value ->> 'at' \
-       FROM json_each($1) AS b JOIN users ON users.id = b.value ->> 'user_id' AND users.state <> $4; \
+       FROM json_each($1) AS b JOIN users ON users.id = b.value ->> 'user_id' AND users.state <> $4 \
+       AND (b.value ->> 'required_state' IS NULL OR users.state = b.value ->> 'required_state'); \
      INSERT INTO passkey_codes (id, user_id, code_hash, created_at, expires_at) \
        SELECT c.value ->> 'id', users.id, unhex(c.value ->> 'code_hash'), c.value ->> 'at', \
        c.value ->> 'expires_at' \
-       FROM json_each($2) AS c JOIN users ON users.id = c.value ->> 'user_id' AND users.state <> $4; \
+       FROM json_each($2) AS c JOIN users ON users.id = c.value ->> 'user_id' AND users.state <> $4 \
+       AND (c.value ->> 'required_state' IS NULL OR users.state = c.value ->> 'required_state'); \
      INSERT INTO outbox (id, user_id, kind, payload, next_attempt_at, created_at) \
        SELECT m.value ->> 'id', users.id, m.value ->> 'kind', m.value ->> 'payload', \
        m.value ->> 'at', m.value ->> 'at' \
-       FROM json_each($3) AS m JOIN users ON users.id = m.value ->> 'user_id' AND users.state <> $4; \
+       FROM json_each($3) AS m JOIN users ON users.id = m.value ->> 'user_id' AND users.state <> $4 \
+       AND (m.value ->> 'required_state' IS NULL OR users.state = m.value ->> 'required_state'); \
      SELECT CAST(b.value ->> 'index' AS INTEGER) AS \"index\", \
        CAST(users.sequence - (b.value ->> 'count') + (b.value ->> 'offset') + 1 AS INTEGER) AS sequence, \
        users.org_id AS org_id \
-       FROM json_each($1) AS b JOIN users ON users.id = b.value ->> 'user_id' AND users.state <> $4";
+       FROM json_each($1) AS b JOIN users ON users.id = b.value ->> 'user_id' AND users.state <> $4 \
+       AND (b.value ->> 'required_state' IS NULL OR users.state = b.value ->> 'required_state')";
 
 #[cfg(test)]
 mod tests {
     use sqlx::{AnyConnection, Connection};
 
     use crate::domain::time::Timestamp;
-    use crate::domain::user::Org;
+    use crate::domain::user::{Org, UserState};
     use crate::service::ports::{
         Change, ChangeStore, Effect, NewMessage, NewPasskeyCode, OrgStore, PasskeyStore, Rejection,
     };
@@ -381,6 +437,101 @@ mod tests {
             return;
         };
         one_call_writes_a_whole_batch(&fresh_postgres_database(&server_url).await).await;
+    }
+
+    /// A change that requires its user's state commits only if the user is in that state, on
+    /// the set-based path and on the per-change one; otherwise it writes nothing.
+    async fn a_required_state_is_checked_at_commit(url: &str) {
+        let store = SqlStore::connect(url).await.unwrap();
+        let org = Org {
+            id: "org".into(),
+            name: "Org".into(),
+            domain: "org.localhost".into(),
+        };
+        store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
+        for user in ["alice", "bob", "carol"] {
+            store
+                .commit(change(user, vec![machine_user(user)]))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        // No RPC locks a user yet: bob is locked in the database.
+        let mut connection = AnyConnection::connect(url).await.unwrap();
+        sqlx::query("UPDATE users SET state = $1 WHERE id = 'bob'")
+            .bind(UserState::Locked as i64)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        let requiring = |user: &str, code_id: &str, state: Option<UserState>| {
+            let mut change = link(user, code_id, 10, false);
+            change.effects.extend(state.map(Effect::RequireUserState));
+            change
+        };
+        let changes = [
+            requiring("alice", "a1", Some(UserState::Active)),
+            requiring("bob", "b1", Some(UserState::Active)),
+            // carol's changes disagree on what they require: none of them commits.
+            requiring("carol", "c1", Some(UserState::Active)),
+            requiring("carol", "c2", None),
+        ];
+        let mut transaction = connection.begin().await.unwrap();
+        let outcomes = apply_plain_changes(&mut transaction, &changes.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+        let refusals: Vec<_> = outcomes
+            .iter()
+            .map(|outcome| outcome.as_ref().err())
+            .collect();
+        assert_eq!(
+            refusals,
+            vec![
+                None,
+                Some(&Rejection::UserChanged),
+                Some(&Rejection::UserChanged),
+                Some(&Rejection::UserNotFound),
+            ]
+        );
+        assert!(store.get_passkey_code("a1").await.unwrap().is_some());
+        for refused in ["b1", "c1", "c2"] {
+            assert!(
+                store.get_passkey_code(refused).await.unwrap().is_none(),
+                "{refused}"
+            );
+        }
+        assert_eq!(store.list_events("bob").await.unwrap().len(), 1);
+        assert_eq!(store.list_events("carol").await.unwrap().len(), 1);
+        // The per-change path (a change with an effect that is not plain) checks it too.
+        let per_change = |user: &str| {
+            change(
+                user,
+                vec![
+                    Effect::RequireUserState(UserState::Active),
+                    Effect::TerminateUserSessions,
+                ],
+            )
+        };
+        assert_eq!(
+            store.commit(per_change("bob")).await.unwrap(),
+            Err(Rejection::UserChanged)
+        );
+        assert_eq!(store.list_events("bob").await.unwrap().len(), 1);
+        assert!(store.commit(per_change("alice")).await.unwrap().is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_required_state_is_checked_at_commit_on_sqlite() {
+        let directory = tempfile::tempdir().unwrap();
+        a_required_state_is_checked_at_commit(&crate::store::sqlite_url_in(directory.path())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_required_state_is_checked_at_commit_on_postgres() {
+        let Some(server_url) = postgres_server() else {
+            return;
+        };
+        a_required_state_is_checked_at_commit(&fresh_postgres_database(&server_url).await).await;
     }
 
     /// Plain and other changes to the same users, submitted at once, share batches: every

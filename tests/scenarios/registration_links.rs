@@ -390,6 +390,31 @@ async fn locked_or_inactive_user_is_failed_precondition(#[case] protocol: Protoc
     }
 }
 
+/// The user a link was just made for is remembered for a few seconds; a lock that happens
+/// meanwhile outside this process (here: in the database) still stops the next link.
+#[apply(every_protocol)]
+#[tokio::test]
+async fn a_user_locked_after_a_link_gets_no_further_link(#[case] protocol: Protocol) {
+    let scene = Scene::new(protocol).await;
+    scene
+        .admin
+        .create_passkey_registration_link(return_code(&scene.user_id))
+        .await
+        .expect("a link for an active user");
+    scene
+        .server
+        .set_user_state_in_database(&scene.user_id, user_pb::UserState::Locked as i64)
+        .await;
+    let stored_before = scene.stored_counts().await;
+    let failure = scene
+        .admin
+        .create_passkey_registration_link(return_code(&scene.user_id))
+        .await
+        .expect_err("a user locked since the last link");
+    failure.assert_error(Code::FailedPrecondition, "User is locked");
+    assert_eq!(scene.stored_counts().await, stored_before);
+}
+
 #[apply(every_protocol)]
 #[tokio::test]
 async fn authentication_runs_before_validation(#[case] protocol: Protocol) {

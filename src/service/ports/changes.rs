@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::domain::time::Timestamp;
-use crate::domain::user::User;
+use crate::domain::user::{User, UserState};
 use crate::error::Result;
 
 /// A change to one user: one event, the state changes it implies, and the messages it asks to
@@ -36,6 +36,9 @@ pub enum Effect {
     /// Marks the user deleted; `Rejection::UserNotFound` if it already is (as for every change
     /// to a deleted user).
     DeleteUser,
+    /// Refuses the change with `Rejection::UserChanged` unless the user is in this state when
+    /// the change commits: for a change decided on a copy of the user that may be stale.
+    RequireUserState(UserState),
     /// Stores a new passkey registration code for the change's user.
     InsertPasskeyCode(NewPasskeyCode),
     /// Queues a message for the outbox worker.
@@ -231,6 +234,9 @@ pub enum Rejection {
     SessionUserChanged,
     /// The challenge is used, expired, dead (at its failure limit) or not the session's.
     ChallengeNotConsumable,
+    /// A change that required the user's state (`Effect::RequireUserState`) found the user in
+    /// another state, deleted or gone.
+    UserChanged,
 }
 
 /// A write the store may refuse: done, or refused with the `Rejection` that says why.
