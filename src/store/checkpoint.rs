@@ -49,11 +49,9 @@ async fn checkpoint_once(
 mod tests {
     use sqlx::{Connection, Row};
 
-    use crate::domain::time::Timestamp;
-    use crate::domain::user::Org;
-    use crate::service::ports::{ChangeStore, OrgStore};
-    use crate::store::SqlStore;
-    use crate::store::tests::{change, machine_user};
+    use crate::service::ports::ChangeStore;
+
+    use crate::store::tests::{change, machine_user, store_with_org};
 
     /// A small write (far below the writer's own threshold) reaches the database file itself
     /// within moments: the checkpointer copied it out of the WAL. The file is read as
@@ -61,15 +59,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpointer_copies_commits_into_the_database_file() {
         let directory = tempfile::tempdir().unwrap();
-        let store = SqlStore::connect(&crate::store::sqlite_url_in(directory.path()))
-            .await
-            .unwrap();
-        let org = Org {
-            id: "org".into(),
-            name: "Org".into(),
-            domain: "org.localhost".into(),
-        };
-        store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
+        let store = store_with_org(&crate::store::sqlite_url_in(directory.path())).await;
         store
             .commit(change("alice", vec![machine_user("alice")]))
             .await

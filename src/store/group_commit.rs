@@ -390,24 +390,15 @@ fn parts(batch: &[(Write, Reply)]) -> Vec<Part<'_>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::time::Timestamp;
-    use crate::domain::user::Org;
-    use crate::service::ports::{ChangeStore, OrgStore, Rejection};
-    use crate::store::SqlStore;
-    use crate::store::tests::{change, machine_user};
+
+    use crate::service::ports::{ChangeStore, Rejection};
+
+    use crate::store::tests::{change, machine_user, store_with_org};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_change_in_a_batch_leaves_the_others_committed() {
         let directory = tempfile::tempdir().unwrap();
-        let store = SqlStore::connect(&crate::store::sqlite_url_in(directory.path()))
-            .await
-            .unwrap();
-        let org = Org {
-            id: "org".into(),
-            name: "Org".into(),
-            domain: "org.localhost".into(),
-        };
-        store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
+        let store = store_with_org(&crate::store::sqlite_url_in(directory.path())).await;
         store
             .commit(change("alice", vec![machine_user("alice")]))
             .await

@@ -28,6 +28,43 @@ pub(super) fn change(user_id: &str, effects: Vec<Effect>) -> Change {
     }
 }
 
+/// Runs the async scenario `$scenario(url: &str)` as two tests, `$scenario::run_on_sqlite` on a
+/// fresh SQLite file and `$scenario::run_on_postgres` on a fresh PostgreSQL database (skipped
+/// without a server, failed so under CI; CI's SQLite pass skips `_on_postgres`).
+macro_rules! on_sqlite_and_postgres {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn run_on_sqlite() {
+                let directory = tempfile::tempdir().unwrap();
+                super::$scenario(&crate::store::sqlite_url_in(directory.path())).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn run_on_postgres() {
+                let Some(server_url) = crate::store::tests::postgres_server() else {
+                    return;
+                };
+                let url = crate::store::tests::fresh_postgres_database(&server_url).await;
+                super::$scenario(&url).await;
+            }
+        }
+    };
+}
+pub(super) use on_sqlite_and_postgres;
+
+/// A store on the database at `url` with the organization `org`.
+pub(super) async fn store_with_org(url: &str) -> SqlStore {
+    let store = SqlStore::connect(url).await.unwrap();
+    let org = Org {
+        id: "org".into(),
+        name: "Org".into(),
+        domain: "org.localhost".into(),
+    };
+    store.create_org(&org, AT).await.unwrap().unwrap();
+    store
+}
+
 /// Inserts an active machine user of the organization `org`.
 pub(super) fn machine_user(id: &str) -> Effect {
     Effect::InsertUser(Box::new(NewUser {

@@ -56,24 +56,16 @@ impl UserCache {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::time::Timestamp;
-    use crate::domain::user::{Org, UserState};
-    use crate::service::ports::{
-        ChangeStore, Effect, OrgStore, PasskeyStore, Rejection, UserStore,
-    };
+
+    use crate::domain::user::UserState;
+    use crate::service::ports::{ChangeStore, Effect, PasskeyStore, Rejection, UserStore};
     use crate::store::SqlStore;
-    use crate::store::tests::{change, code, machine_user};
+    use crate::store::tests::{change, code, machine_user, store_with_org};
 
     /// Two processes on one database: `here` with alice cached, `there` to change her.
     async fn two_processes_with_alice_cached_here(url: &str) -> (SqlStore, SqlStore) {
-        let here = SqlStore::connect(url).await.unwrap();
+        let here = store_with_org(url).await;
         let there = SqlStore::connect(url).await.unwrap();
-        let org = Org {
-            id: "org".into(),
-            name: "Org".into(),
-            domain: "org.localhost".into(),
-        };
-        here.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
         here.commit(change("alice", vec![machine_user("alice")]))
             .await
             .unwrap()

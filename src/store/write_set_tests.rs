@@ -4,12 +4,11 @@
 use sqlx::{AnyConnection, Connection};
 
 use crate::domain::time::Timestamp;
-use crate::domain::user::{Org, UserState};
+use crate::domain::user::UserState;
 use crate::service::ports::{
-    Change, ChangeStore, Effect, NewMessage, NewPasskeyCode, OrgStore, PasskeyStore, Rejection,
+    Change, ChangeStore, Effect, NewMessage, NewPasskeyCode, PasskeyStore, Rejection,
 };
-use crate::store::SqlStore;
-use crate::store::tests::{change, fresh_postgres_database, machine_user, postgres_server};
+use crate::store::tests::{change, machine_user, on_sqlite_and_postgres, store_with_org};
 
 use super::apply_plain_changes;
 
@@ -43,13 +42,7 @@ fn link(user_id: &str, code_id: &str, at: i64, message: bool) -> Change {
 /// One call writes the events numbered per user in order, the codes and messages of the
 /// users that exist, and nothing for a user that is gone or deleted.
 async fn one_call_writes_a_whole_batch(url: &str) {
-    let store = SqlStore::connect(url).await.unwrap();
-    let org = Org {
-        id: "org".into(),
-        name: "Org".into(),
-        domain: "org.localhost".into(),
-    };
-    store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
+    let store = store_with_org(url).await;
     for user in ["alice", "bob", "carol"] {
         store
             .commit(change(user, vec![machine_user(user)]))
@@ -142,30 +135,12 @@ async fn one_call_writes_a_whole_batch(url: &str) {
     assert_eq!(outcomes[0].as_ref().unwrap().sequence, 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_call_writes_a_whole_batch_on_sqlite() {
-    let directory = tempfile::tempdir().unwrap();
-    one_call_writes_a_whole_batch(&crate::store::sqlite_url_in(directory.path())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_call_writes_a_whole_batch_on_postgres() {
-    let Some(server_url) = postgres_server() else {
-        return;
-    };
-    one_call_writes_a_whole_batch(&fresh_postgres_database(&server_url).await).await;
-}
+on_sqlite_and_postgres!(one_call_writes_a_whole_batch);
 
 /// A change that requires its user's state commits only if the user is in that state, on
 /// the set-based path and on the per-change one; otherwise it writes nothing.
 async fn a_required_state_is_checked_at_commit(url: &str) {
-    let store = SqlStore::connect(url).await.unwrap();
-    let org = Org {
-        id: "org".into(),
-        name: "Org".into(),
-        domain: "org.localhost".into(),
-    };
-    store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
+    let store = store_with_org(url).await;
     for user in ["alice", "bob", "carol"] {
         store
             .commit(change(user, vec![machine_user(user)]))
@@ -237,30 +212,12 @@ async fn a_required_state_is_checked_at_commit(url: &str) {
     assert!(store.commit(per_change("alice")).await.unwrap().is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_required_state_is_checked_at_commit_on_sqlite() {
-    let directory = tempfile::tempdir().unwrap();
-    a_required_state_is_checked_at_commit(&crate::store::sqlite_url_in(directory.path())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_required_state_is_checked_at_commit_on_postgres() {
-    let Some(server_url) = postgres_server() else {
-        return;
-    };
-    a_required_state_is_checked_at_commit(&fresh_postgres_database(&server_url).await).await;
-}
+on_sqlite_and_postgres!(a_required_state_is_checked_at_commit);
 
 /// Plain and other changes to the same users, submitted at once, share batches: every
 /// change commits, each user's sequence has no gap, and each change's code is stored.
 async fn mixed_batches_keep_sequences_without_gaps(url: &str) {
-    let store = SqlStore::connect(url).await.unwrap();
-    let org = Org {
-        id: "org".into(),
-        name: "Org".into(),
-        domain: "org.localhost".into(),
-    };
-    store.create_org(&org, Timestamp(1)).await.unwrap().unwrap();
+    let store = store_with_org(url).await;
     let users = ["u0", "u1", "u2", "u3"];
     for user in users {
         store
@@ -330,16 +287,4 @@ async fn mixed_batches_keep_sequences_without_gaps(url: &str) {
     assert_eq!(events, committed);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_batches_keep_sequences_without_gaps_on_sqlite() {
-    let directory = tempfile::tempdir().unwrap();
-    mixed_batches_keep_sequences_without_gaps(&crate::store::sqlite_url_in(directory.path())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_batches_keep_sequences_without_gaps_on_postgres() {
-    let Some(server_url) = postgres_server() else {
-        return;
-    };
-    mixed_batches_keep_sequences_without_gaps(&fresh_postgres_database(&server_url).await).await;
-}
+on_sqlite_and_postgres!(mixed_batches_keep_sequences_without_gaps);
