@@ -8,14 +8,19 @@
 
 use std::time::Duration;
 
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{AnyConnection, Executor};
+
+use crate::error::{Error, Result};
+
+use super::group_commit::connect;
 
 /// How often the WAL is checkpointed.
 pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Checkpoints the WAL of the database at `url` every `CHECKPOINT_INTERVAL`, forever (the
-/// writer's runtime ends it with the writer). A failure is logged and tried again.
-pub(super) async fn checkpoint_wal(url: String, setup: &'static str) {
+/// Checkpoints the WAL of the database at `url` every `CHECKPOINT_INTERVAL` on a connection
+/// of its own (`setup` run on it), forever (the writer's runtime ends it with the writer). A
+/// failure is logged and tried again with a new connection.
+pub(super) async fn checkpoint_wal(url: String, setup: Option<&'static str>) {
     let mut connection: Option<AnyConnection> = None;
     let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -30,18 +35,16 @@ pub(super) async fn checkpoint_wal(url: String, setup: &'static str) {
 
 async fn checkpoint_once(
     url: &str,
-    setup: &'static str,
+    setup: Option<&'static str>,
     connection: &mut Option<AnyConnection>,
-) -> Result<(), sqlx::Error> {
+) -> Result<()> {
     let open = match connection {
         Some(open) => open,
-        None => {
-            let mut opened = AnyConnection::connect(url).await?;
-            opened.execute(setup).await?;
-            connection.insert(opened)
-        }
+        None => connection.insert(connect(url, setup).await?),
     };
-    open.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
+    open.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        .await
+        .map_err(|error| Error::internal("STORE-Ck1wl", error))?;
     Ok(())
 }
 

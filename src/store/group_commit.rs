@@ -138,8 +138,7 @@ impl GroupCommitWriter {
             .spawn(move || {
                 runtime.block_on(async move {
                     if settings.checkpoints_wal {
-                        let setup = settings.setup.unwrap_or_default();
-                        tokio::spawn(checkpoint_wal(settings.url.clone(), setup));
+                        tokio::spawn(checkpoint_wal(settings.url.clone(), settings.setup));
                     }
                     run_writer(settings, receiver).await
                 })
@@ -181,11 +180,12 @@ fn is_conflict(outcome: &Result<Outcome<Committed>>) -> bool {
     matches!(outcome, Err(error) if error.code() == Code::Aborted)
 }
 
-async fn connect(settings: &WriterSettings) -> Result<AnyConnection> {
-    let mut connection = AnyConnection::connect(&settings.url)
+/// Opens a connection of its own to `url` and runs `setup` on it.
+pub(super) async fn connect(url: &str, setup: Option<&'static str>) -> Result<AnyConnection> {
+    let mut connection = AnyConnection::connect(url)
         .await
         .map_err(|error| Error::internal("STORE-Gc7cn", error))?;
-    if let Some(setup) = settings.setup {
+    if let Some(setup) = setup {
         connection
             .execute(setup)
             .await
@@ -251,7 +251,7 @@ async fn commit_with_retries(
         attempt += 1;
         let open = match connection.as_mut() {
             Some(open) => open,
-            None => connection.insert(connect(settings).await?),
+            None => connection.insert(connect(&settings.url, settings.setup).await?),
         };
         match commit_batch(open, settings.begin, batch).await {
             Err(error) if error.code() == Code::Aborted && attempt < BATCH_ATTEMPTS => continue,

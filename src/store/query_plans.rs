@@ -51,6 +51,7 @@ pub fn planned_queries(backend: Backend) -> Vec<(&'static str, String)> {
             super::write::CONSUME_PASSKEY_REGISTRATION.into(),
         ),
         ("mark_message_sent", super::write::MARK_MESSAGE_SENT.into()),
+        ("user_in_state", super::write::USER_IN_STATE.into()),
         ("take_lease", super::retention::TAKE_LEASE.into()),
         (
             "find_user_by_login_name",

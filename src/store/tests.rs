@@ -142,7 +142,8 @@ async fn refusal_for(store: &SqlStore, user_id: &str, effects: Vec<Effect>) -> O
     store.commit(change(user_id, effects)).await.unwrap().err()
 }
 
-async fn every_refusal_is_its_rejection(store: SqlStore) {
+async fn every_refusal_is_its_rejection(url: &str) {
+    let store = SqlStore::connect(url).await.unwrap();
     let org = Org {
         id: "org".into(),
         name: "Org".into(),
@@ -306,21 +307,7 @@ async fn every_refusal_is_its_rejection(store: SqlStore) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_refusal_is_its_rejection_on_sqlite() {
-    let directory = tempfile::tempdir().unwrap();
-    let url = super::sqlite_url_in(directory.path());
-    every_refusal_is_its_rejection(SqlStore::connect(&url).await.unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_refusal_is_its_rejection_on_postgres() {
-    let Some(server_url) = postgres_server() else {
-        return;
-    };
-    let url = fresh_postgres_database(&server_url).await;
-    every_refusal_is_its_rejection(SqlStore::connect(&url).await.unwrap()).await;
-}
+on_sqlite_and_postgres!(every_refusal_is_its_rejection);
 
 /// The PostgreSQL server of `PASSLINK_TEST_POSTGRES_URL`; `None` (the test skips) without
 /// one, which fails under CI.

@@ -137,75 +137,58 @@ pub(super) async fn apply_plain_changes(
 fn rows_of<'a>(
     changes: &[&'a Change],
 ) -> (Vec<ChangeRow<'a>>, Vec<CodeRow<'a>>, Vec<MessageRow<'a>>) {
-    let mut change_rows: Vec<ChangeRow<'a>> = Vec::with_capacity(changes.len());
+    let mut change_rows = Vec::with_capacity(changes.len());
     let mut code_rows = Vec::new();
     let mut message_rows = Vec::new();
-    for (index, change) in changes.iter().enumerate() {
-        let offset = match change_rows.last() {
-            Some(previous) if previous.user_id == change.user_id => previous.offset + 1,
-            _ => 0,
+    // Each user's changes are contiguous. Changes of one user that disagree on the state they
+    // require all require `NO_STATE`, so that the user is bumped for all of them or none.
+    for user_changes in changes.chunk_by(|first, second| first.user_id == second.user_id) {
+        let first = required_state(user_changes[0]);
+        let required_state = if user_changes
+            .iter()
+            .all(|change| required_state(change) == first)
+        {
+            first
+        } else {
+            Some(NO_STATE)
         };
-        change_rows.push(ChangeRow {
-            index,
-            user_id: &change.user_id,
-            offset,
-            count: 0,
-            event_type: change.event_type,
-            payload: change.payload.to_string(),
-            actor: &change.actor,
-            at: change.at.0,
-            required_state: required_state(change),
-        });
-        for effect in &change.effects {
-            match effect {
-                Effect::InsertPasskeyCode(code) => code_rows.push(CodeRow {
-                    id: &code.id,
-                    user_id: &change.user_id,
-                    code_hash: hex::encode(&code.code_hash),
-                    at: change.at.0,
-                    expires_at: code.expires_at.0,
-                    required_state: None,
-                }),
-                Effect::EnqueueMessage(message) => message_rows.push(MessageRow {
-                    id: &message.id,
-                    user_id: &change.user_id,
-                    kind: message.kind,
-                    payload: &message.payload,
-                    at: change.at.0,
-                    required_state: None,
-                }),
-                Effect::RequireUserState(_) => {}
-                other => unreachable!("not a plain effect: {other:?}"),
+        for (offset, change) in user_changes.iter().enumerate() {
+            let user_id = change.user_id.as_str();
+            let at = change.at.0;
+            change_rows.push(ChangeRow {
+                index: change_rows.len(),
+                user_id,
+                offset,
+                count: user_changes.len(),
+                event_type: change.event_type,
+                payload: change.payload.to_string(),
+                actor: &change.actor,
+                at,
+                required_state,
+            });
+            for effect in &change.effects {
+                match effect {
+                    Effect::InsertPasskeyCode(code) => code_rows.push(CodeRow {
+                        id: &code.id,
+                        user_id,
+                        code_hash: hex::encode(&code.code_hash),
+                        at,
+                        expires_at: code.expires_at.0,
+                        required_state,
+                    }),
+                    Effect::EnqueueMessage(message) => message_rows.push(MessageRow {
+                        id: &message.id,
+                        user_id,
+                        kind: message.kind,
+                        payload: &message.payload,
+                        at,
+                        required_state,
+                    }),
+                    Effect::RequireUserState(_) => {}
+                    other => unreachable!("not a plain effect: {other:?}"),
+                }
             }
         }
-    }
-    // Each user's changes are contiguous: its count is its last change's offset + 1. A user's
-    // changes that disagree on the state they require all require `NO_STATE`, so that the
-    // user is bumped for all of them or none.
-    let mut end = change_rows.len();
-    while end > 0 {
-        let count = change_rows[end - 1].offset + 1;
-        let user_rows = &mut change_rows[end - count..end];
-        let first = user_rows[0].required_state;
-        let agreed = user_rows.iter().all(|row| row.required_state == first);
-        for row in user_rows {
-            row.count = count;
-            if !agreed {
-                row.required_state = Some(NO_STATE);
-            }
-        }
-        end -= count;
-    }
-    // Codes and messages follow their user's requirement.
-    let required: std::collections::HashMap<&str, Option<i64>> = change_rows
-        .iter()
-        .map(|row| (row.user_id, row.required_state))
-        .collect();
-    for code in &mut code_rows {
-        code.required_state = required[code.user_id];
-    }
-    for message in &mut message_rows {
-        message.required_state = required[message.user_id];
     }
     (change_rows, code_rows, message_rows)
 }
